@@ -1,0 +1,22 @@
+"""glassnet: deep neural networks in NumPy that you can read, check and train.
+
+    import glassnet as gn
+    model = gn.Sequential([gn.layers.Dense(64, activation="relu"), gn.layers.Dense(10, activation="softmax")], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=10, validation_split=0.1)
+"""
+from . import callbacks, initializers, layers, losses, metrics, optimizers, regularizers, schedules
+from .errors import (ConfigurationError, DataError, GlassnetError, NotBuiltError, NotCompiledError,
+                     ShapeError, StateError)
+from .gradcheck import GradcheckReport, gradcheck
+from .model import Sequential
+from .parameter import Parameter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Sequential", "Parameter", "gradcheck", "GradcheckReport",
+    "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks",
+    "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",
+    "NotBuiltError", "StateError", "__version__",
+]

@@ -1,0 +1,196 @@
+"""The numerical gradient check: is a backward pass right?
+
+For a scalar function ``f`` of an array ``a``, the central difference
+
+    df/da_i ~ (f(a + eps e_i) - f(a - eps e_i)) / (2 eps)
+
+approximates each partial derivative with an error of order ``eps**2``. ``gradcheck`` compares it,
+in float64, with the analytic gradient the backward passes compute, for every parameter and for
+the input, and reports the worst relative error of each. To turn a layer's array output into a
+scalar it uses ``f = sum(output * G)`` with a fixed random ``G``, which checks the backward for an
+arbitrary upstream gradient, not only for a gradient of ones. Dropout draws the same mask in every
+pass: the random generators are rewound before each forward.
+"""
+import numpy as np
+
+from .errors import ConfigurationError
+from .layers import Layer
+from .losses import Loss
+from .model import Sequential
+
+
+class GradcheckReport:
+    """``errors[name]`` is the worst relative error of the parameter (or ``"input"``)."""
+
+    def __init__(self, errors, tolerance):
+        self.errors = errors
+        self.tolerance = tolerance
+
+    @property
+    def max_error(self):
+        return max(self.errors.values(), default=0.0)
+
+    @property
+    def passed(self):
+        return self.max_error <= self.tolerance
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        width = max((len(name) for name in self.errors), default=5)
+        lines = [f"{'gradient of':<{width}}  worst relative error"]
+        for name, error in self.errors.items():
+            mark = "ok" if error <= self.tolerance else "FAILED"
+            lines.append(f"{name:<{width}}  {error:.2e}  {mark}")
+        verdict = "passed" if self.passed else "FAILED"
+        lines.append(f"gradcheck {verdict} (tolerance {self.tolerance:.0e})")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def relative_error(analytic, numerical):
+    """``|a - n| / max(|a|, |n|, s)`` elementwise, worst value; ``s`` is 1e-3 of the largest
+    gradient entry, so entries that are tiny next to the rest are judged on an absolute scale."""
+    scale = max(np.abs(numerical).max(initial=0.0), np.abs(analytic).max(initial=0.0), 1e-12)
+    denominator = np.maximum(np.maximum(np.abs(analytic), np.abs(numerical)), 1e-3 * scale)
+    return float((np.abs(analytic - numerical) / denominator).max(initial=0.0))
+
+
+def numerical_gradient(f, array, eps, entries):
+    """Central differences of ``f()`` with respect to ``array`` (changed in place, restored) at
+    the flat indices ``entries``."""
+    flat = array.reshape(-1)
+    grad = np.zeros(flat.size)
+    for i in entries:
+        original = flat[i]
+        flat[i] = original + eps
+        plus = f()
+        flat[i] = original - eps
+        minus = f()
+        flat[i] = original
+        grad[i] = (plus - minus) / (2 * eps)
+    return grad.reshape(array.shape)
+
+
+def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entries=200,
+              training=True, sample_weight=None):
+    """Check the backward of a layer, a loss or a whole model against central differences.
+
+    - a ``Layer``: ``f = sum(layer(x) * G)``; checks its parameters and ``x``.
+    - a ``Loss``: ``f = loss(y, x, sample_weight)``, with ``x`` the predictions; checks ``x``.
+    - a ``Sequential``: if compiled and ``y`` is given, ``f`` is the training loss (fused head
+      and L1/L2 penalties included); otherwise ``sum(model(x) * G)``. Checks every parameter.
+
+    Everything runs in float64 (parameters are cast for the check and restored afterwards). At
+    most ``max_entries`` entries of each array are checked, chosen at random with ``seed``.
+    Returns a ``GradcheckReport``; ``bool(report)`` says whether all errors are within ``tolerance``.
+    """
+    rng = np.random.default_rng(seed)
+    x = np.array(x, dtype=np.float64)
+    if isinstance(target, Loss):
+        return _check_loss(target, x, y, sample_weight, rng, eps, tolerance, max_entries)
+    if isinstance(target, Sequential):
+        if not target.built:
+            target.prepare_inputs(x)
+        run, parameters, generators = _model_function(target, x, y, sample_weight, training, rng)
+    elif isinstance(target, Layer):
+        if not target.built:
+            target.ensure_built(x.shape[1:], np.random.default_rng(seed), np.float64)
+        run, parameters, generators = _layer_function(target, x, training, rng)
+    else:
+        raise ConfigurationError(f"gradcheck takes a Layer, a Loss or a Sequential, got {type(target).__name__}")
+
+    saved = [(p, p.value, p.grad) for p in parameters]
+    states = [g.bit_generator.state for g in generators]
+    try:
+        for p in parameters:
+            p.value = p.value.astype(np.float64)
+            p.grad = np.zeros_like(p.value)
+
+        def f():
+            for g, state in zip(generators, states):
+                g.bit_generator.state = state
+            return run(x, backward=False)
+
+        for g, state in zip(generators, states):
+            g.bit_generator.state = state
+        dx = run(x, backward=True)
+        errors = {}
+        for p in parameters:
+            entries = _entries(p.value.size, max_entries, rng)
+            numeric = numerical_gradient(f, p.value, eps, entries)
+            errors[p.name] = relative_error(p.grad.reshape(-1)[entries], numeric.reshape(-1)[entries])
+        if dx is not None:
+            entries = _entries(x.size, max_entries, rng)
+            numeric = numerical_gradient(f, x, eps, entries)
+            errors["input"] = relative_error(dx.reshape(-1)[entries], numeric.reshape(-1)[entries])
+    finally:
+        for p, value, grad in saved:
+            p.value, p.grad = value, grad
+        for g, state in zip(generators, states):
+            g.bit_generator.state = state
+    return GradcheckReport(errors, tolerance)
+
+
+def _entries(size, max_entries, rng):
+    if size <= max_entries:
+        return np.arange(size)
+    return np.sort(rng.choice(size, max_entries, replace=False))
+
+
+def _layer_function(layer, x, training, rng):
+    upstream = None
+
+    def run(x, backward):
+        nonlocal upstream
+        y, back = layer.forward(x, training)
+        if upstream is None:
+            upstream = rng.standard_normal(y.shape)
+        if not backward:
+            return float((y * upstream).sum())
+        return back(upstream)
+
+    generators = [layer.rng] if isinstance(layer.rng, np.random.Generator) else []
+    return run, layer.parameters(), generators
+
+
+def _model_function(model, x, y, sample_weight, training, rng):
+    from . import regularizers
+    if model.head_loss is not None and y is not None:
+        y = model.head_loss.check_targets(np.asarray(y), model.output_shape)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+
+        def run(x, backward):
+            outputs, back = model.forward_head(x, training)
+            loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
+            if not backward:
+                return loss + regularizers.total_penalty(model.regularized_parameters)
+            regularizers.add_penalties(model.regularized_parameters)
+            return back(d_outputs)
+    else:
+        upstream = None
+
+        def run(x, backward):
+            nonlocal upstream
+            outputs, back = model.forward(x, training)
+            if upstream is None:
+                upstream = rng.standard_normal(outputs.shape)
+            if not backward:
+                return float((outputs * upstream).sum())
+            return back(upstream)
+
+    return run, model.parameters(), [model.rng]
+
+
+def _check_loss(loss, y_pred, y_true, sample_weight, rng, eps, tolerance, max_entries):
+    if y_true is None:
+        raise ConfigurationError("gradcheck of a loss needs the targets y")
+    y_true = np.asarray(y_true)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    _, analytic = loss.value_and_grad(y_true, y_pred, weights)
+    entries = _entries(y_pred.size, max_entries, rng)
+    numeric = numerical_gradient(lambda: loss(y_true, y_pred, weights), y_pred, eps, entries)
+    error = relative_error(analytic.reshape(-1)[entries], numeric.reshape(-1)[entries])
+    return GradcheckReport({"input": error}, tolerance)

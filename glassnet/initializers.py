@@ -1,0 +1,94 @@
+"""Weight initializers: functions of ``(shape, rng, dtype)`` that return a new array.
+
+For a weight matrix of shape ``(fan_in, fan_out)``:
+
+| name | distribution | variance |
+| --- | --- | --- |
+| ``he_normal`` / ``he_uniform`` | truncated normal / uniform | 2 / fan_in (for ReLU) |
+| ``glorot_normal`` / ``glorot_uniform`` | truncated normal / uniform | 2 / (fan_in + fan_out) |
+| ``lecun_normal`` / ``lecun_uniform`` | truncated normal / uniform | 1 / fan_in (for SELU) |
+| ``zeros``, ``ones`` | constant | 0 |
+
+The normal variants are truncated at two standard deviations and rescaled to keep the variance,
+as Keras does; a uniform on ``[-a, a]`` has variance ``a**2 / 3``.
+"""
+import numpy as np
+
+from .errors import lookup
+
+# Standard deviation of a unit normal truncated to [-2, 2], used to rescale the truncated draws.
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def _fans(shape):
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    return shape[0], shape[-1]
+
+
+def _truncated_normal(shape, rng, dtype, variance):
+    std = np.sqrt(variance) / _TRUNCATED_STD
+    draws = rng.standard_normal(shape)
+    outside = np.abs(draws) > 2
+    while outside.any():  # redraw the tails: a handful of rounds at most
+        draws[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(draws) > 2
+    return (draws * std).astype(dtype)
+
+
+def _uniform(shape, rng, dtype, variance):
+    limit = np.sqrt(3.0 * variance)
+    return rng.uniform(-limit, limit, shape).astype(dtype)
+
+
+def he_normal(shape, rng, dtype=np.float32):
+    return _truncated_normal(shape, rng, dtype, 2.0 / _fans(shape)[0])
+
+
+def he_uniform(shape, rng, dtype=np.float32):
+    return _uniform(shape, rng, dtype, 2.0 / _fans(shape)[0])
+
+
+def glorot_normal(shape, rng, dtype=np.float32):
+    fan_in, fan_out = _fans(shape)
+    return _truncated_normal(shape, rng, dtype, 2.0 / (fan_in + fan_out))
+
+
+def glorot_uniform(shape, rng, dtype=np.float32):
+    fan_in, fan_out = _fans(shape)
+    return _uniform(shape, rng, dtype, 2.0 / (fan_in + fan_out))
+
+
+def lecun_normal(shape, rng, dtype=np.float32):
+    return _truncated_normal(shape, rng, dtype, 1.0 / _fans(shape)[0])
+
+
+def lecun_uniform(shape, rng, dtype=np.float32):
+    return _uniform(shape, rng, dtype, 1.0 / _fans(shape)[0])
+
+
+def zeros(shape, rng=None, dtype=np.float32):
+    return np.zeros(shape, dtype=dtype)
+
+
+def ones(shape, rng=None, dtype=np.float32):
+    return np.ones(shape, dtype=dtype)
+
+
+INITIALIZERS = {f.__name__: f for f in (he_normal, he_uniform, glorot_normal, glorot_uniform,
+                                        lecun_normal, lecun_uniform, zeros, ones)}
+
+
+def get(initializer):
+    """An initializer from its name, or the callable itself."""
+    if callable(initializer):
+        return initializer
+    return lookup(INITIALIZERS, initializer, "initializer")
+
+
+def name_of(initializer):
+    """The registered name of an initializer, for a layer's config."""
+    for name, function in INITIALIZERS.items():
+        if function is initializer:
+            return name
+    raise ValueError(f"initializer {initializer!r} is not registered and cannot be saved by name")

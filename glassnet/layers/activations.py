@@ -1,0 +1,219 @@
+"""Activation functions as layers. Each forward computes ``y = f(x)``; each backward returns
+``dx = dy * f'(x)`` (softmax, whose outputs depend on each other, uses its Jacobian instead).
+
+They can be used as layers (``Sigmoid()``) or by name in ``Dense(activation="sigmoid")``.
+"""
+import math
+
+import numpy as np
+
+from .. import ops
+from ..errors import ConfigurationError, lookup
+from .base import Layer
+
+try:  # an exact erf for GELU; SciPy is optional, math.erf is the exact fallback
+    from scipy.special import erf as _erf
+except ImportError:  # pragma: no cover - depends on the environment
+    _erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+class Activation(Layer):
+    """Base class of the activation layers: no parameters, output shape = input shape."""
+
+
+class Linear(Activation):
+    """``y = x``; ``dx = dy``."""
+
+    def forward(self, x, training=False):
+        return x, _identity
+
+
+def _identity(dy):
+    return dy
+
+
+class ReLU(Activation):
+    """``y = max(x, 0)``; ``dx = dy * (x > 0)``."""
+
+    def forward(self, x, training=False):
+        y = np.maximum(x, 0)
+
+        def backward(dy):
+            return dy * (x > 0)
+
+        return y, backward
+
+
+class LeakyReLU(Activation):
+    """``y = x if x > 0 else negative_slope * x``; ``dx = dy * (1 or negative_slope)``.
+
+    The default slope 0.2 is Keras's ``leaky_relu`` (PyTorch uses 0.01).
+    """
+
+    def __init__(self, negative_slope=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+        if not self.negative_slope >= 0:
+            raise ConfigurationError(f"LeakyReLU negative_slope must be >= 0, got {negative_slope}")
+
+    def forward(self, x, training=False):
+        slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+        return x * slope, lambda dy: dy * slope
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class ELU(Activation):
+    """``y = x if x > 0 else alpha * (exp(x) - 1)``; ``f'(x) = 1 if x > 0 else y + alpha``."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=False):
+        negative = self.alpha * np.expm1(np.minimum(x, 0))
+        y = np.where(x > 0, x, negative)
+        slope = np.where(x > 0, 1, negative + self.alpha).astype(x.dtype)
+        return y, lambda dy: dy * slope
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+class SELU(Activation):
+    """``y = scale * elu(x, alpha)`` with the self-normalizing constants of Klambauer et al."""
+
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+
+    def forward(self, x, training=False):
+        negative = self.alpha * np.expm1(np.minimum(x, 0))
+        y = (self.scale * np.where(x > 0, x, negative)).astype(x.dtype)
+        slope = (self.scale * np.where(x > 0, 1, negative + self.alpha)).astype(x.dtype)
+        return y, lambda dy: dy * slope
+
+
+class GELU(Activation):
+    """``y = x * Phi(x)``, Phi the standard normal CDF; ``f'(x) = Phi(x) + x * phi(x)``.
+
+    ``approximate=True`` uses ``Phi(x) ~ (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) / 2``.
+    """
+
+    def __init__(self, approximate=False, **kwargs):
+        super().__init__(**kwargs)
+        self.approximate = bool(approximate)
+
+    def forward(self, x, training=False):
+        if self.approximate:
+            c = math.sqrt(2 / math.pi)
+            t = np.tanh(c * (x + 0.044715 * x ** 3))
+            cdf = 0.5 * (1 + t)
+            slope = cdf + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+        else:
+            cdf = 0.5 * (1 + _erf(x / math.sqrt(2)).astype(x.dtype))
+            pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+            slope = cdf + x * pdf
+        return (x * cdf).astype(x.dtype), lambda dy: dy * slope.astype(x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "approximate": self.approximate}
+
+
+class Sigmoid(Activation):
+    """``y = 1 / (1 + exp(-x))``; ``f'(x) = y * (1 - y)``."""
+
+    def forward(self, x, training=False):
+        y = ops.sigmoid(x)
+        return y, lambda dy: dy * y * (1 - y)
+
+    @property
+    def output_activation(self):
+        return self
+
+    def forward_logits(self, x, training=False):
+        return x, _identity
+
+
+class Tanh(Activation):
+    """``y = tanh(x)``; ``f'(x) = 1 - y**2``."""
+
+    def forward(self, x, training=False):
+        y = np.tanh(x)
+        return y, lambda dy: dy * (1 - y * y)
+
+
+class Softmax(Activation):
+    """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``axis``.
+
+    Its Jacobian is ``dy_i/dx_j = y_i (delta_ij - y_j)``, so ``dx = y * (dy - sum(dy * y))``.
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def forward(self, x, training=False):
+        y = ops.softmax(x, self.axis)
+
+        def backward(dy):
+            return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
+
+        return y, backward
+
+    @property
+    def output_activation(self):
+        return self
+
+    def forward_logits(self, x, training=False):
+        return x, _identity
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class Softplus(Activation):
+    """``y = log(1 + exp(x))``; ``f'(x) = sigmoid(x)``."""
+
+    def forward(self, x, training=False):
+        y = np.logaddexp(0, x).astype(x.dtype)
+        slope = ops.sigmoid(x)
+        return y, lambda dy: dy * slope
+
+
+class Swish(Activation):
+    """Swish, also called SiLU: ``y = x * sigmoid(x)``; ``f'(x) = s + x * s * (1 - s)``."""
+
+    def forward(self, x, training=False):
+        s = ops.sigmoid(x)
+        slope = s * (1 + x * (1 - s))
+        return x * s, lambda dy: dy * slope
+
+
+ACTIVATIONS = {
+    "linear": Linear, "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "selu": SELU,
+    "gelu": GELU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax, "softplus": Softplus,
+    "swish": Swish, "silu": Swish,
+}
+
+
+def get(activation):
+    """An activation layer from a name (``"relu"``), an Activation instance, or None (linear)."""
+    if activation is None or isinstance(activation, Layer):
+        return activation
+    if isinstance(activation, dict):
+        from . import deserialize
+        return deserialize(activation)
+    if not isinstance(activation, str):
+        raise ConfigurationError(
+            f"activation must be a name or a Layer, got {type(activation).__name__} {activation!r}")
+    return lookup(ACTIVATIONS, activation, "activation")()
+
+
+def serialize(activation):
+    """The activation's name (``"relu"``) when it has only default arguments, else a layer spec."""
+    extra = {k: v for k, v in activation.get_config().items() if k not in ("name", "input_shape")}
+    names = [name for name, cls in ACTIVATIONS.items() if cls is type(activation)]
+    if extra or not names:
+        return {"class_name": type(activation).__name__, "config": extra}
+    return names[0]

@@ -1,0 +1,92 @@
+"""Dense: the fully connected layer, ``z = x @ W + b`` followed by an optional activation."""
+import numpy as np
+
+from .. import initializers, regularizers
+from ..errors import ConfigurationError
+from . import activations
+from .base import Layer
+
+
+class Dense(Layer):
+    """A fully connected layer of ``units`` neurons.
+
+    Forward, for a batch ``x`` of shape (batch, fan_in):
+
+        z = x @ W + b          W: (fan_in, units), b: (units,)
+        y = activation(z)
+
+    Backward, by the chain rule, given ``dy = dL/dy``:
+
+        dz  = activation backward of dy
+        dW += x.T @ dz         (each weight's gradient sums over the batch)
+        db += dz.sum(axis=0)
+        dx  = dz @ W.T         (what the layer before receives)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ConfigurationError(f"Dense units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        if isinstance(self.activation, activations.Linear):
+            self.activation = None
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.weight = self.bias = None
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 1:
+            raise ConfigurationError(
+                f"layer {self.name!r} (Dense) expects inputs of shape (batch, features), got "
+                f"(batch, {', '.join(map(str, input_shape))}); put a Flatten layer before it")
+        shape = (input_shape[0], self.units)
+        self.weight = self.add_parameter(
+            "weight", self.kernel_initializer(shape, rng, dtype), self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_parameter(
+                "bias", self.bias_initializer((self.units,), rng, dtype), self.bias_regularizer)
+        if self.activation is not None:
+            self.activation.ensure_built((self.units,), rng, dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (self.units,)
+
+    @property
+    def output_activation(self):
+        return None if self.activation is None else self.activation.output_activation
+
+    def forward_logits(self, x, training=False):
+        """``z = x @ W + b`` and its backward (no activation)."""
+        weight = self.weight.value
+        z = x @ weight
+        if self.bias is not None:
+            z += self.bias.value
+
+        def backward(dz):
+            self.weight.grad += x.T @ dz
+            if self.bias is not None:
+                self.bias.grad += dz.sum(axis=0)
+            return dz @ weight.T
+
+        return z, backward
+
+    def forward(self, x, training=False):
+        z, backward_affine = self.forward_logits(x, training)
+        if self.activation is None:
+            return z, backward_affine
+        y, backward_activation = self.activation.forward(z, training)
+        return y, lambda dy: backward_affine(backward_activation(dy))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": None if self.activation is None else activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}

@@ -1,0 +1,30 @@
+"""Layers and markers that only change or declare shapes."""
+import numpy as np
+
+from .base import Layer, _as_shape
+
+
+class Flatten(Layer):
+    """``(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)``; the backward reshapes back."""
+
+    def compute_output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        shape = x.shape
+        return x.reshape(shape[0], -1), lambda dy: dy.reshape(shape)
+
+
+class Input:
+    """Declares the shape of one example (no batch axis), as the first entry of a Sequential:
+
+        gn.Sequential([gn.layers.Input((784,)), gn.layers.Dense(10)])
+
+    so that ``summary()`` can show shapes and parameter counts before any data is seen.
+    """
+
+    def __init__(self, shape):
+        self.shape = _as_shape(shape, "Input shape")
+
+    def __repr__(self):
+        return f"Input(shape={self.shape})"

@@ -1,0 +1,290 @@
+"""Losses: how far the predictions are from the targets, and the gradient that starts backprop.
+
+``loss.value_and_grad(y_true, y_pred, sample_weight)`` returns the loss of a batch and its
+gradient with respect to ``y_pred``, both from one formula. Every loss is a mean over the batch
+of per-example losses ``l_i``, each weighted by ``w_i`` (1 without sample weights):
+
+    L = sum_i w_i * l_i / N             dL/dy_pred_i = w_i * dl_i/dy_pred_i / N
+
+Cross-entropies fuse the output activation: with ``from_logits=True`` they take the logits ``z``
+and compute ``log_softmax(z)`` / ``log_sigmoid(z)`` stably, and their gradient is the famous
+``(softmax(z) - y) / N``. A model that ends in ``activation="softmax"`` (or ``"sigmoid"``) and is
+compiled with ``from_logits=False`` is fused the same way by ``Sequential.compile``.
+"""
+import numpy as np
+
+from . import ops
+from .errors import ConfigurationError, DataError, ShapeError, lookup
+
+_EPSILON = 1e-7  # probabilities are clipped to [eps, 1 - eps] before a log, as in Keras
+
+
+class Loss:
+    """Base class. Subclasses implement ``per_example(y_true, y_pred) -> (l, dl)``."""
+
+    name = "loss"
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The loss value of a batch (a float)."""
+        return self.value_and_grad(y_true, y_pred, sample_weight)[0]
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None):
+        """``(L, dL/dy_pred)`` for a batch; see the module docstring for the reduction."""
+        losses, grads = self.per_example(y_true, y_pred)
+        n = y_pred.shape[0]
+        if sample_weight is None:
+            return float(losses.sum()) / n, grads / grads.dtype.type(n)
+        weight = sample_weight.astype(y_pred.dtype, copy=False)
+        grads *= (weight / y_pred.dtype.type(n)).reshape((n,) + (1,) * (grads.ndim - 1))
+        return float((losses * weight).sum()) / n, grads
+
+    def per_example(self, y_true, y_pred):
+        """Per-example losses ``l`` (shape (N,)) and ``dl/dy_pred`` (shape of ``y_pred``)."""
+        raise NotImplementedError
+
+    def check_targets(self, y, output_shape):
+        """Validate targets for a model whose outputs have ``output_shape`` and return them as the
+        array this loss computes with. Dense targets must match the output shape; a flat ``y``
+        is accepted for a single output."""
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise DataError(f"{self.name} needs numeric targets, got dtype {y.dtype}")
+        if y.ndim == 1 and tuple(output_shape) == (1,):
+            y = y.reshape(-1, 1)
+        if y.shape[1:] != tuple(output_shape):
+            raise ShapeError(f"{self.name} targets must have shape (n, {', '.join(map(str, output_shape))}) "
+                             f"to match the model output, got {y.shape}")
+        return y
+
+    def fused_with(self, activation):
+        """The loss to train on the logits when the model ends in ``activation``, or None."""
+        return None
+
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _mean_features(a):
+    return a.reshape(a.shape[0], -1).mean(axis=1)
+
+
+class MeanSquaredError(Loss):
+    """``l = mean_j (p_j - y_j)^2``; ``dl/dp = 2 (p - y) / D`` (D outputs per example)."""
+
+    name = "mean_squared_error"
+
+    def per_example(self, y_true, y_pred):
+        diff = y_pred - y_true
+        d = diff[0].size
+        return _mean_features(diff * diff), diff * y_pred.dtype.type(2 / d)
+
+
+class MeanAbsoluteError(Loss):
+    """``l = mean_j |p_j - y_j|``; ``dl/dp = sign(p - y) / D``."""
+
+    name = "mean_absolute_error"
+
+    def per_example(self, y_true, y_pred):
+        diff = y_pred - y_true
+        return _mean_features(np.abs(diff)), np.sign(diff) * y_pred.dtype.type(1 / diff[0].size)
+
+
+class Huber(Loss):
+    """Squared near zero, linear far away: with ``r = p - y``,
+
+    ``l = mean_j (r^2 / 2 if |r| <= delta else delta * (|r| - delta / 2))``;
+    ``dl/dp = clip(r, -delta, delta) / D``.
+    """
+
+    name = "huber"
+
+    def __init__(self, delta=1.0):
+        self.delta = float(delta)
+        if not self.delta > 0:
+            raise ConfigurationError(f"Huber delta must be > 0, got {delta}")
+
+    def per_example(self, y_true, y_pred):
+        r = y_pred - y_true
+        a = np.abs(r)
+        values = np.where(a <= self.delta, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
+        grads = np.clip(r, -self.delta, self.delta) * y_pred.dtype.type(1 / r[0].size)
+        return _mean_features(values), grads
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+
+def _check_smoothing(label_smoothing):
+    label_smoothing = float(label_smoothing)
+    if not 0 <= label_smoothing <= 1:
+        raise ConfigurationError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    return label_smoothing
+
+
+class _CrossEntropy(Loss):
+    """Shared arguments of the cross-entropies."""
+
+    fuses = None  # the activation class this loss absorbs when it trains on logits
+
+    def __init__(self, from_logits=False, label_smoothing=0.0):
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_smoothing(label_smoothing)
+
+    def fused_with(self, activation):
+        if self.from_logits or not isinstance(activation, self.fuses):
+            return None
+        if getattr(activation, "axis", -1) != -1:
+            return None
+        return type(self)(**{**self.get_config(), "from_logits": True})
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+def _clip_probabilities(p):
+    """Clip to [eps, 1 - eps]; the mask marks where the clip is inactive (gradient flows)."""
+    clipped = np.clip(p, _EPSILON, 1 - _EPSILON)
+    return clipped, (clipped == p)
+
+
+class BinaryCrossentropy(_CrossEntropy):
+    """For yes/no outputs (one sigmoid per output). With ``y`` smoothed toward 0.5,
+
+    logits ``z``:   ``l = mean_j max(z, 0) - z y + log(1 + exp(-|z|))``;  ``dl/dz = (sigmoid(z) - y) / D``
+    probabilities:  ``l = -mean_j y log p + (1 - y) log(1 - p)``;  ``dl/dp = (p - y) / (p (1 - p) D)``
+    """
+
+    name = "binary_crossentropy"
+
+    @property
+    def fuses(self):
+        from .layers import Sigmoid
+        return Sigmoid
+
+    def check_targets(self, y, output_shape):
+        y = super().check_targets(y, output_shape)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise DataError(f"{self.name} targets must be in [0, 1], got values from {y.min()} to {y.max()}")
+        return y
+
+    def per_example(self, y_true, y_pred):
+        y = y_true.astype(y_pred.dtype, copy=False)
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+        scale = y_pred.dtype.type(1 / y_pred[0].size)
+        if self.from_logits:
+            z = y_pred
+            values = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+            return _mean_features(values), (ops.sigmoid(z) - y) * scale
+        p, inside = _clip_probabilities(y_pred)
+        values = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+        return _mean_features(values), np.where(inside, (p - y) / (p * (1 - p)), 0) * scale
+
+
+class CategoricalCrossentropy(_CrossEntropy):
+    """For one of K classes with one-hot (or soft) targets ``y``, smoothed to ``y(1-s) + s/K``:
+
+    logits ``z``:   ``l = -sum_k y_k log_softmax(z)_k``;  ``dl/dz = softmax(z) sum(y) - y``
+    probabilities:  ``l = -sum_k y_k log p_k``;          ``dl/dp = -y / p``
+    """
+
+    name = "categorical_crossentropy"
+
+    @property
+    def fuses(self):
+        from .layers import Softmax
+        return Softmax
+
+    def check_targets(self, y, output_shape):
+        y = np.asarray(y)
+        if y.ndim == 1 and tuple(output_shape) != (1,):
+            raise ShapeError(f"{self.name} needs one-hot targets of shape (n, {output_shape[-1]}), got "
+                             f"{y.shape}; for integer class labels use 'sparse_categorical_crossentropy'")
+        return super().check_targets(y, output_shape)
+
+    def per_example(self, y_true, y_pred):
+        y = y_true.astype(y_pred.dtype, copy=False)
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[-1]
+        if self.from_logits:
+            log_p = ops.log_softmax(y_pred)
+            return -(y * log_p).sum(axis=-1), np.exp(log_p) * y.sum(axis=-1, keepdims=True) - y
+        p, inside = _clip_probabilities(y_pred)
+        return -(y * np.log(p)).sum(axis=-1), np.where(inside, -y / p, 0).astype(y_pred.dtype)
+
+
+class SparseCategoricalCrossentropy(_CrossEntropy):
+    """Categorical cross-entropy with integer class labels ``c`` in ``[0, K)``:
+
+    logits ``z``:   ``l = -log_softmax(z)_c``;  ``dl/dz = softmax(z) - onehot(c)``
+    probabilities:  ``l = -log p_c``;           ``dl/dp = -onehot(c) / p_c``
+    (with label smoothing ``s`` the one-hot becomes ``onehot(c)(1 - s) + s / K``).
+    """
+
+    name = "sparse_categorical_crossentropy"
+
+    @property
+    def fuses(self):
+        from .layers import Softmax
+        return Softmax
+
+    def check_targets(self, y, output_shape):
+        y = np.asarray(y)
+        n_classes = output_shape[-1]
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ShapeError(f"{self.name} needs integer class labels of shape (n,), got {y.shape}; "
+                             "for one-hot targets use 'categorical_crossentropy'")
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+                raise DataError(f"{self.name} needs integer class labels, got non-integer values "
+                                f"such as {y[y != np.round(y)][:3].tolist()}")
+        elif y.dtype.kind not in "biu":
+            raise DataError(f"{self.name} needs integer class labels, got dtype {y.dtype}")
+        if y.size and (y.min() < 0 or y.max() >= n_classes):
+            bad = y[(y < 0) | (y >= n_classes)][:3].tolist()
+            raise DataError(f"class labels must be in [0, {n_classes - 1}] for a model with "
+                            f"{n_classes} outputs, got {bad}")
+        return y.astype(np.intp)
+
+    def per_example(self, y_true, y_pred):
+        rows = np.arange(y_pred.shape[0])
+        s, k = self.label_smoothing, y_pred.shape[-1]
+        if self.from_logits:
+            log_p = ops.log_softmax(y_pred)
+            values = -log_p[rows, y_true]
+            grads = np.exp(log_p)
+            if s:
+                values = values * (1 - s) - (s / k) * log_p.sum(axis=-1)
+                grads -= s / k
+            grads[rows, y_true] -= 1 - s
+            return values, grads
+        p, inside = _clip_probabilities(y_pred)
+        y = np.full(p.shape, s / k, dtype=p.dtype)
+        y[rows, y_true] += 1 - s
+        return -(y * np.log(p)).sum(axis=-1), np.where(inside, -y / p, 0).astype(p.dtype)
+
+
+LOSSES = {
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "huber": Huber, "huber_loss": Huber,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+
+
+def get(loss):
+    """A loss from its Keras name (``"mse"``, ``"sparse_categorical_crossentropy"``) or instance."""
+    if isinstance(loss, Loss):
+        return loss
+    if not isinstance(loss, str):
+        raise ConfigurationError(f"loss must be a name or a Loss, got {type(loss).__name__} {loss!r}")
+    return lookup(LOSSES, loss, "loss")()
+

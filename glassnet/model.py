@@ -1,0 +1,246 @@
+"""Sequential: a stack of layers, run forward in order and backward in reverse.
+
+    model = gn.Sequential([gn.layers.Dense(64, activation="relu"), gn.layers.Dense(10)], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=5)
+
+The model owns the random generator (seeded by ``seed``: the same seed gives bit-identical weights
+and training on one machine), the flat parameter and gradient buffers, the optimizer, the loss and
+the metrics. Training itself is in ``training.py``.
+"""
+import numpy as np
+
+from . import layers as layers_module
+from . import losses, metrics as metrics_module, optimizers, training, validation
+from .errors import ConfigurationError, NotBuiltError, NotCompiledError, ShapeError, StateError
+from .layers import Input, Layer
+from .parameter import FlatParameters
+
+
+class Sequential:
+    """A linear stack of layers. ``layers`` may start with ``gn.layers.Input(shape)``."""
+
+    def __init__(self, layers=None, seed=None, name="sequential", dtype="float32"):
+        self.name = name
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise ConfigurationError(f"dtype must be a floating type such as 'float32', got {dtype!r}")
+        self.layers = []
+        self.input_shape = None
+        self.built = False
+        self.params = None
+        self.optimizer = self.loss = self.head_loss = None
+        self.metrics = []
+        self._fused = False
+        self.history = None
+        self.stop_training = False
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- structure -------------------------------------------------------------------------------
+    def add(self, layer):
+        """Append a layer (or, first, an ``Input``)."""
+        if self.built:
+            raise ConfigurationError("cannot add layers to a model that is already built")
+        if isinstance(layer, Input):
+            if self.layers or self.input_shape is not None:
+                raise ConfigurationError("Input must be the first entry of a Sequential")
+            self.input_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise ConfigurationError(f"Sequential takes Layer instances, got {type(layer).__name__} {layer!r}")
+        if not self.layers and self.input_shape is None and layer.input_shape is not None:
+            self.input_shape = layer.input_shape
+        names = {l.name for l in self.layers}
+        if layer.name in names:
+            base, i = layer.name, 1
+            while f"{base}_{i}" in names:
+                i += 1
+            layer.name = f"{base}_{i}"
+        self.layers.append(layer)
+
+    def build(self, input_shape=None):
+        """Create every layer's parameters for inputs of ``input_shape`` (no batch axis) and pack
+        them into the flat buffers. ``fit``/``predict`` call it on the first data they see."""
+        if self.built:
+            return
+        if input_shape is None:
+            input_shape = self.input_shape
+        if input_shape is None:
+            raise NotBuiltError("the model does not know its input shape yet: start it with "
+                                "gn.layers.Input(shape), pass input_shape= to the first layer, or call fit/predict")
+        if not self.layers:
+            raise ConfigurationError("the model has no layers")
+        self.input_shape = tuple(int(d) for d in input_shape)
+        shape = self.input_shape
+        self._output_shapes = []
+        for layer in self.layers:
+            layer.ensure_built(shape, self.rng, self.dtype)
+            shape = tuple(layer.compute_output_shape(shape))
+            self._output_shapes.append(shape)
+        self.params = FlatParameters(self.parameters(), self.dtype)
+        self.regularized_parameters = [p for p in self.params.parameters if p.regularizer is not None]
+        self.built = True
+        if self.optimizer is not None:
+            self.optimizer.build(self.params)
+
+    @property
+    def output_shape(self):
+        if not self.built:
+            raise NotBuiltError("the model is not built yet, so its output shape is unknown")
+        return self._output_shapes[-1]
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def count_params(self):
+        return sum(p.size for p in self.parameters())
+
+    # -- compile ---------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        """Choose the optimizer, the loss and the metrics (names or objects, as in Keras).
+
+        When the last layer ends in softmax (sigmoid) and the loss is a categorical (binary)
+        cross-entropy on probabilities, the model trains on the logits with the fused, stable
+        loss; ``predict`` still returns probabilities.
+        """
+        if loss is None:
+            raise ConfigurationError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy' or 'mse'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        activation = self.layers[-1].output_activation if self.layers else None
+        fused = self.loss.fused_with(activation)
+        self.head_loss = fused or self.loss
+        self._fused = fused is not None
+        on_logits = self._fused or getattr(self.loss, "from_logits", False)
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise ConfigurationError(f"metrics must be a list such as ['accuracy'], got {metrics!r}")
+        self.metrics = [metrics_module.get(m, self.loss, activation if self._fused else None, on_logits)
+                        for m in metrics or []]
+        if self.built:
+            self.optimizer.build(self.params)
+
+    def require_compiled(self, what):
+        if self.optimizer is None:
+            raise NotCompiledError(f"call model.compile(optimizer=..., loss=...) before {what}()")
+
+    # -- forward and backward --------------------------------------------------------------------
+    def forward(self, x, training=False):
+        """Run every layer; return the outputs and ``backward(d_outputs) -> d_inputs``."""
+        backwards = []
+        for layer in self.layers:
+            x, backward = layer.forward(x, training)
+            backwards.append(backward)
+        return x, _chain(backwards)
+
+    def forward_head(self, x, training=False):
+        """The forward whose outputs the loss sees: logits when the loss fuses the final
+        softmax/sigmoid (see ``compile``), else the same as ``forward``."""
+        if not self._fused:
+            return self.forward(x, training)
+        backwards = []
+        for layer in self.layers[:-1]:
+            x, backward = layer.forward(x, training)
+            backwards.append(backward)
+        x, backward = self.layers[-1].forward_logits(x, training)
+        backwards.append(backward)
+        return x, _chain(backwards)
+
+    def __call__(self, x, training=False):
+        x = self.prepare_inputs(x)
+        return self.forward(x, training)[0]
+
+    def prepare_inputs(self, x):
+        """``x`` checked (numeric, finite, the right shape) and in the model's dtype; builds the
+        model on first use."""
+        x = validation.model_inputs(x, self.dtype, self.input_shape if self.built else None)
+        if not self.built:
+            if self.input_shape is not None and x.shape[1:] != self.input_shape:
+                validation.model_inputs(x, self.dtype, self.input_shape)  # raises the shape error
+            self.build(x.shape[1:])
+        return x
+
+    # -- Keras-style training API ----------------------------------------------------------------
+    def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0):
+        """Train for ``epochs`` passes over ``(x, y)``; returns a ``History``.
+
+        ``batch_size=1`` is stochastic gradient descent one example at a time, ``batch_size=None``
+        (or ``len(x)``) full-batch gradient descent, anything between mini-batch descent.
+        ``validation_split`` holds out the *last* fraction of the data (before shuffling);
+        ``validation_data=(x_val, y_val)`` gives a validation set. ``verbose``: 0 silent, 1 a
+        progress bar, 2 one line per epoch. ``sample_weight`` weighs examples and
+        ``class_weight={class: weight}`` classes in the loss.
+        """
+        return training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                            callbacks=callbacks, validation_split=validation_split,
+                            validation_data=validation_data, shuffle=shuffle,
+                            class_weight=class_weight, sample_weight=sample_weight,
+                            initial_epoch=initial_epoch)
+
+    def evaluate(self, x, y, batch_size=None, verbose="auto", sample_weight=None, return_dict=False):
+        """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
+        (or a dict with ``return_dict=True``). The loss includes the L1/L2 penalties."""
+        self.require_compiled("evaluate")
+        batch_size = validation.positive_int("batch_size", batch_size or 256)
+        x, y, weights = training.prepare(self, x, y, sample_weight)
+        logs = training.evaluate_arrays(self, x, y, weights, batch_size)
+        if verbose and verbose != "auto":
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """The outputs for ``x`` (probabilities for a softmax/sigmoid model), in batches."""
+        batch_size = validation.positive_int("batch_size", batch_size or 256)
+        return training.predict_arrays(self, self.prepare_inputs(x), batch_size)
+
+    # -- weights and configuration ---------------------------------------------------------------
+    def get_weights(self):
+        """Copies of every parameter array, in layer order (weight, then bias)."""
+        return [p.value.copy() for p in self.parameters()]
+
+    def set_weights(self, weights):
+        """Set every parameter from a list like ``get_weights()`` (shapes checked)."""
+        params = self.parameters()
+        if len(weights) != len(params):
+            raise StateError(f"set_weights expects {len(params)} arrays, got {len(weights)}")
+        for p, w in zip(params, weights):
+            if np.shape(w) != p.shape:
+                raise ShapeError(f"weights for {p.name} must have shape {p.shape}, got {np.shape(w)}")
+        for p, w in zip(params, weights):
+            p.value[...] = w
+
+    def get_config(self):
+        return {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
+                "input_shape": None if self.input_shape is None else list(self.input_shape),
+                "layers": [layers_module.serialize(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config):
+        """A new, untrained model with the same architecture (built if the input shape is known)."""
+        model = cls([layers_module.deserialize(spec) for spec in config["layers"]],
+                    seed=config.get("seed"), name=config.get("name", "sequential"),
+                    dtype=config.get("dtype", "float32"))
+        if config.get("input_shape") is not None:
+            model.build(tuple(config["input_shape"]))
+        return model
+
+    def summary(self, print_fn=print):
+        """Print a table of the layers, their output shapes and parameter counts."""
+        from .summary import summary_lines
+        for line in summary_lines(self):
+            print_fn(line)
+
+
+def _chain(backwards):
+    """One backward for a stack of layers: each layer's backward, last layer first."""
+    def backward(d_outputs):
+        for layer_backward in reversed(backwards):
+            d_outputs = layer_backward(d_outputs)
+        return d_outputs
+    return backward

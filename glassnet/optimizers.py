@@ -1,0 +1,313 @@
+"""Optimizers: how the gradient changes the weights.
+
+Every optimizer works on the model's flat buffers (``FlatParameters``): ``w`` is all the weights
+of the model as one vector and ``g`` all their gradients, so one step is a few whole-buffer NumPy
+operations. Per-parameter state (momentum, Adam's moments) lives in buffers of the same layout and
+is saved and restored by parameter name (``state_dict`` / ``load_state_dict``).
+
+Before the update, ``step()`` clips the gradient if asked (``clipvalue``: each entry to
+``[-c, c]``; ``clipnorm``: each parameter's gradient to norm ``c``; ``global_clipnorm``: the whole
+gradient to norm ``c``). The update rules, with ``t`` the step number from 1, are PyTorch's, so the
+parity tests can compare step by step; the argument names are Keras's.
+"""
+import math
+
+import numpy as np
+
+from . import schedules
+from .errors import ConfigurationError, NotBuiltError, StateError, lookup
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
+
+
+def _number(name, value, low=0.0, high=math.inf, low_open=False, high_open=False):
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value > low if low_open else value >= low)
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ConfigurationError(f"{name} must be a number in {lo}{low}, {high}{hi}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. Subclasses list their per-parameter ``slots`` and implement ``update``."""
+
+    slots = ()
+
+    def __init__(self, learning_rate, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 weight_decay=0.0):
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            self._schedule, self._learning_rate = learning_rate, None
+        else:
+            self._schedule = None
+            self._learning_rate = _number("learning_rate", learning_rate, low_open=True)
+        if clipnorm is not None and global_clipnorm is not None:
+            raise ConfigurationError("pass clipnorm (per parameter) or global_clipnorm, not both")
+        self.clipnorm = None if clipnorm is None else _number("clipnorm", clipnorm, low_open=True)
+        self.clipvalue = None if clipvalue is None else _number("clipvalue", clipvalue, low_open=True)
+        self.global_clipnorm = (None if global_clipnorm is None
+                                else _number("global_clipnorm", global_clipnorm, low_open=True))
+        self.weight_decay = _number("weight_decay", weight_decay)
+        self.iterations = 0
+        self.params = None
+        self.state = {}
+
+    # -- learning rate ---------------------------------------------------------------------------
+    @property
+    def learning_rate(self):
+        """The rate the next step will use (a schedule is evaluated at ``iterations``)."""
+        if self._schedule is not None:
+            return float(self._schedule(self.iterations))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if self._schedule is not None:
+            raise ConfigurationError(
+                f"this optimizer follows the schedule {self._schedule!r}; its learning rate cannot be set")
+        self._learning_rate = _number("learning_rate", value, low_open=True)
+
+    # -- stepping --------------------------------------------------------------------------------
+    def build(self, params):
+        """Attach to a model's ``FlatParameters`` and allocate the state buffers (zeros)."""
+        self.params = params
+        self.state = {slot: np.zeros_like(params.values) for slot in self.slots}
+        self._scratch = np.empty_like(params.values)
+
+    def step(self):
+        """Clip the gradients if asked, then update the weights in place; one training step."""
+        if self.params is None:
+            raise NotBuiltError("the optimizer is not attached to a model; call model.compile() first")
+        grads = self.params.grads
+        self._clip(grads)
+        learning_rate = self.learning_rate
+        self.iterations += 1
+        self.update(self.params.values, grads, learning_rate, self.iterations)
+
+    def update(self, w, g, learning_rate, t):
+        raise NotImplementedError
+
+    def _clip(self, grads):
+        if self.clipvalue is not None:
+            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+        if self.clipnorm is not None:
+            for p in self.params.parameters:
+                norm = float(np.sqrt(np.square(p.grad).sum()))
+                if norm > self.clipnorm:
+                    p.grad *= self.clipnorm / norm
+        if self.global_clipnorm is not None:
+            norm = float(np.sqrt(np.dot(grads, grads)))
+            if norm > self.global_clipnorm:
+                grads *= self.global_clipnorm / norm
+
+    def _add_weight_decay(self, w, g):
+        """Coupled weight decay (L2 inside the gradient, as PyTorch's SGD/Adam/RMSprop): g += wd * w."""
+        if self.weight_decay:
+            np.multiply(w, self.weight_decay, out=self._scratch)
+            g += self._scratch
+
+    # -- state -----------------------------------------------------------------------------------
+    def state_dict(self):
+        """``{"iterations", "learning_rate", "state": {parameter name: {slot: array}}}`` (copies)."""
+        if self.params is None:
+            raise NotBuiltError("the optimizer has no state before model.compile()")
+        per_name = {name: {slot: self.state[slot][part].reshape(self.params.by_name()[name].shape).copy()
+                           for slot in self.slots}
+                    for name, part in self.params.slices.items()}
+        return {"class_name": type(self).__name__, "iterations": self.iterations,
+                "learning_rate": self._learning_rate, "state": per_name}
+
+    def load_state_dict(self, state_dict):
+        """Restore a ``state_dict()``; names, slots and shapes must match this model exactly."""
+        if self.params is None:
+            raise NotBuiltError("compile the model before loading optimizer state")
+        if state_dict.get("class_name") != type(self).__name__:
+            raise StateError(f"optimizer state is for {state_dict.get('class_name')}, not {type(self).__name__}")
+        saved, expected = set(state_dict["state"]), set(self.params.slices)
+        if saved != expected:
+            raise StateError(f"optimizer state names do not match the model: missing "
+                             f"{sorted(expected - saved)}, unexpected {sorted(saved - expected)}")
+        by_name = self.params.by_name()
+        for name, slots in state_dict["state"].items():
+            if set(slots) != set(self.slots):
+                raise StateError(f"optimizer state for {name!r} has slots {sorted(slots)}, expected {list(self.slots)}")
+            for slot, array in slots.items():
+                if np.shape(array) != by_name[name].shape:
+                    raise StateError(f"optimizer state {slot!r} of {name!r} has shape {np.shape(array)}, "
+                                     f"expected {by_name[name].shape}")
+        for name, slots in state_dict["state"].items():
+            for slot, array in slots.items():
+                self.state[slot][self.params.slices[name]] = np.asarray(array).ravel()
+        self.iterations = int(state_dict["iterations"])
+        if state_dict.get("learning_rate") is not None and self._schedule is None:
+            self.learning_rate = state_dict["learning_rate"]
+
+    def get_config(self):
+        rate = self._schedule if self._schedule is not None else self._learning_rate
+        config = {"learning_rate": rate, "weight_decay": self.weight_decay}
+        for name in ("clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, name) is not None:
+                config[name] = getattr(self, name)
+        return config
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum and Nesterov momentum:
+
+        g = g + weight_decay * w
+        b = momentum * b + g                         (b = 0 at the start)
+        w = w - lr * (g + momentum * b  if nesterov  else  b)
+
+    With ``momentum=0`` it is plain ``w = w - lr * g``. Whether it is "one example at a time",
+    mini-batch or full-batch descent is ``fit``'s ``batch_size`` (1, 32, None).
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = _number("momentum", momentum, high=1.0, high_open=True)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and self.momentum == 0:
+            raise ConfigurationError("nesterov=True needs a momentum > 0")
+        self.slots = ("momentum",) if self.momentum else ()
+
+    def update(self, w, g, learning_rate, t):
+        self._add_weight_decay(w, g)
+        if self.momentum:
+            b = self.state["momentum"]
+            b *= self.momentum
+            b += g
+            if self.nesterov:
+                np.multiply(b, self.momentum, out=self._scratch)
+                g += self._scratch
+            else:
+                g = b
+        np.multiply(g, learning_rate, out=self._scratch)
+        w -= self._scratch
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba): momentum on the gradient and a per-weight step size.
+
+        g = g + weight_decay * w
+        m = beta_1 * m + (1 - beta_1) * g            first moment (mean of g)
+        v = beta_2 * v + (1 - beta_2) * g^2          second moment (mean of g^2)
+        w = w - lr / (1 - beta_1^t) * m / (sqrt(v / (1 - beta_2^t)) + epsilon)
+    """
+
+    slots = ("m", "v")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _number("beta_1", beta_1, high=1.0, high_open=True)
+        self.beta_2 = _number("beta_2", beta_2, high=1.0, high_open=True)
+        self.epsilon = _number("epsilon", epsilon, low_open=True)
+
+    def update(self, w, g, learning_rate, t):
+        self._add_weight_decay(w, g)
+        self._adam(w, g, learning_rate, t)
+
+    def _adam(self, w, g, learning_rate, t):
+        m, v, tmp = self.state["m"], self.state["v"], self._scratch
+        m *= self.beta_1
+        np.multiply(g, 1 - self.beta_1, out=tmp)
+        m += tmp
+        v *= self.beta_2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - self.beta_2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp *= 1 / math.sqrt(1 - self.beta_2 ** t)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= learning_rate / (1 - self.beta_1 ** t)
+        w -= tmp
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): the weights shrink directly,
+    ``w = w * (1 - lr * weight_decay)``, then the Adam step runs on the raw gradient."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+
+    def update(self, w, g, learning_rate, t):
+        w *= 1 - learning_rate * self.weight_decay
+        self._adam(w, g, learning_rate, t)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton): divide the gradient by a running root mean square of recent gradients.
+
+        g = g + weight_decay * w
+        v = rho * v + (1 - rho) * g^2
+        d = sqrt(v - a^2) + epsilon,  a = rho * a + (1 - rho) * g   if centered
+            sqrt(v) + epsilon                                     otherwise
+        b = momentum * b + g / d;  w = w - lr * b                  (w = w - lr * g / d without momentum)
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _number("rho", rho, high=1.0, high_open=True)
+        self.momentum = _number("momentum", momentum, high=1.0, high_open=True)
+        self.epsilon = _number("epsilon", epsilon, low_open=True)
+        self.centered = bool(centered)
+        self.slots = ("v",) + (("mean",) if self.centered else ()) + (("momentum",) if self.momentum else ())
+
+    def update(self, w, g, learning_rate, t):
+        self._add_weight_decay(w, g)
+        v, tmp = self.state["v"], self._scratch
+        v *= self.rho
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - self.rho
+        v += tmp
+        if self.centered:
+            mean = self.state["mean"]
+            mean *= self.rho
+            np.multiply(g, 1 - self.rho, out=tmp)
+            mean += tmp
+            np.multiply(mean, mean, out=tmp)
+            np.subtract(v, tmp, out=tmp)
+            np.maximum(tmp, 0, out=tmp)  # v >= mean^2 in exact arithmetic; rounding can break it
+            np.sqrt(tmp, out=tmp)
+        else:
+            np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        np.divide(g, tmp, out=tmp)
+        if self.momentum:
+            b = self.state["momentum"]
+            b *= self.momentum
+            b += tmp
+            np.multiply(b, learning_rate, out=tmp)
+        else:
+            tmp *= learning_rate
+        w -= tmp
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+
+
+def get(optimizer):
+    """An optimizer from its Keras name (``"adam"``) with default settings, or the instance."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if not isinstance(optimizer, str):
+        raise ConfigurationError(
+            f"optimizer must be a name or an Optimizer, got {type(optimizer).__name__} {optimizer!r}")
+    return lookup(OPTIMIZERS, optimizer, "optimizer")()

@@ -1,0 +1,33 @@
+"""The text of ``Sequential.summary()``: one row per layer with its output shape and parameters."""
+
+
+def _shape_text(shape):
+    return "(None, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
+
+
+def summary_lines(model):
+    """Lines of the summary table (Keras's layout, plain ASCII)."""
+    if not model.built and model.input_shape is not None:
+        model.build()
+    rows = []
+    for i, layer in enumerate(model.layers):
+        shape = model._output_shapes[i] if model.built else None
+        params = f"{layer.count_params():,}" if model.built else "0 (unbuilt)"
+        rows.append((f"{layer.name} ({type(layer).__name__})", _shape_text(shape), params))
+    header = ("Layer (type)", "Output Shape", "Param #")
+    widths = [max(len(r[i]) for r in rows + [header]) + 2 for i in range(3)]
+    rule = "-" * sum(widths)
+    lines = [f'Model: "{model.name}"', rule, "".join(h.ljust(w) for h, w in zip(header, widths)), rule.replace("-", "=")]
+    lines += ["".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    total = model.count_params()
+    size = total * model.dtype.itemsize
+    lines += [rule, f"Total params: {total:,} ({_bytes(size)})",
+              f"Input shape: {_shape_text(model.input_shape)}"]
+    return lines
+
+
+def _bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024

@@ -1,0 +1,164 @@
+"""The one training loop, and the batched loops of evaluation and prediction.
+
+Everything that trains a glassnet model (``Sequential.fit``, and later the command line, the
+scikit-learn estimators and the distributed trainer) comes through ``fit`` here. One step is:
+
+    zero the gradients
+    forward:   outputs, backward = model.forward_head(x_batch, training=True)
+    loss:      L, dL/doutputs = loss.value_and_grad(y_batch, outputs, weights)  (+ L1/L2 penalties)
+    backward:  backward(dL/doutputs) fills every parameter's gradient, layer by layer in reverse
+               (data-parallel training averages the gradients across processes here)
+    update:    optimizer.step()
+"""
+import numpy as np
+
+from . import regularizers, validation
+from .callbacks import CallbackList, History
+from .errors import ConfigurationError
+from .progress import ProgressBar
+
+
+class _Totals:
+    """Running sums of the loss and the metrics over the batches of an epoch."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+        self.loss = 0.0
+        self.examples = 0
+        self.sums = [0.0] * len(metrics)
+        self.counts = [0] * len(metrics)
+
+    def add(self, loss, y_true, outputs):
+        n = len(outputs)
+        self.loss += loss * n
+        self.examples += n
+        for i, metric in enumerate(self.metrics):
+            total, count = metric.totals(y_true, outputs)
+            self.sums[i] += total
+            self.counts[i] += count
+
+    def means(self, penalty=0.0):
+        logs = {"loss": self.loss / self.examples + penalty}
+        for metric, total, count in zip(self.metrics, self.sums, self.counts):
+            logs[metric.name] = total / count
+        return logs
+
+
+def train_step(model, x, y, weights):
+    """One step of gradient descent on one batch; returns the batch loss and the outputs."""
+    params = model.params
+    params.zero_grad()
+    outputs, backward = model.forward_head(x, training=True)
+    loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
+    loss += regularizers.add_penalties(model.regularized_parameters)
+    backward(d_outputs)
+    model.optimizer.step()
+    return loss, outputs
+
+
+def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
+        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+        sample_weight=None, initial_epoch=0):
+    """Train ``model``; see ``Sequential.fit`` for the arguments. Returns the ``History``."""
+    model.require_compiled("fit")
+    epochs = validation.positive_int("epochs", epochs)
+    batch_size = validation.positive_int("batch_size", batch_size, allow_none=True)
+    if not isinstance(initial_epoch, int) or not 0 <= initial_epoch < epochs:
+        raise ConfigurationError(f"initial_epoch must be an integer in [0, epochs), got {initial_epoch!r}")
+    x, y, weights = prepare(model, x, y, sample_weight, class_weight)
+    if validation_data is not None:
+        val = _validation_arrays(model, validation_data)
+    elif validation_split:
+        if not 0 < validation_split < 1:
+            raise ConfigurationError(f"validation_split must be in (0, 1), got {validation_split!r}")
+        split = int(len(x) * (1 - validation_split))
+        if split == 0 or split == len(x):
+            raise ConfigurationError(f"validation_split={validation_split} leaves no examples for "
+                                     f"training or validation out of {len(x)}")
+        val = (x[split:], y[split:], None if weights is None else weights[split:])
+        x, y, weights = x[:split], y[:split], None if weights is None else weights[:split]
+    else:
+        val = None
+
+    n = len(x)
+    batch_size = n if batch_size is None else min(batch_size, n)
+    steps = -(-n // batch_size)
+    verbose = 1 if verbose == "auto" else verbose
+    history = History()
+    extra = [history] + ([ProgressBar(verbose)] if verbose else [])
+    hooks = CallbackList(list(callbacks or []) + extra, model,
+                         {"epochs": epochs, "steps": steps, "verbose": verbose})
+    model.history = history
+    model.stop_training = False
+
+    hooks.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        hooks.on_epoch_begin(epoch)
+        order = model.rng.permutation(n) if shuffle else None
+        totals = _Totals(model.metrics)
+        for batch, start in enumerate(range(0, n, batch_size)):
+            hooks.on_train_batch_begin(batch)
+            if order is None:
+                rows = slice(start, start + batch_size)
+                xb, yb, wb = x[rows], y[rows], None if weights is None else weights[rows]
+            else:
+                rows = order[start:start + batch_size]
+                xb, yb = x.take(rows, axis=0), y.take(rows, axis=0)
+                wb = None if weights is None else weights.take(rows)
+            loss, outputs = train_step(model, xb, yb, wb)
+            totals.add(loss, yb, outputs)
+            if hooks.has("on_train_batch_end"):
+                hooks.on_train_batch_end(batch, totals.means())
+            if model.stop_training:
+                break
+        logs = totals.means()
+        if val is not None:
+            for key, value in evaluate_arrays(model, *val).items():
+                logs["val_" + key] = value
+        hooks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    hooks.on_train_end()
+    return history
+
+
+def prepare(model, x, y, sample_weight=None, class_weight=None):
+    """Check and convert inputs, targets and per-example weights (building the model if needed)."""
+    x = model.prepare_inputs(x)
+    y = validation.finite_array("y", y)
+    validation.same_length(x, y)
+    y = model.head_loss.check_targets(y, model.output_shape)
+    weights = None
+    if sample_weight is not None:
+        weights = validation.sample_weights(sample_weight, len(x))
+    if class_weight is not None:
+        per_class = validation.class_weights(class_weight, y, model.output_shape[-1])
+        weights = per_class if weights is None else weights * per_class
+    return x, y, weights
+
+
+def _validation_arrays(model, validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ConfigurationError("validation_data must be a tuple (x_val, y_val) or "
+                                 f"(x_val, y_val, sample_weight_val), got {type(validation_data).__name__}")
+    return prepare(model, *validation_data)
+
+
+def evaluate_arrays(model, x, y, weights=None, batch_size=256):
+    """Loss (with the L1/L2 penalty, as in training) and metrics over prepared arrays."""
+    totals = _Totals(model.metrics)
+    for start in range(0, len(x), batch_size):
+        rows = slice(start, start + batch_size)
+        outputs, _ = model.forward_head(x[rows], training=False)
+        loss = model.head_loss(y[rows], outputs, None if weights is None else weights[rows])
+        totals.add(loss, y[rows], outputs)
+    return totals.means(regularizers.total_penalty(model.regularized_parameters))
+
+
+def predict_arrays(model, x, batch_size=256):
+    """The model's outputs (after its final activation) for prepared inputs, batch by batch."""
+    outputs = np.empty((len(x),) + tuple(model.output_shape), dtype=model.dtype)
+    for start in range(0, len(x), batch_size):
+        rows = slice(start, start + batch_size)
+        outputs[rows] = model.forward(x[rows], training=False)[0]
+    return outputs

@@ -1,0 +1,83 @@
+"""Checks on what users pass in, so that mistakes give a clear message instead of a NumPy traceback."""
+import numbers
+
+import numpy as np
+
+from .errors import ConfigurationError, DataError, ShapeError
+
+
+def positive_int(name, value, allow_none=False):
+    """``value`` as an int > 0 (or None where allowed), else a ConfigurationError naming ``name``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def finite_array(name, values, dtype=None):
+    """``values`` as a non-empty numeric array without NaN or infinity."""
+    try:
+        array = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{name} must be numeric, could not convert it: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{name} must be numeric, got dtype {array.dtype}")
+    if array.ndim == 0 or array.shape[0] == 0:
+        raise DataError(f"{name} is empty (shape {array.shape}); expected at least one example")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
+        raise DataError(f"{name} contains {kind} values (first at index {tuple(int(i) for i in bad)}); "
+                        "remove or impute them before training")
+    return array
+
+
+def model_inputs(x, dtype, input_shape=None):
+    """Inputs as a float array of the model's dtype, checked against the built input shape."""
+    x = finite_array("x", x, None)
+    x = x.astype(dtype, copy=False)
+    if x.ndim < 2:
+        raise ShapeError(f"x must have shape (n_examples, features...), got shape {x.shape}; "
+                         "reshape a single example with x[None] or a single feature with x[:, None]")
+    if input_shape is not None and x.shape[1:] != tuple(input_shape):
+        expected = ", ".join(map(str, input_shape))
+        raise ShapeError(f"x has shape {x.shape} but the model expects (n, {expected}): "
+                         f"{_shape_difference(x.shape[1:], input_shape)}")
+    return x
+
+
+def _shape_difference(got, expected):
+    if len(got) != len(expected):
+        return f"rank {len(got) + 1} instead of {len(expected) + 1}"
+    return f"{int(np.prod(got))} features instead of {int(np.prod(expected))}"
+
+
+def same_length(x, y, names=("x", "y")):
+    if len(x) != len(y):
+        raise ShapeError(f"{names[0]} and {names[1]} must have the same number of examples, "
+                         f"got {len(x)} and {len(y)}")
+
+
+def sample_weights(sample_weight, n, name="sample_weight"):
+    """Per-example weights as a float array of length n, finite and >= 0."""
+    w = finite_array(name, sample_weight).astype(np.float64)
+    if w.shape != (n,):
+        raise ShapeError(f"{name} must have shape ({n},), one weight per example, got {w.shape}")
+    if (w < 0).any():
+        raise DataError(f"{name} must be >= 0, got {w.min()}")
+    return w
+
+
+def class_weights(class_weight, labels, n_classes):
+    """Per-example weights ``class_weight[label]`` for integer labels (or one-hot rows)."""
+    if not isinstance(class_weight, dict):
+        raise ConfigurationError(f"class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
+    table = np.ones(max(n_classes, 2))
+    for label, weight in class_weight.items():
+        if not isinstance(label, numbers.Integral) or not 0 <= label < len(table):
+            raise ConfigurationError(f"class_weight key {label!r} is not a class index in [0, {len(table) - 1}]")
+        table[label] = float(weight)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        labels = labels.argmax(axis=1)
+    return table[np.asarray(labels).reshape(len(labels)).round().astype(np.intp)]
