@@ -86,6 +86,11 @@ class Sequential:
         if self.optimizer is not None:
             self.optimizer.build(self.params)
 
+    def build_if_shape_known(self):
+        """Build now if the input shape was declared (``Input`` or ``input_shape=``)."""
+        if not self.built and self.input_shape is not None and self.layers:
+            self.build()
+
     @property
     def output_shape(self):
         if not self.built:
@@ -110,6 +115,7 @@ class Sequential:
             raise ConfigurationError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy' or 'mse'")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
+        self.build_if_shape_known()
         activation = self.layers[-1].output_activation if self.layers else None
         fused = self.loss.fused_with(activation)
         self.head_loss = fused or self.loss
@@ -202,10 +208,12 @@ class Sequential:
     # -- weights and configuration ---------------------------------------------------------------
     def get_weights(self):
         """Copies of every parameter array, in layer order (weight, then bias)."""
+        self.build_if_shape_known()
         return [p.value.copy() for p in self.parameters()]
 
     def set_weights(self, weights):
         """Set every parameter from a list like ``get_weights()`` (shapes checked)."""
+        self.build_if_shape_known()
         params = self.parameters()
         if len(weights) != len(params):
             raise StateError(f"set_weights expects {len(params)} arrays, got {len(weights)}")

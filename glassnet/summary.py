@@ -7,8 +7,7 @@ def _shape_text(shape):
 
 def summary_lines(model):
     """Lines of the summary table (Keras's layout, plain ASCII)."""
-    if not model.built and model.input_shape is not None:
-        model.build()
+    model.build_if_shape_known()
     rows = []
     for i, layer in enumerate(model.layers):
         shape = model._output_shapes[i] if model.built else None

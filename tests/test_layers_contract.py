@@ -1,0 +1,102 @@
+"""One contract every layer keeps: it builds, gives the right output shape and dtype, its backward
+returns gradients of the right shapes and passes the gradient check, inference is deterministic,
+a batch equals its rows one at a time, and its config makes the same layer again."""
+import inspect
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import layers
+
+# Every public layer, with the input shape (no batch axis) it is tested on.
+CASES = {
+    "Dense": (lambda: layers.Dense(5), (4,)),
+    "Dense_relu_l2": (lambda: layers.Dense(3, activation="relu", kernel_regularizer=gn.regularizers.L2(0.01),
+                                           kernel_initializer="he_normal"), (6,)),
+    "Dense_no_bias": (lambda: layers.Dense(3, use_bias=False, activation="tanh"), (4,)),
+    "Dropout": (lambda: layers.Dropout(0.3), (7,)),
+    "Flatten": (lambda: layers.Flatten(), (2, 3, 2)),
+    "Linear": (lambda: layers.Linear(), (5,)),
+    "ReLU": (lambda: layers.ReLU(), (5,)),
+    "LeakyReLU": (lambda: layers.LeakyReLU(0.1), (5,)),
+    "ELU": (lambda: layers.ELU(0.7), (5,)),
+    "SELU": (lambda: layers.SELU(), (5,)),
+    "GELU": (lambda: layers.GELU(), (5,)),
+    "GELU_tanh": (lambda: layers.GELU(approximate=True), (5,)),
+    "Sigmoid": (lambda: layers.Sigmoid(), (5,)),
+    "Tanh": (lambda: layers.Tanh(), (5,)),
+    "Softmax": (lambda: layers.Softmax(), (5,)),
+    "Softplus": (lambda: layers.Softplus(), (5,)),
+    "Swish": (lambda: layers.Swish(), (5,)),
+}
+
+
+def make(case, dtype=np.float64, seed=0):
+    factory, shape = CASES[case]
+    layer = factory()
+    layer.ensure_built(shape, np.random.default_rng(seed), dtype)
+    return layer, shape
+
+
+def inputs(shape, n=6, dtype=np.float64, seed=1):
+    """Random inputs kept away from 0, where ReLU-like functions have a kink."""
+    x = np.random.default_rng(seed).standard_normal((n,) + shape)
+    x = np.where(np.abs(x) < 0.05, 0.3, x)
+    return x.astype(dtype)
+
+
+def test_every_public_layer_is_in_the_contract_suite():
+    public = {name for name in layers.__all__
+              if inspect.isclass(getattr(layers, name)) and issubclass(getattr(layers, name), layers.Layer)
+              and getattr(layers, name) not in (layers.Layer, layers.Activation)}
+    covered = {type(CASES[case][0]()).__name__ for case in CASES}
+    assert public - {"SiLU"} <= covered, f"layers without a contract test: {public - covered}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_shape_and_dtype(case, dtype):
+    layer, shape = make(case, dtype)
+    x = inputs(shape, dtype=dtype)
+    for training in (False, True):
+        y, backward = layer.forward(x, training)
+        assert y.shape == (len(x),) + tuple(layer.compute_output_shape(shape))
+        assert y.dtype == dtype
+        dx = backward(np.ones_like(y))
+        assert dx.shape == x.shape and dx.dtype == dtype
+    for p in layer.parameters():
+        assert p.grad.shape == p.value.shape and p.value.dtype == dtype
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gradcheck(case):
+    layer, shape = make(case)
+    report = gn.gradcheck(layer, inputs(shape), training=True)
+    assert report.passed, str(report)
+    assert "input" in report.errors
+    assert set(report.errors) == {p.name for p in layer.parameters()} | {"input"}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_inference_is_deterministic_and_batch_equals_rows(case):
+    layer, shape = make(case)
+    x = inputs(shape)
+    first = layer.forward(x, training=False)[0]
+    np.testing.assert_array_equal(first, layer.forward(x, training=False)[0])
+    rows = np.concatenate([layer.forward(x[i:i + 1], training=False)[0] for i in range(len(x))])
+    np.testing.assert_allclose(first, rows, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_config_round_trip(case):
+    layer, shape = make(case)
+    spec = layers.serialize(layer)
+    clone = layers.deserialize(spec)
+    assert type(clone) is type(layer)
+    assert layers.serialize(clone)["config"] == spec["config"]
+    clone.ensure_built(shape, np.random.default_rng(0), np.float64)
+    for mine, theirs in zip(layer.parameters(), clone.parameters()):
+        theirs.value[...] = mine.value
+    x = inputs(shape)
+    np.testing.assert_array_equal(layer.forward(x)[0], clone.forward(x)[0])
