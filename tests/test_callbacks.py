@@ -1,0 +1,159 @@
+"""Callbacks: early stopping (the exact stopping epoch), learning-rate callbacks, NaN, lambdas,
+and the progress display."""
+import io
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import layers
+from glassnet.progress import ProgressBar
+
+
+def data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = (rng.standard_normal((n, 3)) + y[:, None]).astype(np.float32)
+    return x, y
+
+
+def model(seed=0):
+    m = gn.Sequential([layers.Dense(4, activation="tanh"), layers.Dense(2, activation="softmax")], seed=seed)
+    m.compile(optimizer=gn.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+def scripted(key, values):
+    """A callback that writes ``values[epoch]`` into the logs as ``key`` (a monitored value we control)."""
+    return gn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.__setitem__(key, values[epoch]))
+
+
+@pytest.mark.parametrize("values, patience, min_delta, epochs_run, best_epoch", [
+    ([5, 4, 3, 3.5, 3.2, 3.1, 2.0, 1.0], 2, 0.0, 5, 2),   # best at epoch 2; epochs 3 and 4 do not improve
+    ([5, 4, 3, 3.5, 2.9, 3.1, 2.0, 1.0], 2, 0.0, 8, 7),   # epoch 4 improves in time: no stop
+    ([5, 4, 3, 2.95, 2.92, 2.9, 2.0, 1.0], 2, 0.1, 5, 2),  # improvements smaller than min_delta do not count
+    ([5, 6, 7, 8, 9, 9, 9, 9], 0, 0.0, 2, 0),             # patience 0: the first non-improving epoch stops
+    ([5, 6, 7, 8, 9, 9, 9, 9], 3, 0.0, 4, 0),
+])
+def test_early_stopping_stops_at_the_documented_epoch(values, patience, min_delta, epochs_run, best_epoch):
+    x, y = data()
+    stop = gn.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=min_delta)
+    history = model().fit(x, y, epochs=8, verbose=0, callbacks=[scripted("val_loss", values), stop])
+    assert len(history.epoch) == epochs_run
+    assert stop.best_epoch == best_epoch
+    assert stop.stopped_epoch == (None if epochs_run == 8 else epochs_run - 1)
+
+
+def test_early_stopping_mode_max_for_accuracy():
+    x, y = data()
+    stop = gn.callbacks.EarlyStopping(monitor="val_accuracy", patience=1)
+    history = model().fit(x, y, epochs=8, verbose=0,
+                          callbacks=[scripted("val_accuracy", [0.5, 0.6, 0.55, 0.5, 0.9, 1, 1, 1]), stop])
+    assert len(history.epoch) == 3 and stop.best_epoch == 1
+
+
+def test_restore_best_weights():
+    x, y = data()
+    snapshots = []
+    m = model()
+    record = gn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(m.get_weights()))
+    stop = gn.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+    m.fit(x, y, epochs=8, verbose=0, callbacks=[scripted("val_loss", [5, 4, 3, 3.5, 3.2, 3.1, 2, 1]), record, stop])
+    for a, b in zip(m.get_weights(), snapshots[2]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_restore_best_weights_also_when_training_runs_out():
+    x, y = data()
+    snapshots = []
+    m = model()
+    record = gn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(m.get_weights()))
+    stop = gn.callbacks.EarlyStopping(patience=10, restore_best_weights=True)
+    m.fit(x, y, epochs=4, verbose=0, callbacks=[scripted("val_loss", [5, 1, 3, 4]), record, stop])
+    np.testing.assert_array_equal(m.get_weights()[0], snapshots[1][0])
+
+
+def test_early_stopping_on_real_validation_loss():
+    x, y = data(200)
+    stop = gn.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+    history = model().fit(x, y, epochs=200, validation_split=0.3, verbose=0, callbacks=[stop])
+    assert len(history.epoch) < 200
+    assert stop.best == min(history.history["val_loss"])
+
+
+def test_monitoring_a_missing_value_names_the_available_ones():
+    x, y = data()
+    with pytest.raises(gn.ConfigurationError, match="val_loss.*accuracy, loss.*validation_split"):
+        model().fit(x, y, epochs=2, verbose=0, callbacks=[gn.callbacks.EarlyStopping()])
+
+
+def test_reduce_lr_on_plateau():
+    x, y = data()
+    m = model()
+    reduce = gn.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=0.02)
+    history = m.fit(x, y, epochs=6, verbose=0, callbacks=[scripted("val_loss", [3, 2, 2, 2, 2, 2]), reduce])
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.025, 0.02])
+    assert m.optimizer.learning_rate == pytest.approx(0.02)
+
+
+def test_learning_rate_scheduler_both_signatures():
+    x, y = data()
+    m = model()
+    history = m.fit(x, y, epochs=3, verbose=0,
+                    callbacks=[gn.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)])
+    assert history.history["learning_rate"] == pytest.approx([0.05, 0.025, 0.0125])
+    history = m.fit(x, y, epochs=2, verbose=0,
+                    callbacks=[gn.callbacks.LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))])
+    assert history.history["learning_rate"] == pytest.approx([0.01, 0.02])
+
+
+def test_terminate_on_nan(capsys):
+    x, y = data()
+    m = gn.Sequential([layers.Dense(1)], seed=0)
+    m.compile(optimizer=gn.optimizers.SGD(1e30), loss="mse")
+    with np.errstate(all="ignore"):
+        history = m.fit(x * 1e10, y, epochs=5, batch_size=8, verbose=0, callbacks=[gn.callbacks.TerminateOnNaN()])
+    assert len(history.epoch) == 1
+    assert "invalid loss" in capsys.readouterr().out
+
+
+def test_lambda_callback_hooks_and_order():
+    x, y = data(32)
+    calls = []
+    hooks = {name: (lambda name: lambda *args: calls.append(name))(name) for name in
+             ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_train_batch_end",
+              "on_epoch_end", "on_train_end")}
+    model().fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[gn.callbacks.LambdaCallback(**hooks)])
+    batch = ["on_train_batch_begin", "on_train_batch_end"]
+    epoch = ["on_epoch_begin"] + batch * 2 + ["on_epoch_end"]
+    assert calls == ["on_train_begin"] + epoch * 2 + ["on_train_end"]
+
+
+def test_lambda_callback_rejects_unknown_hooks():
+    with pytest.raises(gn.ConfigurationError, match="on_batch_end"):
+        gn.callbacks.LambdaCallback(on_batch_end=print)
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stream, verbose, in_place", [(io.StringIO(), 1, False), (FakeTerminal(), 1, True),
+                                                      (FakeTerminal(), 2, False)])
+def test_progress_bar_redraws_only_on_a_terminal(stream, verbose, in_place):
+    x, y = data(64)
+    bar = ProgressBar(verbose, stream=stream, interval=0.0)
+    model().fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[bar])
+    text = stream.getvalue()
+    assert ("\r" in text) == in_place
+    assert text.count("Epoch ") == 2 and "8/8" in text and "accuracy:" in text
+    if not in_place:
+        assert len(text.strip().splitlines()) == 4  # "Epoch i/2" and one summary line per epoch
+
+
+def test_verbose_fit_prints_one_line_per_epoch_off_a_terminal(capsys):
+    x, y = data()
+    model().fit(x, y, epochs=2, verbose=1)
+    out = capsys.readouterr().out
+    assert out.count("loss:") == 2 and "\r" not in out

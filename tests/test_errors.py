@@ -1,0 +1,103 @@
+"""Every mistake a user can make gets a GlassnetError (also the matching built-in) whose message
+says what was expected and what came."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import layers
+
+X = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)
+Y = np.arange(20) % 3
+
+
+def compiled(loss="sparse_categorical_crossentropy", metrics=None):
+    model = gn.Sequential([layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")], seed=0)
+    model.compile(optimizer="adam", loss=loss, metrics=metrics)
+    return model
+
+
+def built():
+    model = compiled()
+    model.fit(X, Y, epochs=1, verbose=0)
+    return model
+
+
+def with_value(array, index, value):
+    array = np.array(array, dtype=np.float64)
+    array[index] = value
+    return array
+
+
+CASES = [
+    # (id, action, exception type, part of the message)
+    ("x_wrong_features_fit", lambda: built().fit(X[:, :3], Y, verbose=0), gn.ShapeError, "3 features instead of 4"),
+    ("x_wrong_features_predict", lambda: built().predict(X[:, :3]), gn.ShapeError, r"expects \(n, 4\)"),
+    ("x_wrong_rank", lambda: built().predict(X.reshape(20, 2, 2)), gn.ShapeError, "rank 3 instead of 2"),
+    ("x_one_dimensional", lambda: compiled().fit(X[:, 0], Y, verbose=0), gn.ShapeError, r"x\[None\]"),
+    ("x_y_lengths", lambda: compiled().fit(X, Y[:-1], verbose=0), gn.ShapeError, "same number of examples, got 20 and 19"),
+    ("x_nan", lambda: compiled().fit(with_value(X, (3, 1), np.nan), Y, verbose=0), gn.DataError, r"x contains NaN.*\(3, 1\)"),
+    ("x_inf", lambda: compiled().predict(with_value(X, (0, 0), np.inf)), gn.DataError, "x contains infinite"),
+    ("y_nan", lambda: compiled("mse").fit(X, with_value(np.zeros((20, 3)), (5, 2), np.nan), verbose=0), gn.DataError, "y contains NaN"),
+    ("labels_out_of_range", lambda: compiled().fit(X, Y + 1, verbose=0), gn.DataError, r"\[0, 2\].*3 outputs, got \[3"),
+    ("labels_negative", lambda: compiled().fit(X, Y - 1, verbose=0), gn.DataError, r"got \[-1"),
+    ("labels_not_integer", lambda: compiled().fit(X, Y + 0.5, verbose=0), gn.DataError, "integer class labels"),
+    ("labels_text", lambda: compiled().fit(X, np.array(["a"] * 20), verbose=0), gn.DataError, "numeric"),
+    ("one_hot_for_sparse", lambda: compiled().fit(X, np.eye(3)[Y], verbose=0), gn.ShapeError, "categorical_crossentropy"),
+    ("labels_for_categorical", lambda: compiled("categorical_crossentropy").fit(X, Y, verbose=0), gn.ShapeError, "sparse_categorical_crossentropy"),
+    ("bce_targets_range", lambda: compiled("binary_crossentropy").fit(X, np.full((20, 3), 2.0), verbose=0), gn.DataError, r"\[0, 1\]"),
+    ("regression_target_shape", lambda: compiled("mse").fit(X, np.zeros((20, 2)), verbose=0), gn.ShapeError, r"\(n, 3\)"),
+    ("dropout_rate_high", lambda: layers.Dropout(1.0), gn.ConfigurationError, r"\[0, 1\), got 1.0"),
+    ("dropout_rate_negative", lambda: layers.Dropout(-0.1), gn.ConfigurationError, r"\[0, 1\)"),
+    ("dropout_rate_text", lambda: layers.Dropout("half"), gn.ConfigurationError, "number"),
+    ("unknown_activation", lambda: layers.Dense(3, activation="relu6"), gn.ConfigurationError, "unknown activation 'relu6'.*gelu.*swish"),
+    ("unknown_loss", lambda: compiled("hinge"), gn.ConfigurationError, "unknown loss 'hinge'.*mse"),
+    ("unknown_optimizer", lambda: gn.Sequential([layers.Dense(1)]).compile(optimizer="adagrad", loss="mse"), gn.ConfigurationError, "unknown optimizer 'adagrad'.*rmsprop"),
+    ("unknown_metric", lambda: compiled(metrics=["f1"]), gn.ConfigurationError, "unknown metric 'f1'.*accuracy"),
+    ("accuracy_for_regression", lambda: compiled("mse", metrics=["accuracy"]), gn.ConfigurationError, "classification loss"),
+    ("unknown_initializer", lambda: layers.Dense(3, kernel_initializer="xavier"), gn.ConfigurationError, "glorot_uniform"),
+    ("dense_units", lambda: layers.Dense(0), gn.ConfigurationError, "positive integer, got 0"),
+    ("batch_size_zero", lambda: compiled().fit(X, Y, batch_size=0, verbose=0), gn.ConfigurationError, "batch_size must be a positive integer, got 0"),
+    ("batch_size_float", lambda: compiled().fit(X, Y, batch_size=2.5, verbose=0), gn.ConfigurationError, "batch_size"),
+    ("epochs_zero", lambda: compiled().fit(X, Y, epochs=0, verbose=0), gn.ConfigurationError, "epochs must be a positive integer, got 0"),
+    ("epochs_negative", lambda: compiled().fit(X, Y, epochs=-3, verbose=0), gn.ConfigurationError, "epochs"),
+    ("validation_split_one", lambda: compiled().fit(X, Y, validation_split=1.0, verbose=0), gn.ConfigurationError, r"validation_split must be in \(0, 1\), got 1.0"),
+    ("validation_split_negative", lambda: compiled().fit(X, Y, validation_split=-0.2, verbose=0), gn.ConfigurationError, "validation_split"),
+    ("validation_split_tiny", lambda: compiled().fit(X, Y, validation_split=0.99, verbose=0), gn.ConfigurationError, "leaves no examples"),
+    ("validation_data_shape", lambda: compiled().fit(X, Y, validation_data=X, verbose=0), gn.ConfigurationError, r"\(x_val, y_val\)"),
+    ("empty_x", lambda: compiled().fit(np.zeros((0, 4)), np.zeros(0), verbose=0), gn.DataError, "empty"),
+    ("empty_predict", lambda: built().predict(np.zeros((0, 4))), gn.DataError, "empty"),
+    ("fit_before_compile", lambda: gn.Sequential([layers.Dense(1)]).fit(X, Y, verbose=0), gn.NotCompiledError, r"compile\(optimizer"),
+    ("evaluate_before_compile", lambda: gn.Sequential([layers.Dense(1)]).evaluate(X, Y), gn.NotCompiledError, "compile"),
+    ("compile_without_loss", lambda: gn.Sequential([layers.Dense(1)]).compile(optimizer="sgd"), gn.ConfigurationError, "needs a loss"),
+    ("sample_weight_length", lambda: compiled().fit(X, Y, sample_weight=np.ones(5), verbose=0), gn.ShapeError, r"shape \(20,\)"),
+    ("sample_weight_negative", lambda: compiled().fit(X, Y, sample_weight=-np.ones(20), verbose=0), gn.DataError, ">= 0"),
+    ("class_weight_key", lambda: compiled().fit(X, Y, class_weight={7: 1.0}, verbose=0), gn.ConfigurationError, "class index"),
+    ("set_weights_shape", lambda: built().set_weights([np.zeros((2, 2))] * 4), gn.ShapeError, "must have shape"),
+    ("not_a_layer", lambda: gn.Sequential([layers.Dense(2), "relu"]), gn.ConfigurationError, "Layer instances, got str"),
+    ("input_not_first", lambda: gn.Sequential([layers.Dense(2), layers.Input((3,))]), gn.ConfigurationError, "first entry"),
+    ("input_shape_mismatch", lambda: gn.Sequential([layers.Input((5,)), layers.Dense(2)]).predict(X), gn.ShapeError, r"expects \(n, 5\)"),
+    ("bad_input_shape", lambda: layers.Input((0,)), gn.ConfigurationError, "positive integers"),
+    ("dense_after_images", lambda: gn.Sequential([layers.Dense(2)]).predict(np.zeros((2, 3, 3))), gn.ConfigurationError, "Flatten"),
+    ("regularizer_negative", lambda: gn.regularizers.L2(-1), gn.ConfigurationError, ">= 0"),
+    ("bad_dtype", lambda: gn.Sequential(dtype="int32"), gn.ConfigurationError, "floating"),
+    ("early_stopping_mode", lambda: gn.callbacks.EarlyStopping(mode="best"), gn.ConfigurationError, "'auto', 'min' or 'max'"),
+    ("early_stopping_patience", lambda: gn.callbacks.EarlyStopping(patience=-1), gn.ConfigurationError, "patience"),
+    ("metrics_not_a_list", lambda: compiled(metrics="accuracy"), gn.ConfigurationError, "list"),
+    ("summary_shape_unknown", lambda: gn.Sequential([layers.Dense(2)]).build(), gn.NotBuiltError, "Input"),
+]
+
+
+@pytest.mark.parametrize("action, error, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_error(action, error, message):
+    with pytest.raises(error, match=message) as info:
+        action()
+    assert isinstance(info.value, gn.GlassnetError)
+
+
+def test_errors_are_also_builtin_exceptions():
+    assert issubclass(gn.ConfigurationError, ValueError)
+    assert issubclass(gn.ShapeError, ValueError)
+    assert issubclass(gn.DataError, ValueError)
+    assert issubclass(gn.NotCompiledError, RuntimeError)
+    with pytest.raises(ValueError):
+        layers.Dropout(2)
