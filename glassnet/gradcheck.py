@@ -13,6 +13,7 @@ pass: the random generators are rewound before each forward.
 """
 import numpy as np
 
+from . import regularizers
 from .errors import ConfigurationError
 from .layers import Layer
 from .losses import Loss
@@ -94,11 +95,11 @@ def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entrie
     if isinstance(target, Sequential):
         if not target.built:
             target.prepare_inputs(x)
-        run, parameters, generators = _model_function(target, x, y, sample_weight, training, rng)
+        run, parameters, generators = _model_function(target, y, sample_weight, training, rng)
     elif isinstance(target, Layer):
         if not target.built:
             target.ensure_built(x.shape[1:], np.random.default_rng(seed), np.float64)
-        run, parameters, generators = _layer_function(target, x, training, rng)
+        run, parameters, generators = _layer_function(target, training, rng)
     else:
         raise ConfigurationError(f"gradcheck takes a Layer, a Loss or a Sequential, got {type(target).__name__}")
 
@@ -140,24 +141,27 @@ def _entries(size, max_entries, rng):
     return np.sort(rng.choice(size, max_entries, replace=False))
 
 
-def _layer_function(layer, x, training, rng):
+def _random_upstream(forward, rng):
+    """``f = sum(output * G)`` with a fixed random ``G``; its gradient runs the backward on ``G``."""
     upstream = None
 
     def run(x, backward):
         nonlocal upstream
-        y, back = layer.forward(x, training)
+        outputs, back = forward(x)
         if upstream is None:
-            upstream = rng.standard_normal(y.shape)
-        if not backward:
-            return float((y * upstream).sum())
-        return back(upstream)
+            upstream = rng.standard_normal(outputs.shape)
+        return back(upstream) if backward else float((outputs * upstream).sum())
 
+    return run
+
+
+def _layer_function(layer, training, rng):
+    run = _random_upstream(lambda x: layer.forward(x, training), rng)
     generators = [layer.rng] if isinstance(layer.rng, np.random.Generator) else []
     return run, layer.parameters(), generators
 
 
-def _model_function(model, x, y, sample_weight, training, rng):
-    from . import regularizers
+def _model_function(model, y, sample_weight, training, rng):
     if model.head_loss is not None and y is not None:
         y = model.head_loss.check_targets(np.asarray(y), model.output_shape)
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -170,17 +174,7 @@ def _model_function(model, x, y, sample_weight, training, rng):
             regularizers.add_penalties(model.regularized_parameters)
             return back(d_outputs)
     else:
-        upstream = None
-
-        def run(x, backward):
-            nonlocal upstream
-            outputs, back = model.forward(x, training)
-            if upstream is None:
-                upstream = rng.standard_normal(outputs.shape)
-            if not backward:
-                return float((outputs * upstream).sum())
-            return back(upstream)
-
+        run = _random_upstream(lambda x: model.forward(x, training), rng)
     return run, model.parameters(), [model.rng]
 
 

@@ -14,6 +14,7 @@ compiled with ``from_logits=False`` is fused the same way by ``Sequential.compil
 import numpy as np
 
 from . import ops
+from .layers.activations import Sigmoid, Softmax
 from .errors import ConfigurationError, DataError, ShapeError, lookup
 
 _EPSILON = 1e-7  # probabilities are clipped to [eps, 1 - eps] before a log, as in Keras
@@ -160,10 +161,7 @@ class BinaryCrossentropy(_CrossEntropy):
 
     name = "binary_crossentropy"
 
-    @property
-    def fuses(self):
-        from .layers import Sigmoid
-        return Sigmoid
+    fuses = Sigmoid
 
     def check_targets(self, y, output_shape):
         y = super().check_targets(y, output_shape)
@@ -194,10 +192,7 @@ class CategoricalCrossentropy(_CrossEntropy):
 
     name = "categorical_crossentropy"
 
-    @property
-    def fuses(self):
-        from .layers import Softmax
-        return Softmax
+    fuses = Softmax
 
     def check_targets(self, y, output_shape):
         y = np.asarray(y)
@@ -227,10 +222,7 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
 
     name = "sparse_categorical_crossentropy"
 
-    @property
-    def fuses(self):
-        from .layers import Softmax
-        return Softmax
+    fuses = Softmax
 
     def check_targets(self, y, output_shape):
         y = np.asarray(y)

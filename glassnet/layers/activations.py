@@ -120,12 +120,9 @@ class GELU(Activation):
         return {**super().get_config(), "approximate": self.approximate}
 
 
-class Sigmoid(Activation):
-    """``y = 1 / (1 + exp(-x))``; ``f'(x) = y * (1 - y)``."""
-
-    def forward(self, x, training=False):
-        y = ops.sigmoid(x)
-        return y, lambda dy: dy * y * (1 - y)
+class OutputActivation(Activation):
+    """An activation that can end a network and be fused into its loss (softmax, sigmoid):
+    ``forward_logits`` leaves it out and passes the logits through."""
 
     @property
     def output_activation(self):
@@ -133,6 +130,14 @@ class Sigmoid(Activation):
 
     def forward_logits(self, x, training=False):
         return x, _identity
+
+
+class Sigmoid(OutputActivation):
+    """``y = 1 / (1 + exp(-x))``; ``f'(x) = y * (1 - y)``."""
+
+    def forward(self, x, training=False):
+        y = ops.sigmoid(x)
+        return y, lambda dy: dy * y * (1 - y)
 
 
 class Tanh(Activation):
@@ -143,7 +148,7 @@ class Tanh(Activation):
         return y, lambda dy: dy * (1 - y * y)
 
 
-class Softmax(Activation):
+class Softmax(OutputActivation):
     """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``axis``.
 
     Its Jacobian is ``dy_i/dx_j = y_i (delta_ij - y_j)``, so ``dx = y * (dy - sum(dy * y))``.
@@ -160,13 +165,6 @@ class Softmax(Activation):
             return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
 
         return y, backward
-
-    @property
-    def output_activation(self):
-        return self
-
-    def forward_logits(self, x, training=False):
-        return x, _identity
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
