@@ -25,8 +25,8 @@ class Sequential:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.dtype = np.dtype(dtype)
-        if self.dtype.kind != "f":
-            raise ConfigurationError(f"dtype must be a floating type such as 'float32', got {dtype!r}")
+        if self.dtype not in (np.float32, np.float64):
+            raise ConfigurationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.layers = []
         self.input_shape = None
         self.built = False

@@ -3,7 +3,8 @@
 On a terminal, ``verbose=1`` redraws one line per epoch in place as batches go by
 (``  120/469 [=====>......] - 2s - loss: 0.4123 - accuracy: 0.8512``). Anywhere else (a log
 file, CI, a notebook capturing output), and with ``verbose=2``, it prints one line per finished
-epoch, so logs do not fill with carriage returns.
+epoch without the bar (``469/469 - 9s - loss: 0.3012 - ...``), so logs do not fill with carriage
+returns.
 """
 import sys
 import time
@@ -44,9 +45,12 @@ class ProgressBar(Callback):
     def _draw(self, done, logs, end):
         steps = self.params["steps"]
         elapsed = time.perf_counter() - self.epoch_start
-        filled = self.width * done // steps
-        bar = "=" * max(filled - 1, 0) + (">" if filled < self.width else "=") + "." * (self.width - filled)
-        text = f"{done:>{len(str(steps))}}/{steps} [{bar}] - {elapsed:.0f}s"
+        text = f"{done:>{len(str(steps))}}/{steps}"
+        if self.in_place:
+            filled = self.width * done // steps
+            bar = "=" * max(filled - 1, 0) + (">" if filled < self.width else "=") + "." * (self.width - filled)
+            text += f" [{bar}]"
+        text += f" - {elapsed:.0f}s"
         if logs:
             text += " - " + format_logs(logs)
         self.stream.write(("\r" + text + "\033[K" if self.in_place else text) + end)

@@ -77,7 +77,9 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} has no output activation to leave out")
 
     def __call__(self, x, training=False):
-        """Run the forward pass alone (building the layer on first use) and return the output."""
+        """Run the forward pass alone and return the output. An unbuilt layer is built on first
+        use with a fresh, unseeded generator; for reproducible weights build it yourself first:
+        ``layer.ensure_built(shape, np.random.default_rng(seed), dtype)``."""
         x = np.asarray(x)
         if not self.built:
             dtype = x.dtype if x.dtype.kind == "f" else np.float32

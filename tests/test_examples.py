@@ -1,0 +1,30 @@
+"""The examples that the README runs work from a fresh install (the heavier ones, Fashion-MNIST and
+the digits batch-size table, are run by hand; their figures are in the README)."""
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(script, *args):
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_quickstart_trains_digits_to_high_accuracy():
+    pytest.importorskip("sklearn")
+    out = run("quickstart.py")
+    accuracy = float(out.strip().splitlines()[-1].split(":")[1])
+    assert accuracy >= 0.96
+    assert "Total params: 4,810" in out
+
+
+def test_dropout_equivalence_prints_identical_outputs():
+    out = run("dropout_equivalence.py").splitlines()
+    classic, inverted = [line.split(":")[1] for line in out if "weights W" in line or "keep * W:" in line][:2]
+    assert classic.strip() == inverted.strip()
