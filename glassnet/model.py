@@ -159,12 +159,10 @@ class Sequential:
         return self.forward(x, training)[0]
 
     def prepare_inputs(self, x):
-        """``x`` checked (numeric, finite, the right shape) and in the model's dtype; builds the
-        model on first use."""
-        x = validation.model_inputs(x, self.dtype, self.input_shape if self.built else None)
+        """``x`` checked (numeric, finite, the declared or built input shape) and in the model's
+        dtype; builds the model on first use."""
+        x = validation.model_inputs(x, self.dtype, self.input_shape)
         if not self.built:
-            if self.input_shape is not None and x.shape[1:] != self.input_shape:
-                validation.model_inputs(x, self.dtype, self.input_shape)  # raises the shape error
             self.build(x.shape[1:])
         return x
 
