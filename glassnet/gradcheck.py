@@ -105,7 +105,10 @@ def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entrie
 
     saved = [(p, p.value, p.grad) for p in parameters]
     states = [g.bit_generator.state for g in generators]
+    first_layer = target.layers[0] if isinstance(target, Sequential) else target
+    input_gradient = first_layer.compute_input_gradient
     try:
+        first_layer.compute_input_gradient = True  # check dL/dx as well
         for p in parameters:
             p.value = p.value.astype(np.float64)
             p.grad = np.zeros_like(p.value)
@@ -128,6 +131,7 @@ def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entrie
             numeric = numerical_gradient(f, x, eps, entries)
             errors["input"] = relative_error(dx.reshape(-1)[entries], numeric.reshape(-1)[entries])
     finally:
+        first_layer.compute_input_gradient = input_gradient
         for p, value, grad in saved:
             p.value, p.grad = value, grad
         for g, state in zip(generators, states):
@@ -171,8 +175,9 @@ def _model_function(model, y, sample_weight, training, rng):
             loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
             if not backward:
                 return loss + regularizers.total_penalty(model.regularized_parameters)
+            d_inputs = back(d_outputs)
             regularizers.add_penalties(model.regularized_parameters)
-            return back(d_outputs)
+            return d_inputs
     else:
         run = _random_upstream(lambda x: model.forward(x, training), rng)
     return run, model.parameters(), [model.rng]

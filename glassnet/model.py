@@ -80,6 +80,7 @@ class Sequential:
             layer.ensure_built(shape, self.rng, self.dtype)
             shape = tuple(layer.compute_output_shape(shape))
             self._output_shapes.append(shape)
+        self.layers[0].compute_input_gradient = False
         self.params = FlatParameters(self.parameters(), self.dtype)
         self.regularized_parameters = [p for p in self.params.parameters if p.regularizer is not None]
         self.built = True

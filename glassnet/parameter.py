@@ -12,8 +12,8 @@ class Parameter:
     """A trainable array.
 
     ``value`` holds the numbers, ``grad`` the gradient of the loss with respect to them (same shape
-    and dtype). Backward passes *add* into ``grad``; the training loop zeroes it before each batch.
-    ``regularizer`` (an L1/L2 object or None) adds its penalty to the loss and its gradient here.
+    and dtype). A layer's backward pass stores the gradient of the current batch in ``grad``;
+    ``regularizer`` (an L1/L2 object or None) then adds its penalty to the loss and its gradient here.
     """
 
     def __init__(self, name, value, regularizer=None):
@@ -61,9 +61,6 @@ class FlatParameters:
     @property
     def size(self):
         return self.values.size
-
-    def zero_grad(self):
-        self.grads.fill(0)
 
     def by_name(self):
         return {p.name: p for p in self.parameters}

@@ -3,10 +3,10 @@
 Everything that trains a glassnet model (``Sequential.fit``, and later the command line, the
 scikit-learn estimators and the distributed trainer) comes through ``fit`` here. One step is:
 
-    zero the gradients
     forward:   outputs, backward = model.forward_head(x_batch, training=True)
-    loss:      L, dL/doutputs = loss.value_and_grad(y_batch, outputs, weights)  (+ L1/L2 penalties)
-    backward:  backward(dL/doutputs) fills every parameter's gradient, layer by layer in reverse
+    loss:      L, dL/doutputs = loss.value_and_grad(y_batch, outputs, weights)
+    backward:  backward(dL/doutputs) stores every parameter's gradient, layer by layer in reverse
+    penalties: L1/L2 add their penalty to L and their gradient to the parameters'
                (data-parallel training averages the gradients across processes here)
     update:    optimizer.step()
 """
@@ -46,12 +46,10 @@ class _Totals:
 
 def train_step(model, x, y, weights):
     """One step of gradient descent on one batch; returns the batch loss and the outputs."""
-    params = model.params
-    params.zero_grad()
     outputs, backward = model.forward_head(x, training=True)
     loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
-    loss += regularizers.add_penalties(model.regularized_parameters)
     backward(d_outputs)
+    loss += regularizers.add_penalties(model.regularized_parameters)
     model.optimizer.step()
     return loss, outputs
 

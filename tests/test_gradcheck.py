@@ -109,7 +109,7 @@ def test_gradcheck_catches_a_wrong_backward(rng):
 
 def test_gradcheck_of_a_custom_layer_with_a_parameter(rng):
     class Scale(layers.Layer):
-        """y = x * s, one scale per feature: ds += sum(dy * x), dx = dy * s."""
+        """y = x * s, one scale per feature: ds = sum(dy * x), dx = dy * s."""
 
         def build(self, input_shape, rng, dtype):
             self.scale = self.add_parameter("scale", rng.standard_normal(input_shape).astype(dtype))
@@ -118,7 +118,7 @@ def test_gradcheck_of_a_custom_layer_with_a_parameter(rng):
             s = self.scale.value
 
             def backward(dy):
-                self.scale.grad += (dy * x).sum(axis=0)
+                self.scale.grad[...] = (dy * x).sum(axis=0)
                 return dy * s
 
             return x * s, backward

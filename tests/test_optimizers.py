@@ -18,7 +18,6 @@ def attach(optimizer, *values):
 
 
 def step(optimizer, params, *grads):
-    params.zero_grad()
     for p, g in zip(params.parameters, grads):
         p.grad[...] = g
     optimizer.step()

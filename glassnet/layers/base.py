@@ -1,19 +1,24 @@
 """The Layer: parameters, a forward pass, and a backward pass written as a closure.
 
 ``forward(x, training)`` returns ``(y, backward)``. ``backward(dy)`` maps the gradient of the loss
-with respect to ``y`` to the gradient with respect to ``x``, and on the way *adds* the gradients of
-the layer's parameters into their ``grad``. The closure sees exactly the arrays the forward saw, so
-the layer keeps no cache that could go stale:
+with respect to ``y`` to the gradient with respect to ``x``, and on the way *stores* the gradients
+of the layer's parameters in their ``grad`` (the gradient of this batch; it replaces the last one).
+The closure sees exactly the arrays the forward saw, so the layer keeps no cache that could go
+stale:
 
     def forward(self, x, training=False):
         y = f(x)
         def backward(dy):
-            self.weight.grad += ...   # dL/dW by the chain rule
+            self.weight.grad[...] = ...   # dL/dW by the chain rule
             return dy * f'(x)          # dL/dx
         return y, backward
 
 A layer is built lazily: ``build(input_shape, rng, dtype)`` runs on the first input and creates
 the parameters, so ``Dense(64)`` needs no input size. Shapes here never include the batch axis.
+
+``compute_input_gradient`` is True unless the layer's input is the data itself: a model sets it
+to False on its first layer, whose ``dx`` nobody needs (for a first Dense layer that saves the
+largest matrix product of the backward pass), and that layer's backward then returns None.
 """
 import numpy as np
 
@@ -26,6 +31,8 @@ class Layer:
 
     # The activation that ends this layer (a Softmax or Sigmoid the loss may fuse), if any.
     output_activation = None
+    # Whether backward returns dL/dx; see the module docstring.
+    compute_input_gradient = True
 
     def __init__(self, name=None, input_shape=None):
         if name is not None and not isinstance(name, str):

@@ -17,10 +17,10 @@ class Dense(Layer):
 
     Backward, by the chain rule, given ``dy = dL/dy``:
 
-        dz  = activation backward of dy
-        dW += x.T @ dz         (each weight's gradient sums over the batch)
-        db += dz.sum(axis=0)
-        dx  = dz @ W.T         (what the layer before receives)
+        dz = activation backward of dy
+        dW = x.T @ dz          (each weight's gradient sums over the batch)
+        db = dz.sum(axis=0)
+        dx = dz @ W.T          (what the layer before receives; skipped for a model's first layer)
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -68,10 +68,10 @@ class Dense(Layer):
             z += self.bias.value
 
         def backward(dz):
-            self.weight.grad += x.T @ dz
+            np.matmul(x.T, dz, out=self.weight.grad)
             if self.bias is not None:
-                self.bias.grad += dz.sum(axis=0)
-            return dz @ weight.T
+                np.sum(dz, axis=0, out=self.bias.grad)
+            return dz @ weight.T if self.compute_input_gradient else None
 
         return z, backward
 
