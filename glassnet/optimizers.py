@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from . import schedules
+from . import kernels, schedules
 from .errors import ConfigurationError, NotBuiltError, StateError, lookup
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
@@ -75,7 +75,7 @@ class Optimizer:
         """Attach to a model's ``FlatParameters`` and allocate the state buffers (zeros)."""
         self.params = params
         self.state = {slot: np.zeros_like(params.values) for slot in self.slots}
-        self._scratch = np.empty_like(params.values)
+        self._unused = np.zeros(0, dtype=params.values.dtype)  # stands in for a slot not in use
 
     def step(self):
         """Clip the gradients if asked, then update the weights in place; one training step."""
@@ -88,7 +88,11 @@ class Optimizer:
         self.update(self.params.values, grads, learning_rate, self.iterations)
 
     def update(self, w, g, learning_rate, t):
+        """Change ``w`` in place from the gradient ``g``; ``t`` counts steps from 1."""
         raise NotImplementedError
+
+    def _slot(self, name):
+        return self.state.get(name, self._unused)
 
     def _clip(self, grads):
         if self.clipvalue is not None:
@@ -102,12 +106,6 @@ class Optimizer:
             norm = float(np.sqrt(np.dot(grads, grads)))
             if norm > self.global_clipnorm:
                 grads *= self.global_clipnorm / norm
-
-    def _add_weight_decay(self, w, g):
-        """Coupled weight decay (L2 inside the gradient, as PyTorch's SGD/Adam/RMSprop): g += wd * w."""
-        if self.weight_decay:
-            np.multiply(w, self.weight_decay, out=self._scratch)
-            g += self._scratch
 
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self):
@@ -178,18 +176,9 @@ class SGD(Optimizer):
         self.slots = ("momentum",) if self.momentum else ()
 
     def update(self, w, g, learning_rate, t):
-        self._add_weight_decay(w, g)
-        if self.momentum:
-            b = self.state["momentum"]
-            b *= self.momentum
-            b += g
-            if self.nesterov:
-                np.multiply(b, self.momentum, out=self._scratch)
-                g += self._scratch
-            else:
-                g = b
-        np.multiply(g, learning_rate, out=self._scratch)
-        w -= self._scratch
+        c = w.dtype.type
+        kernels.sgd(w, g, self._slot("momentum"), c(learning_rate), c(self.momentum), self.nesterov,
+                    c(self.weight_decay))
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -212,25 +201,14 @@ class Adam(Optimizer):
         self.beta_2 = _number("beta_2", beta_2, high=1.0, high_open=True)
         self.epsilon = _number("epsilon", epsilon, low_open=True)
 
-    def update(self, w, g, learning_rate, t):
-        self._add_weight_decay(w, g)
-        self._adam(w, g, learning_rate, t)
+    decoupled = False  # AdamW: decay the weights directly instead of adding wd * w to g
 
-    def _adam(self, w, g, learning_rate, t):
-        m, v, tmp = self.state["m"], self.state["v"], self._scratch
-        m *= self.beta_1
-        np.multiply(g, 1 - self.beta_1, out=tmp)
-        m += tmp
-        v *= self.beta_2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - self.beta_2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp *= 1 / math.sqrt(1 - self.beta_2 ** t)
-        tmp += self.epsilon
-        np.divide(m, tmp, out=tmp)
-        tmp *= learning_rate / (1 - self.beta_1 ** t)
-        w -= tmp
+    def update(self, w, g, learning_rate, t):
+        c = w.dtype.type
+        coupled, shrink = (0.0, 1 - learning_rate * self.weight_decay) if self.decoupled else (self.weight_decay, 1.0)
+        kernels.adam(w, g, self.state["m"], self.state["v"], c(1 - self.beta_1), c(self.beta_2),
+                     c(1 - self.beta_2), c(learning_rate / (1 - self.beta_1 ** t)),
+                     c(math.sqrt(1 - self.beta_2 ** t)), c(self.epsilon), c(coupled), c(shrink))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -241,12 +219,10 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov and Hutter): the weights shrink directly,
     ``w = w * (1 - lr * weight_decay)``, then the Adam step runs on the raw gradient."""
 
+    decoupled = True
+
     def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-
-    def update(self, w, g, learning_rate, t):
-        w *= 1 - learning_rate * self.weight_decay
-        self._adam(w, g, learning_rate, t)
 
 
 class RMSprop(Optimizer):
@@ -269,33 +245,10 @@ class RMSprop(Optimizer):
         self.slots = ("v",) + (("mean",) if self.centered else ()) + (("momentum",) if self.momentum else ())
 
     def update(self, w, g, learning_rate, t):
-        self._add_weight_decay(w, g)
-        v, tmp = self.state["v"], self._scratch
-        v *= self.rho
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - self.rho
-        v += tmp
-        if self.centered:
-            mean = self.state["mean"]
-            mean *= self.rho
-            np.multiply(g, 1 - self.rho, out=tmp)
-            mean += tmp
-            np.multiply(mean, mean, out=tmp)
-            np.subtract(v, tmp, out=tmp)
-            np.maximum(tmp, 0, out=tmp)  # v >= mean^2 in exact arithmetic; rounding can break it
-            np.sqrt(tmp, out=tmp)
-        else:
-            np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(g, tmp, out=tmp)
-        if self.momentum:
-            b = self.state["momentum"]
-            b *= self.momentum
-            b += tmp
-            np.multiply(b, learning_rate, out=tmp)
-        else:
-            tmp *= learning_rate
-        w -= tmp
+        c = w.dtype.type
+        kernels.rmsprop(w, g, self.state["v"], self._slot("mean"), self._slot("momentum"), c(learning_rate),
+                        c(self.rho), c(1 - self.rho), c(self.momentum), c(self.epsilon), self.centered,
+                        c(self.weight_decay))
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

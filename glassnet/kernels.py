@@ -1,0 +1,77 @@
+"""The optimizer updates as single compiled loops over the flat buffers.
+
+Each function is the update rule of one optimizer written element by element, as the equations
+in ``optimizers.py`` read, and compiled by Numba into one pass over memory. Written as NumPy
+whole-array expressions the same Adam step is about a dozen passes over the parameter buffers (each
+ufunc a pass of its own), which on a network like 784-256-128-10 costs almost half as much as the
+matrix products of a training step; one compiled pass costs about a fifth of that
+(``docs/performance.md`` has the figures). ``tests/test_kernels.py`` checks every kernel against
+the NumPy expression of the same math.
+
+The callers pass every coefficient already converted to the buffers' dtype, so float32 buffers are
+updated with float32 arithmetic (as PyTorch does) and the loop vectorizes; complements such as
+``1 - beta_2`` are computed in float64 before the conversion (``1 - float32(0.999)`` is off by
+5e-5 relative). Two details make the
+compiler vectorize it: ``error_model="numpy"`` (a division by zero gives inf instead of raising,
+so there is no branch per element) and reading each element once into a local before storing it
+(otherwise a store to one buffer forces reloads from the others, which might overlap it).
+"""
+import math
+
+import numba
+
+_compile = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_compile
+def sgd(w, g, momentum_buffer, learning_rate, momentum, nesterov, weight_decay):
+    """g += wd * w;  b = momentum * b + g;  w -= lr * (g + momentum * b if nesterov else b)."""
+    for i in range(w.size):
+        grad = g[i] + weight_decay * w[i]
+        if momentum != 0:
+            b_i = momentum * momentum_buffer[i] + grad
+            momentum_buffer[i] = b_i
+            grad = grad + momentum * b_i if nesterov else b_i
+        w[i] -= learning_rate * grad
+
+
+@_compile
+def adam(w, g, m, v, one_minus_beta_1, beta_2, one_minus_beta_2, step_size, root_correction, epsilon,
+         weight_decay, shrink):
+    """g += wd * w;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+    w = shrink * w - step_size * m / (sqrt(v) / root_correction + eps)
+
+    with ``step_size = lr / (1 - b1^t)`` and ``root_correction = sqrt(1 - b2^t)`` (Adam's bias
+    corrections) and ``shrink = 1 - lr * wd`` for AdamW's decoupled decay (1 for Adam)."""
+    for i in range(w.size):
+        grad = g[i] + weight_decay * w[i]
+        m_i = m[i] + one_minus_beta_1 * (grad - m[i])  # = b1 m + (1 - b1) g, rounded as PyTorch does
+        v_i = beta_2 * v[i] + one_minus_beta_2 * grad * grad
+        m[i], v[i] = m_i, v_i
+        w_i = shrink * w[i]
+        w[i] = w_i - step_size * m_i / (math.sqrt(v_i) / root_correction + epsilon)
+
+
+@_compile
+def rmsprop(w, g, v, mean, momentum_buffer, learning_rate, rho, one_minus_rho, momentum, epsilon,
+            centered, weight_decay):
+    """g += wd * w;  v = rho v + (1 - rho) g^2;  a = rho a + (1 - rho) g (centered only);
+    d = sqrt(v - a^2) + eps (centered) or sqrt(v) + eps;
+    b = momentum b + g / d, w -= lr * b  (w -= lr * g / d without momentum)."""
+    zero = w.dtype.type(0)
+    for i in range(w.size):
+        grad = g[i] + weight_decay * w[i]
+        v_i = rho * v[i] + one_minus_rho * grad * grad
+        v[i] = v_i
+        if centered:
+            mean_i = mean[i] + one_minus_rho * (grad - mean[i])
+            mean[i] = mean_i
+            denominator = math.sqrt(max(v_i - mean_i * mean_i, zero)) + epsilon
+        else:
+            denominator = math.sqrt(v_i) + epsilon
+        if momentum != 0:
+            b_i = momentum * momentum_buffer[i] + grad / denominator
+            momentum_buffer[i] = b_i
+            w[i] -= learning_rate * b_i
+        else:
+            w[i] -= learning_rate * grad / denominator
