@@ -44,6 +44,30 @@ class _Totals:
         return logs
 
 
+class Batches:
+    """The mini-batches of an epoch. With a shuffled ``order`` the rows of each batch are gathered
+    with one ``np.take`` per array into buffers that are reused from batch to batch (a step is
+    finished with its batch before the next one is gathered); without one, batches are views."""
+
+    def __init__(self, x, y, weights, batch_size):
+        self.arrays = [a for a in (x, y, weights) if a is not None]
+        self.has_weights = weights is not None
+        self.batch_size = batch_size
+        self.buffers = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype) for a in self.arrays]
+
+    def epoch(self, order=None):
+        """Yield ``(x_batch, y_batch, weights_batch or None)`` for every batch of one epoch."""
+        n = len(self.arrays[0])
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                parts = [a[start:start + self.batch_size] for a in self.arrays]
+            else:
+                rows = order[start:start + self.batch_size]
+                parts = [np.take(a, rows, axis=0, out=buffer[:len(rows)])
+                         for a, buffer in zip(self.arrays, self.buffers)]
+            yield parts[0], parts[1], parts[2] if self.has_weights else None
+
+
 def train_step(model, x, y, weights):
     """One step of gradient descent on one batch; returns the batch loss and the outputs."""
     outputs, backward = model.forward_head(x, training=True)
@@ -89,23 +113,18 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
     model.history = history
     model.stop_training = False
 
+    batches = Batches(x, y, weights, batch_size)
+    batch_logs = hooks.has("on_train_batch_end")
     hooks.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         hooks.on_epoch_begin(epoch)
         order = model.rng.permutation(n) if shuffle else None
         totals = _Totals(model.metrics)
-        for batch, start in enumerate(range(0, n, batch_size)):
+        for batch, (xb, yb, wb) in enumerate(batches.epoch(order)):
             hooks.on_train_batch_begin(batch)
-            if order is None:
-                rows = slice(start, start + batch_size)
-                xb, yb, wb = x[rows], y[rows], None if weights is None else weights[rows]
-            else:
-                rows = order[start:start + batch_size]
-                xb, yb = x.take(rows, axis=0), y.take(rows, axis=0)
-                wb = None if weights is None else weights.take(rows)
             loss, outputs = train_step(model, xb, yb, wb)
             totals.add(loss, yb, outputs)
-            if hooks.has("on_train_batch_end"):
+            if batch_logs:
                 hooks.on_train_batch_end(batch, totals.means())
             if model.stop_training:
                 break
