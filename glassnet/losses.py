@@ -34,7 +34,7 @@ class Loss:
         losses, grads = self.per_example(y_true, y_pred)
         n = y_pred.shape[0]
         if sample_weight is None:
-            return float(losses.sum()) / n, grads / grads.dtype.type(n)
+            return float(np.add.reduce(losses)) / n, grads / grads.dtype.type(n)
         weight = sample_weight.astype(y_pred.dtype, copy=False)
         grads *= (weight / y_pred.dtype.type(n)).reshape((n,) + (1,) * (grads.ndim - 1))
         return float((losses * weight).sum()) / n, grads

@@ -73,7 +73,8 @@ def train_step(model, x, y, weights):
     outputs, backward = model.forward_head(x, training=True)
     loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
     backward(d_outputs)
-    loss += regularizers.add_penalties(model.regularized_parameters)
+    if model.regularized_parameters:
+        loss += regularizers.add_penalties(model.regularized_parameters)
     model.optimizer.step()
     return loss, outputs
 

@@ -70,7 +70,7 @@ class Dense(Layer):
         def backward(dz):
             np.matmul(x.T, dz, out=self.weight.grad)
             if self.bias is not None:
-                np.sum(dz, axis=0, out=self.bias.grad)
+                np.add.reduce(dz, axis=0, out=self.bias.grad)  # the sum over the batch
             return dz @ weight.T if self.compute_input_gradient else None
 
         return z, backward
