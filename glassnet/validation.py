@@ -25,7 +25,8 @@ def finite_array(name, values, dtype=None):
         raise DataError(f"{name} must be numeric, got dtype {array.dtype}")
     if array.ndim == 0 or array.shape[0] == 0:
         raise DataError(f"{name} is empty (shape {array.shape}); expected at least one example")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    # min and max are NaN if any value is, and infinite if any value is: two passes, no copy
+    if array.dtype.kind == "f" and not (np.isfinite(array.min()) and np.isfinite(array.max())):
         bad = np.argwhere(~np.isfinite(array))[0]
         kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
         raise DataError(f"{name} contains {kind} values (first at index {tuple(int(i) for i in bad)}); "
