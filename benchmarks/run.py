@@ -225,7 +225,7 @@ class Runner:
         base = dict(key=key, peer=label, workload=workload, kind=kind, round=rnd)
         if self.available[key] is not None:
             # its "missing" line is written once per (peer, workload, kind) in main()
-            print(f"[{self.done}/{self.total}] r{rnd} {workload} {kind:<9} {label:<18} skipped: "
+            print(f"[{self.done}/{self.total}] r{rnd or '-'} {workload} {kind:<9} {label:<18} skipped: "
                   f"missing ({self.available[key]})", flush=True)
             return None
         cmd = [self.python, str(PEER_DIR / script), *options, "--workload", workload,
@@ -237,6 +237,7 @@ class Runner:
                 (self.out / "stderr.log").open("a") as err:
             err.write(f"\n===== {started} {label} {workload} {kind} round {rnd}: {shown}\n")
             err.flush()
+            err_start = err.tell()  # this run's stderr starts here
             env = dict(self.env, TORCHINDUCTOR_CACHE_DIR=cache)  # a cold torch.compile cache per run
             t0 = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
@@ -245,9 +246,14 @@ class Runner:
                 stdout, _ = proc.communicate(timeout=self.timeout)
                 error = None if proc.returncode == 0 else f"exit status {proc.returncode}"
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)  # the runner and anything it started
+                stdout, error = None, f"timeout after {self.timeout:.0f} s"
+            finally:
+                try:  # the runner's process group: anything it left behind (compile workers)
+                    os.killpg(proc.pid, 9)
+                except ProcessLookupError:
+                    pass
+            if stdout is None:
                 stdout, _ = proc.communicate()
-                error = f"timeout after {self.timeout:.0f} s"
             wall = time.perf_counter() - t0
         result = None
         for line in reversed(stdout.splitlines()):
@@ -261,7 +267,7 @@ class Runner:
             error = "no JSON result line on stdout"
         if error is not None:
             record = dict(base, error=error, cmd=shown, wall_s=round(wall, 1),
-                          stderr_tail=self.stderr_tail())
+                          stderr_tail=self.stderr_tail(err_start))
         else:
             record = dict(result, key=key, kind=kind, round=rnd, cmd=shown, wall_s=round(wall, 1),
                           started=started)
@@ -272,12 +278,16 @@ class Runner:
         self.progress(record)
         return record
 
-    def stderr_tail(self, n=3):
-        lines = (self.out / "stderr.log").read_text(errors="replace").rstrip().splitlines()
-        return " | ".join(l.strip() for l in lines[-n:])[-600:]
+    def stderr_tail(self, start, n=3):
+        """The last ``n`` non-blank lines this run wrote to stderr.log (from byte ``start``)."""
+        with (self.out / "stderr.log").open("rb") as f:
+            f.seek(start)
+            text = f.read().decode(errors="replace")
+        lines = [l.strip() for l in text.splitlines() if l.strip()]
+        return " | ".join(lines[-n:])[-600:] if lines else "(nothing on stderr)"
 
     def progress(self, r):
-        head = f"[{self.done}/{self.total}] r{r['round']} {r['workload']} {r['kind']:<9} {r['peer']:<18}"
+        head = f"[{self.done}/{self.total}] r{r['round'] or '-'} {r['workload']} {r['kind']:<9} {r['peer']:<18}"
         if "error" in r:
             msg = f"ERROR {r['error']}: {r.get('stderr_tail', '')[-200:]}"
         elif r.get("mode") == "inference":

@@ -44,6 +44,8 @@ pip_install jax jax
 pip_install optax optax
 pip_install keras keras
 pip_install scikit-learn scikit-learn
+# not a peer: the sampling profiler benchmarks/profile_step.py runs glassnet under
+pip_install py-spy py-spy
 
 # A peer counts as installed when everything its runner imports can be imported.
 check() {  # check PEER MODULES...
@@ -67,5 +69,10 @@ check torch torch
 check jax jax optax
 check keras keras jax
 check sklearn sklearn
+if [ -x "$VENV/bin/py-spy" ]; then
+  printf '%-10s installed (%s; for benchmarks/profile_step.py)\n' py-spy "$("$VENV/bin/py-spy" --version 2>&1)"
+else
+  printf '%-10s missing (only benchmarks/profile_step.py needs it)\n' py-spy
+fi
 [ ${#failed[@]} -eq 0 ] || echo "(pip failed for: ${failed[*]})"
 exit 0

@@ -119,6 +119,7 @@ def workload_table(res, w, peers, lines):
     gn = res.timing(w, "glassnet")
     floor = res.timing(w, FLOOR)
     epochs = med(r.get("epochs") for r in runs)
+    epochs = None if epochs is None else int(epochs)
     lines.append(f"| peer | runs | median epoch s | min-max s | examples/s | **glassnet / peer** | x floor "
                  f"| warm-up epoch s | peak RSS MB | test acc ({epochs or '?'} ep) | notes |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -171,7 +172,7 @@ def extras_table(res, lines):
                      "memory: below 1 glassnet uses less"))
     acc = [res.value("accuracy", "W1", p, "test_acc") for p in (g, t)]
     if any(v is not None for v in acc):
-        ep = med(r.get("epochs") for p in (g, t) for r in res.ok[("accuracy", "W1", p)])
+        ep = int(med(r.get("epochs") for p in (g, t) for r in res.ok[("accuracy", "W1", p)]))
         diff = None if None in acc else 100 * (acc[0] - acc[1])
         rows.append((f"W1 test accuracy after {ep} epochs", [pct(a) for a in acc],
                      None if diff is None else f"{diff:+.2f} pt", "difference in points"))
