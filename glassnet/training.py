@@ -63,7 +63,7 @@ class Batches:
                 parts = [a[start:start + self.batch_size] for a in self.arrays]
             else:
                 rows = order[start:start + self.batch_size]
-                parts = [np.take(a, rows, axis=0, out=buffer[:len(rows)])
+                parts = [np.take(a, rows, axis=0, out=buffer[:len(rows)], mode="clip")
                          for a, buffer in zip(self.arrays, self.buffers)]
             yield parts[0], parts[1], parts[2] if self.has_weights else None
 
