@@ -10,8 +10,10 @@ training loop by what the main thread was doing:
     matrix products   inside OpenBLAS (sgemm and its packing and threading routines)
     optimizer         inside Optimizer.step: the compiled kernel and its call
     batching          inside Batches.epoch: the shuffled np.take gathers
-    elementwise       inside any other NumPy routine: bias adds, activations, reductions, the loss
-    Python overhead   the interpreter itself: the loop, the closures, calls and attribute lookups
+    elementwise       NumPy's arithmetic loops: bias adds, activations, reductions, the loss
+    Python overhead   the interpreter running the loop, the closures and the calls, and NumPy's
+                      own per-call work before its loops start (argument parsing, type
+                      resolution, iterator set-up): the cost of a call whatever the array size
 
 Samples from imports, data loading, the warm-up compilation (numba) and the test-set
 evaluation are left out. Sampling with ``--native`` stops the process for every sample, so the
@@ -33,8 +35,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "peers" / "glassnet_mlp.py"
 CATEGORIES = ["matrix products", "elementwise", "optimizer", "batching", "Python overhead"]
-GEMM = re.compile(r"gemm|openblas|blas_thread|exec_blas", re.I)
-INTERPRETER = re.compile(r"\.py:\d+\)$|libpython|python3")
+GEMM = re.compile(r"gemm|openblas|blas_thread|exec_blas|_matmul", re.I)
+# native leaf functions that do the arithmetic of NumPy's elementwise work and reductions
+ARITHMETIC = re.compile(r"^(FLOAT|DOUBLE|BOOL|BYTE|UBYTE|SHORT|INT|UINT|LONG|ULONG|LONGLONG|HALF)_"
+                        r"|simd|npyv|_contig|_aligned|avx|exp|log|sqrt|tanh|mem(cpy|move|set)|"
+                        r"npy_|_sum|_max|_min|reduce_loop|copyswap|cast", re.I)
 
 
 def classify(frames):
@@ -50,9 +55,11 @@ def classify(frames):
         return "optimizer"
     if any(GEMM.search(frame) for frame in frames):
         return "matrix products"
-    if INTERPRETER.search(frames[-1]):
-        return "Python overhead"
-    return "elementwise"  # native code of NumPy's routines
+    if ARITHMETIC.search(names[-1]) and ".py:" not in frames[-1]:
+        return "elementwise"
+    # the interpreter running glassnet's lines, or NumPy parsing arguments, resolving types and
+    # setting up iterators before its loops run: the cost of a call, whatever the array size
+    return "Python overhead"
 
 
 def runner_command(args):
