@@ -28,7 +28,6 @@ Run it from the repository root:
 import argparse
 import time
 
-import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score

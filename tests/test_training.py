@@ -1,5 +1,4 @@
 """The training loop: batch sizes, validation, weights, reproducibility, evaluate/predict/summary."""
-import io
 
 import numpy as np
 import pytest

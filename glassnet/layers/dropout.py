@@ -1,6 +1,4 @@
 """Dropout: randomly silence neurons during training so the network cannot rely on any one."""
-import numpy as np
-
 from ..errors import ConfigurationError
 from .base import Layer
 
