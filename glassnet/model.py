@@ -135,7 +135,9 @@ class Sequential:
 
     # -- forward and backward --------------------------------------------------------------------
     def forward(self, x, training=False):
-        """Run every layer; return the outputs and ``backward(d_outputs) -> d_inputs``."""
+        """Run every layer; return the outputs and ``backward(d_outputs)``, which stores every
+        parameter's gradient. It returns None rather than the gradient with respect to ``x``:
+        training never needs it, so the first layer skips it (``Layer.compute_input_gradient``)."""
         backwards = []
         for layer in self.layers:
             x, backward = layer.forward(x, training)
