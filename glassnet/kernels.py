@@ -11,8 +11,7 @@ the NumPy expression of the same math.
 The callers pass every coefficient already converted to the buffers' dtype, so float32 buffers are
 updated with float32 arithmetic (as PyTorch does) and the loop vectorizes; complements such as
 ``1 - beta_2`` are computed in float64 before the conversion (``1 - float32(0.999)`` is off by
-5e-5 relative). Two details make the
-compiler vectorize it: ``error_model="numpy"`` (a division by zero gives inf instead of raising,
+5e-5 relative). Two details make the compiler vectorize it: ``error_model="numpy"`` (a division by zero gives inf instead of raising,
 so there is no branch per element) and reading each element once into a local before storing it
 (otherwise a store to one buffer forces reloads from the others, which might overlap it).
 """

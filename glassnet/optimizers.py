@@ -7,9 +7,8 @@ is saved and restored by parameter name (``state_dict`` / ``load_state_dict``).
 
 Before the update, ``step()`` clips the gradient if asked (``clipvalue``: each entry to
 ``[-c, c]``; ``clipnorm``: each parameter's gradient to norm ``c``; ``global_clipnorm``: the whole
-gradient to norm ``c``). Clipping and coupled weight decay work in place on the gradient buffer:
-after ``step()``, ``grads`` holds the gradient the update used (the loop zeroes it before the next
-batch). The update rules, with ``t`` the step number from 1, are PyTorch's, so the
+gradient to norm ``c``). Clipping works in place on the gradient buffer: after
+``step()``, ``grads`` holds the clipped gradient (the next backward overwrites it). The update rules, with ``t`` the step number from 1, are PyTorch's, so the
 parity tests can compare step by step; the argument names are Keras's.
 """
 import math
