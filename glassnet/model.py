@@ -134,28 +134,24 @@ class Sequential:
             raise NotCompiledError(f"call model.compile(optimizer=..., loss=...) before {what}()")
 
     # -- forward and backward --------------------------------------------------------------------
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, logits=False):
         """Run every layer; return the outputs and ``backward(d_outputs)``, which stores every
         parameter's gradient. It returns None rather than the gradient with respect to ``x``:
-        training never needs it, so the first layer skips it (``Layer.compute_input_gradient``)."""
+        training never needs it, so the first layer skips it (``Layer.compute_input_gradient``).
+        With ``logits=True`` the last layer leaves out its output activation."""
         backwards = []
-        for layer in self.layers:
+        *hidden, last = self.layers
+        for layer in hidden:
             x, backward = layer.forward(x, training)
             backwards.append(backward)
+        x, backward = (last.forward_logits if logits else last.forward)(x, training)
+        backwards.append(backward)
         return x, _chain(backwards)
 
     def forward_head(self, x, training=False):
         """The forward whose outputs the loss sees: logits when the loss fuses the final
         softmax/sigmoid (see ``compile``), else the same as ``forward``."""
-        if not self._fused:
-            return self.forward(x, training)
-        backwards = []
-        for layer in self.layers[:-1]:
-            x, backward = layer.forward(x, training)
-            backwards.append(backward)
-        x, backward = self.layers[-1].forward_logits(x, training)
-        backwards.append(backward)
-        return x, _chain(backwards)
+        return self.forward(x, training, logits=self._fused)
 
     def __call__(self, x, training=False):
         x = self.prepare_inputs(x)
