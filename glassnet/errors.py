@@ -34,6 +34,16 @@ class StateError(GlassnetError, ValueError):
     """A saved state (optimizer, weights) that does not match what it is loaded into."""
 
 
+class ModelFileError(GlassnetError, ValueError):
+    """A model file that cannot be loaded: not a glassnet safetensors file, damaged (truncated,
+    changed bytes), metadata missing or wrong, shapes that do not fit the architecture, or a newer
+    format version."""
+
+
+class MissingExtraError(GlassnetError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+
 def lookup(table, name, kind):
     """Return ``table[name]`` (case-insensitive), or raise a ConfigurationError listing the valid names."""
     key = str(name).lower()
