@@ -203,6 +203,15 @@ class Sequential:
         return training.predict_arrays(self, self.prepare_inputs(x), batch_size)
 
     # -- weights and configuration ---------------------------------------------------------------
+    def __setstate__(self, state):
+        """Unpickling (joblib, multiprocessing) copies every array, so the parameters are no longer
+        views into the flat buffers: pack them again, in the same layout the optimizer state has."""
+        self.__dict__.update(state)
+        if self.built:
+            self.params = FlatParameters(self.params.parameters, self.dtype)
+            if self.optimizer is not None:
+                self.optimizer.params = self.params
+
     def get_weights(self):
         """Copies of every parameter array, in layer order (weight, then bias)."""
         self.build_if_shape_known()

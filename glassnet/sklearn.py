@@ -1,0 +1,252 @@
+"""scikit-learn estimators around a glassnet network: ``GlassnetClassifier``, ``GlassnetRegressor``.
+
+    from glassnet.sklearn import GlassnetClassifier
+    clf = GlassnetClassifier(hidden_layer_sizes=(64, 32), epochs=50, random_state=0).fit(X, y)
+    clf.predict_proba(X_test)
+
+``fit`` builds a ``Sequential`` (one ``Dense`` layer per entry of ``hidden_layer_sizes``, each
+followed by ``Dropout`` when ``dropout > 0``, then the output layer) and trains it with
+``model.fit``, glassnet's one training loop. The trained network is ``model_``, so everything
+glassnet does with a model works on it (``model_.summary()``, ``model_.to_onnx(path)``).
+"""
+import numbers
+
+import numpy as np
+
+from .extras import require
+
+require("sklearn", extra="sklearn", purpose="glassnet.sklearn")
+
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data  # noqa: E402
+
+from . import callbacks, layers, optimizers, regularizers, validation  # noqa: E402
+from .errors import ConfigurationError, DataError, lookup  # noqa: E402
+from .model import Sequential  # noqa: E402
+
+__all__ = ["GlassnetClassifier", "GlassnetRegressor"]
+
+_FLOATS = (np.float64, np.float32)
+
+
+class _GlassnetEstimator(BaseEstimator):
+    """What the classifier and the regressor share: hyperparameters, the network, training.
+
+    Subclasses set ``_head(y)`` (the output layer's units and activation, the loss, and the
+    targets as the loss wants them) and ``_check_y`` (the targets as scikit-learn validates them).
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam",
+                 learning_rate=0.001, batch_size=200, epochs=200, dropout=0.0, l1=0.0, l2=0.0,
+                 early_stopping=False, validation_fraction=0.1, patience=10, random_state=None,
+                 verbose=0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.dropout = dropout
+        self.l1 = l1
+        self.l2 = l2
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- training --------------------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Build a new network and train it for ``epochs`` epochs (fewer with early stopping:
+        the weights of the epoch with the lowest validation loss are kept). Returns ``self``."""
+        X, y = self._validate(X, y, reset=True)
+        self._learn_targets(y)
+        units, activation, loss, targets = self._head(y)
+        seed = self._seed()
+        self.model_ = self._network(X.shape[1], units, activation, loss, seed)
+        weights = _sample_weights(sample_weight, len(X))
+        fit_args = {}
+        if self.early_stopping:
+            X, targets, weights, fit_args["validation_data"] = self._split(X, targets, weights, seed)
+            fit_args["callbacks"] = [callbacks.EarlyStopping(
+                monitor="val_loss", patience=self.patience, restore_best_weights=True)]
+        history = self.model_.fit(X, targets, batch_size=self.batch_size, epochs=self.epochs,
+                                  sample_weight=weights, verbose=self.verbose, **fit_args)
+        self.history_ = {key: list(values) for key, values in history.history.items()}
+        self.n_iter_ = len(history.epoch)
+        return self
+
+    def _partial_fit(self, X, y, sample_weight, first_call):
+        """One epoch over ``(X, y)``; the first call builds the network."""
+        X, y = self._validate(X, y, reset=first_call)
+        units, activation, loss, targets = self._head(y)
+        if first_call:
+            self.model_ = self._network(X.shape[1], units, activation, loss, self._seed())
+            self.history_, self.n_iter_ = {"loss": []}, 0
+        history = self.model_.fit(X, targets, batch_size=self.batch_size, epochs=1,
+                                  sample_weight=_sample_weights(sample_weight, len(X)),
+                                  verbose=self.verbose)
+        self.history_["loss"].extend(history.history["loss"])
+        self.n_iter_ += 1
+        return self
+
+    def _validate(self, X, y, reset):
+        """X and y checked and converted by scikit-learn (NaN, shapes, ``n_features_in_``)."""
+        raise NotImplementedError
+
+    def _learn_targets(self, y):
+        """What ``fit`` learns from the targets alone (the classifier's ``classes_``)."""
+
+    def _head(self, y):
+        """``(output units, output activation, loss, targets for the loss)`` for checked ``y``."""
+        raise NotImplementedError
+
+    def _seed(self):
+        """The network's seed: ``random_state`` itself when it is an int or None."""
+        if self.random_state is None or isinstance(self.random_state, numbers.Integral):
+            return self.random_state
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _network(self, n_features, units, output_activation, loss, seed):
+        """The compiled, built, untrained network these hyperparameters describe."""
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ConfigurationError(
+                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
+        regularizer = regularizers.L1L2(self.l1, self.l2) if self.l1 or self.l2 else None
+        stack = [layers.Input((n_features,))]
+        for size in sizes:
+            stack.append(layers.Dense(int(size), activation=self.activation, kernel_regularizer=regularizer))
+            if self.dropout:
+                stack.append(layers.Dropout(self.dropout))
+        stack.append(layers.Dense(units, activation=output_activation, kernel_regularizer=regularizer))
+        model = Sequential(stack, seed=seed)
+        optimizer = lookup(optimizers.OPTIMIZERS, self.optimizer, "optimizer")(learning_rate=self.learning_rate)
+        model.compile(optimizer=optimizer, loss=loss)
+        return model
+
+    def _split(self, X, targets, weights, seed):
+        """Hold out ``validation_fraction`` of the examples, shuffled (and stratified by class
+        for a classifier), for early stopping: ``(X, targets, weights, validation_data)``."""
+        fraction = self.validation_fraction
+        if not (isinstance(fraction, numbers.Real) and 0 < fraction < 1):
+            raise ConfigurationError(f"validation_fraction must be in (0, 1), got {fraction!r}")
+        if weights is None:
+            weights = np.ones(len(X))
+        stratify = targets if isinstance(self, ClassifierMixin) else None
+        X, X_val, targets, targets_val, weights, weights_val = train_test_split(
+            X, targets, weights, test_size=fraction, random_state=seed, stratify=stratify)
+        return X, targets, weights, (X_val, targets_val, weights_val)
+
+    # -- prediction ------------------------------------------------------------------------------
+    def _outputs(self, X):
+        """The network's outputs for ``X`` after the same checks as in ``fit``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_FLOATS)
+        return self.model_.predict(X)
+
+
+def _sample_weights(sample_weight, n):
+    """``sample_weight`` checked by glassnet (one finite weight >= 0 per example), not all zero."""
+    if sample_weight is None:
+        return None
+    weights = validation.sample_weights(sample_weight, n)
+    if not weights.any():
+        raise DataError("sample_weight is zero for every example, so there is nothing to learn from")
+    return weights
+
+
+class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
+    """A neural-network classifier: binary (one sigmoid output, binary cross-entropy) or
+    multiclass (softmax outputs, cross-entropy); the labels may be of any type (``classes_``).
+
+    Hyperparameters: ``hidden_layer_sizes`` (units of each hidden ``Dense`` layer), ``activation``
+    (of the hidden layers: any glassnet activation name), ``optimizer`` ("adam", "sgd", "adamw",
+    "rmsprop") with ``learning_rate``, ``batch_size`` (None: the whole data set), ``epochs``,
+    ``dropout`` (rate after each hidden layer), ``l1``/``l2`` (penalties on every weight matrix),
+    ``early_stopping`` (hold out ``validation_fraction``, stop after ``patience`` epochs without
+    a lower validation loss, keep the best weights), ``random_state`` (the network's seed) and
+    ``verbose`` (0 silent, 1 progress bar, 2 a line per epoch).
+
+    Fitted attributes: ``model_`` (the glassnet ``Sequential``), ``classes_``, ``n_features_in_``,
+    ``feature_names_in_`` (from a DataFrame), ``history_`` (``{"loss": [...], "val_loss": [...]}``,
+    one value per epoch), ``n_iter_`` (epochs run).
+    """
+
+    def _validate(self, X, y, reset):
+        X, y = validate_data(self, X, y, reset=reset, dtype=_FLOATS)
+        check_classification_targets(y)
+        return X, y
+
+    def _learn_targets(self, y):
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes to train, got one "
+                             f"class: {self.classes_.tolist()!r}")
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one epoch on ``(X, y)``. The first call builds the network and needs ``classes``,
+        every label that will ever be seen (as in scikit-learn's ``SGDClassifier``)."""
+        first_call = not hasattr(self, "model_")
+        if first_call:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit: every "
+                                 "label that will ever be seen, e.g. classes=np.unique(y_all)")
+            self._learn_targets(np.asarray(classes))
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes={np.unique(classes).tolist()!r} differs from classes_="
+                             f"{self.classes_.tolist()!r} of the first call")
+        return self._partial_fit(X, y, sample_weight, first_call)
+
+    def _head(self, y):
+        index = np.searchsorted(self.classes_, y)
+        unknown = (index >= len(self.classes_)) | (self.classes_[np.minimum(index, len(self.classes_) - 1)] != y)
+        if unknown.any():
+            raise DataError(f"y has labels that are not in classes_ {self.classes_.tolist()!r}: "
+                            f"{np.unique(y[unknown])[:5].tolist()!r}")
+        if len(self.classes_) == 2:
+            return 1, "sigmoid", "binary_crossentropy", index.reshape(-1, 1).astype(np.float32)
+        return len(self.classes_), "softmax", "sparse_categorical_crossentropy", index
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_examples, n_classes), in the order of ``classes_``."""
+        p = self._outputs(X).astype(np.float64)
+        return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
+
+    def predict(self, X):
+        """The most probable class of each example (a label from ``classes_``)."""
+        probabilities = self.predict_proba(X)
+        return self.classes_[np.argmax(probabilities, axis=1)]
+
+
+class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
+    """A neural-network regressor (mean squared error, linear outputs); ``y`` may have several
+    columns (multi-output regression). The hyperparameters and fitted attributes are those of
+    ``GlassnetClassifier`` (without ``classes_``). Targets are not rescaled: for targets far
+    from unit scale wrap it in ``TransformedTargetRegressor(regressor, transformer=StandardScaler())``.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _validate(self, X, y, reset):
+        return validate_data(self, X, y, reset=reset, dtype=_FLOATS, multi_output=True, y_numeric=True)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train one epoch on ``(X, y)``; the first call builds the network."""
+        return self._partial_fit(X, y, sample_weight, first_call=not hasattr(self, "model_"))
+
+    def _head(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        targets = y.reshape(len(y), -1)
+        return targets.shape[1], None, "mse", targets
+
+    def predict(self, X):
+        """Predictions, shape (n_examples,) for a single target, else (n_examples, n_targets)."""
+        outputs = self._outputs(X).astype(np.float64)
+        return outputs[:, 0] if outputs.shape[1] == 1 else outputs
