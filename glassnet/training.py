@@ -8,7 +8,7 @@ scikit-learn estimators and the distributed trainer) comes through ``fit`` here.
     backward:  backward(dL/doutputs) stores every parameter's gradient, layer by layer in reverse
     penalties: L1/L2 add their penalty to L and their gradient to the parameters'
                (data-parallel training averages the gradients across processes here)
-    update:    optimizer.step()
+    update:    optimizer.step(); with L1, weights that crossed 0 are set to exactly 0
 """
 import numpy as np
 
@@ -74,8 +74,11 @@ def train_step(model, x, y, weights):
     loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
     backward(d_outputs)
     if model.regularized_parameters:
-        loss += regularizers.add_penalties(model.regularized_parameters)
+        penalty, orthants = regularizers.add_training_penalties(model.regularized_parameters)
+        loss += penalty
     model.optimizer.step()
+    if model.regularized_parameters:  # L1: a weight that crosses 0 stops at exactly 0
+        regularizers.stay_in_orthants(model.regularized_parameters, orthants)
     return loss, outputs
 
 
