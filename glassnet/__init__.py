@@ -7,16 +7,17 @@
 """
 from . import callbacks, initializers, layers, losses, metrics, optimizers, regularizers, schedules
 from .errors import (ConfigurationError, DataError, GlassnetError, NotBuiltError, NotCompiledError,
-                     ShapeError, StateError)
+                     ModelFileError, ShapeError, StateError)
 from .gradcheck import GradcheckReport, gradcheck
+from .io import load
 from .model import Sequential
 from .parameter import Parameter
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Sequential", "Parameter", "gradcheck", "GradcheckReport",
+    "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",
     "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks",
     "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",
-    "NotBuiltError", "StateError", "__version__",
+    "NotBuiltError", "StateError", "ModelFileError", "__version__",
 ]

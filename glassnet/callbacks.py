@@ -15,7 +15,8 @@ import numpy as np
 from .errors import ConfigurationError
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ReduceLROnPlateau",
-           "TerminateOnNaN", "LearningRateScheduler", "LambdaCallback"]
+           "TerminateOnNaN", "LearningRateScheduler", "LambdaCallback", "ModelCheckpoint",
+           "BackupAndRestore"]
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
          "on_train_batch_begin", "on_train_batch_end")
@@ -24,6 +25,10 @@ HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
 class Callback:
     """Base class: every hook does nothing. ``self.model`` is the model being trained and
     ``self.params`` holds ``epochs``, ``steps`` (batches per epoch) and ``verbose``."""
+
+    # True for callbacks that save the training state (checkpoints): ``fit`` runs them after the
+    # History has recorded the epoch, so what they save includes it.
+    saves_training_state = False
 
     def __init__(self):
         self.model = None
@@ -265,3 +270,6 @@ class LambdaCallback(Callback):
                 raise ConfigurationError(f"unknown hook {hook!r}; expected one of: {', '.join(HOOKS)}")
             if function is not None:
                 setattr(self, hook, function)
+
+
+from .checkpointing import BackupAndRestore, ModelCheckpoint  # noqa: E402  (they build on Callback)

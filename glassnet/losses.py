@@ -13,7 +13,7 @@ compiled with ``from_logits=False`` is fused the same way by ``Sequential.compil
 """
 import numpy as np
 
-from . import ops
+from . import ops, serialization
 from .layers.activations import Sigmoid, Softmax
 from .errors import ConfigurationError, DataError, ShapeError, lookup
 
@@ -280,3 +280,8 @@ def get(loss):
         raise ConfigurationError(f"loss must be a name or a Loss, got {type(loss).__name__} {loss!r}")
     return lookup(LOSSES, loss, "loss")()
 
+
+
+def deserialize(spec):
+    """A loss from ``serialization.serialize(loss)``'s output."""
+    return serialization.deserialize(spec, set(LOSSES.values()), "loss")

@@ -11,7 +11,7 @@ the metrics. Training itself is in ``training.py``.
 import numpy as np
 
 from . import layers as layers_module
-from . import losses, metrics as metrics_module, optimizers, training, validation
+from . import losses, metrics as metrics_module, optimizers, serialization, training, validation
 from .errors import ConfigurationError, NotBuiltError, NotCompiledError, ShapeError, StateError
 from .layers import Input, Layer
 from .parameter import FlatParameters
@@ -34,7 +34,18 @@ class Sequential:
         self.optimizer = self.loss = self.head_loss = None
         self.metrics = []
         self._fused = False
+        self._metric_specs = []
         self.history = None
+        # JSON-compatible extras a model file keeps: the preprocessing of a table (command line)
+        # and anything else the user or a wrapper (scikit-learn estimator) wants kept with it.
+        self.preprocessing = None
+        self.metadata = {}
+        # Set by a model file saved during training: where training stood (see ``io.model_file``).
+        self.saved_position = None
+        # Set by BackupAndRestore: the position the next ``fit`` continues from.
+        self.resume_from = None
+        # During fit: the current epoch's ``training.EpochProgress`` (for mid-epoch checkpoints).
+        self.epoch_progress = None
         self.stop_training = False
         for layer in layers or []:
             self.add(layer)
@@ -126,8 +137,25 @@ class Sequential:
             raise ConfigurationError(f"metrics must be a list such as ['accuracy'], got {metrics!r}")
         self.metrics = [metrics_module.get(m, self.loss, activation if self._fused else None, on_logits)
                         for m in metrics or []]
+        self._metric_specs = list(metrics or [])
         if self.built:
             self.optimizer.build(self.params)
+
+    def get_compile_config(self):
+        """The compile settings as JSON (what a model file stores), or None before ``compile``."""
+        if self.optimizer is None:
+            return None
+        custom = [m for m in self._metric_specs if not isinstance(m, str)]
+        if custom:
+            raise ConfigurationError(f"metric {custom[0]!r} is an object, and a model file stores "
+                                     "metrics by name only; compile with metric names to save the model")
+        return {"optimizer": serialization.serialize(self.optimizer),
+                "loss": serialization.serialize(self.loss), "metrics": list(self._metric_specs)}
+
+    def compile_from_config(self, config):
+        """``compile`` with the settings of ``get_compile_config()`` (a fresh optimizer)."""
+        self.compile(optimizer=optimizers.deserialize(config["optimizer"]),
+                     loss=losses.deserialize(config["loss"]), metrics=config["metrics"])
 
     def require_compiled(self, what):
         if self.optimizer is None:
@@ -244,11 +272,25 @@ class Sequential:
             model.build(tuple(config["input_shape"]))
         return model
 
+    def save(self, path, include_optimizer=False, overwrite=True):
+        """Write the model to one safetensors file (``glassnet.load`` reads it back): the
+        architecture, weights, compile settings, history and preprocessing; with
+        ``include_optimizer=True`` also the optimizer state and the random generator state, so
+        that training can resume exactly. The file is written to a temporary name and renamed."""
+        from .io import model_file
+        model_file.save(self, path, include_optimizer=include_optimizer, overwrite=overwrite)
+
     def summary(self, print_fn=print):
         """Print a table of the layers, their output shapes and parameter counts."""
         from .summary import summary_lines
         for line in summary_lines(self):
             print_fn(line)
+
+    def to_onnx(self, path, opset=None, dtype=None):
+        """Export the inference forward to the ONNX file ``path`` and return its
+        ``onnx.ModelProto``; see ``glassnet.onnx.export`` (needs the ``[onnx]`` extra)."""
+        from . import onnx
+        return onnx.export(self, path, opset=opset or onnx.DEFAULT_OPSET, dtype=dtype)
 
 
 def _chain(backwards):

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from . import kernels, schedules
+from . import kernels, schedules, serialization
 from .errors import ConfigurationError, NotBuiltError, StateError, lookup
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
@@ -143,15 +143,23 @@ class Optimizer:
             self.learning_rate = state_dict["learning_rate"]
 
     def get_config(self):
-        rate = self._schedule if self._schedule is not None else self._learning_rate
+        """The constructor arguments as JSON (a schedule as its ``{"class_name", "config"}``)."""
+        rate = self._learning_rate if self._schedule is None else serialization.serialize(self._schedule)
         config = {"learning_rate": rate, "weight_decay": self.weight_decay}
         for name in ("clipnorm", "clipvalue", "global_clipnorm"):
             if getattr(self, name) is not None:
                 config[name] = getattr(self, name)
         return config
 
+    @classmethod
+    def from_config(cls, config):
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        config = {**self.get_config(), "learning_rate": self._schedule or self._learning_rate}
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{type(self).__name__}({args})"
 
 
@@ -265,3 +273,8 @@ def get(optimizer):
         raise ConfigurationError(
             f"optimizer must be a name or an Optimizer, got {type(optimizer).__name__} {optimizer!r}")
     return lookup(OPTIMIZERS, optimizer, "optimizer")()
+
+
+def deserialize(spec):
+    """An optimizer (fresh state) from ``serialization.serialize(optimizer)``'s output."""
+    return serialization.deserialize(spec, OPTIMIZERS.values(), "optimizer")

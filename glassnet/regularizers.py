@@ -31,6 +31,7 @@ loss of a batch is ``mean(data loss over the batch) + sum of penalties``. (PyTor
 """
 import numpy as np
 
+from . import serialization
 from .errors import ConfigurationError, lookup
 
 
@@ -136,14 +137,14 @@ def get(regularizer):
     if regularizer is None or isinstance(regularizer, Regularizer):
         return regularizer
     if isinstance(regularizer, dict):
-        return lookup(REGULARIZERS, regularizer["class_name"], "regularizer")(**regularizer["config"])
+        return serialization.deserialize(regularizer, REGULARIZERS.values(), "regularizer")
     return lookup(REGULARIZERS, regularizer, "regularizer")()
 
 
 def serialize(regularizer):
     if regularizer is None:
         return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return serialization.serialize(regularizer)
 
 
 def total_penalty(parameters):

@@ -8,6 +8,7 @@ learning rate to use for that step. Pass one as ``learning_rate`` to any optimiz
 """
 import math
 
+from . import serialization
 from .errors import ConfigurationError
 
 
@@ -93,3 +94,11 @@ class CosineDecay(LearningRateSchedule):
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "alpha": self.alpha}
+
+
+SCHEDULES = (StepDecay, ExponentialDecay, CosineDecay)
+
+
+def deserialize(spec):
+    """A schedule from ``serialization.serialize(schedule)``'s output."""
+    return serialization.deserialize(spec, SCHEDULES, "learning-rate schedule")

@@ -37,6 +37,15 @@ class _Totals:
             self.sums[i] += total
             self.counts[i] += count
 
+    def state(self):
+        """The sums so far, as JSON (a mid-epoch checkpoint keeps them)."""
+        return {"loss": float(self.loss), "examples": self.examples,
+                "sums": [float(v) for v in self.sums], "counts": [int(c) for c in self.counts]}
+
+    def load_state(self, state):
+        self.loss, self.examples = float(state["loss"]), int(state["examples"])
+        self.sums, self.counts = list(state["sums"]), list(state["counts"])
+
     def means(self, penalty=0.0):
         logs = {"loss": self.loss / self.examples + penalty}
         for metric, total, count in zip(self.metrics, self.sums, self.counts):
@@ -55,10 +64,11 @@ class Batches:
         self.batch_size = batch_size
         self.buffers = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype) for a in self.arrays]
 
-    def epoch(self, order=None):
-        """Yield ``(x_batch, y_batch, weights_batch or None)`` for every batch of one epoch."""
+    def epoch(self, order=None, first_batch=0):
+        """Yield ``(x_batch, y_batch, weights_batch or None)`` for every batch of one epoch,
+        from batch number ``first_batch`` on."""
         n = len(self.arrays[0])
-        for start in range(0, n, self.batch_size):
+        for start in range(first_batch * self.batch_size, n, self.batch_size):
             if order is None:
                 parts = [a[start:start + self.batch_size] for a in self.arrays]
             else:
@@ -111,20 +121,27 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
     steps = -(-n // batch_size)
     verbose = 1 if verbose == "auto" else verbose
     history = History()
-    extra = [history] + ([ProgressBar(verbose)] if verbose else [])
-    hooks = CallbackList(list(callbacks or []) + extra, model,
-                         {"epochs": epochs, "steps": steps, "verbose": verbose})
+    callbacks = list(callbacks or [])
+    # See Callback.saves_training_state; the progress bar prints last.
+    ordered = ([c for c in callbacks if not c.saves_training_state] + [history]
+               + [c for c in callbacks if c.saves_training_state]
+               + ([ProgressBar(verbose)] if verbose else []))
+    hooks = CallbackList(ordered, model, {"epochs": epochs, "steps": steps, "verbose": verbose})
     model.history = history
     model.stop_training = False
 
     batches = Batches(x, y, weights, batch_size)
     batch_logs = hooks.has("on_train_batch_end")
     hooks.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
+    resume, model.resume_from = model.resume_from, None
+    for epoch in range(resume["epoch"] if resume else initial_epoch, epochs):
+        progress = EpochProgress(model, epoch, resume if resume and resume["batch"] else None)
+        resume = None
         hooks.on_epoch_begin(epoch)
-        order = model.rng.permutation(n) if shuffle else None
-        totals = _Totals(model.metrics)
-        for batch, (xb, yb, wb) in enumerate(batches.epoch(order)):
+        order = progress.shuffled_order(n) if shuffle else None
+        totals = progress.totals
+        for batch, (xb, yb, wb) in enumerate(batches.epoch(order, progress.first_batch),
+                                             progress.first_batch):
             hooks.on_train_batch_begin(batch)
             loss, outputs = train_step(model, xb, yb, wb)
             totals.add(loss, yb, outputs)
@@ -141,6 +158,42 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
             break
     hooks.on_train_end()
     return history
+
+
+class EpochProgress:
+    """Where an epoch stands, kept in ``model.epoch_progress`` for checkpoints taken mid-epoch:
+    the random generator's state before the epoch's shuffle and the running loss and metrics.
+
+    Given a mid-epoch ``resume`` position (a checkpoint's), the epoch instead continues from it:
+    the same shuffled order (replayed from the saved generator state), the sums so far, and the
+    next batch, so the rest of training is exactly what it would have been.
+    """
+
+    def __init__(self, model, epoch, resume=None):
+        self.model, self.epoch = model, epoch
+        self.totals = _Totals(model.metrics)
+        self.first_batch = 0
+        self.resume = resume
+        if resume is not None:
+            self.first_batch = int(resume["batch"])
+            self.totals.load_state(resume["totals"])
+        self.epoch_rng = resume["epoch_rng"] if resume else model.rng.bit_generator.state
+        model.epoch_progress = self
+
+    def shuffled_order(self, n):
+        rng = self.model.rng
+        if self.resume is None:
+            return rng.permutation(n)
+        now = rng.bit_generator.state  # the state the checkpoint saved, after its last batch
+        rng.bit_generator.state = self.epoch_rng
+        order = rng.permutation(n)
+        rng.bit_generator.state = now
+        return order
+
+    def position(self, next_batch):
+        """The position of a checkpoint taken before batch ``next_batch`` of this epoch."""
+        return {"epoch": self.epoch, "batch": next_batch, "epoch_rng": self.epoch_rng,
+                "totals": self.totals.state()}
 
 
 def prepare(model, x, y, sample_weight=None, class_weight=None):

@@ -1,5 +1,5 @@
 """Layers: every building block of a network, each a forward pass and its backward."""
-from ..errors import ConfigurationError, lookup
+from .. import serialization
 from .activations import (ELU, GELU, SELU, Activation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
                           Softplus, Swish, Tanh)
 from .base import Layer
@@ -20,12 +20,9 @@ LAYERS = {cls.__name__.lower(): cls for cls in (
 
 def serialize(layer):
     """``{"class_name": ..., "config": ...}``: JSON that ``deserialize`` turns back into the layer."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return serialization.serialize(layer)
 
 
 def deserialize(spec):
     """Make a new, unbuilt layer from ``serialize``'s output; only glassnet's layers are allowed."""
-    if not isinstance(spec, dict) or "class_name" not in spec or "config" not in spec:
-        raise ConfigurationError(f"a layer spec needs 'class_name' and 'config', got {spec!r}")
-    cls = lookup(LAYERS, spec["class_name"], "layer")
-    return cls.from_config(dict(spec["config"]))
+    return serialization.deserialize(spec, LAYERS.values(), "layer")
