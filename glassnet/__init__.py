@@ -6,8 +6,8 @@
     history = model.fit(x, y, epochs=10, validation_split=0.1)
 """
 from . import callbacks, initializers, layers, losses, metrics, optimizers, regularizers, schedules
-from .errors import (ConfigurationError, DataError, GlassnetError, NotBuiltError, NotCompiledError,
-                     ModelFileError, ShapeError, StateError)
+from .errors import (ConfigurationError, DataError, ExportError, GlassnetError, NotBuiltError,
+                     NotCompiledError, ModelFileError, ShapeError, StateError)
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .model import Sequential
@@ -19,5 +19,5 @@ __all__ = [
     "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",
     "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks",
     "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",
-    "NotBuiltError", "StateError", "ModelFileError", "__version__",
+    "NotBuiltError", "StateError", "ModelFileError", "ExportError", "__version__",
 ]

@@ -40,6 +40,10 @@ class ModelFileError(GlassnetError, ValueError):
     format version."""
 
 
+class ExportError(GlassnetError, ValueError):
+    """A model that cannot be exported, such as one with a layer that has no ONNX equivalent."""
+
+
 class MissingExtraError(GlassnetError, ImportError):
     """An optional dependency is not installed; the message names the extra that installs it."""
 

@@ -1,0 +1,105 @@
+"""Each glassnet layer as ONNX operators, the inference forward only (Dropout is the identity).
+
+A converter is ``function(graph, layer, x, name) -> y``: it adds the layer's operators to
+``graph`` (a ``Graph``) on the tensor named ``x`` and returns the name of the layer's output, which
+it calls ``name`` (the layer's name; ``dense/relu`` for the activation of the layer ``dense``). Converters are
+looked up by the layer's exact class, so a subclass with a forward of its own is never exported
+with its parent's math; ``register`` adds one for a layer of your own.
+"""
+import math
+
+from .. import layers
+from ..errors import ExportError
+
+
+def dense(graph, layer, x, name):
+    """``z = x @ W + b`` (``Gemm``, or ``MatMul`` without a bias), then the activation."""
+    weight = graph.constant(layer.weight.name, layer.weight.value)
+    if layer.bias is None:
+        z = graph.node("MatMul", [x, weight], name)
+    else:
+        z = graph.node("Gemm", [x, weight, graph.constant(layer.bias.name, layer.bias.value)], name)
+    if layer.activation is None:
+        return z
+    return convert(graph, layer.activation, z, f"{name}/{layer.activation.name}")
+
+
+def gelu(graph, layer, x, name):
+    """``x * Phi(x)``: ``Phi(x) = (1 + erf(x / sqrt(2))) / 2``, or with ``approximate=True``
+    ``(1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) / 2``, as glassnet computes it."""
+    if layer.approximate:
+        cube = graph.node("Mul", [x, graph.node("Mul", [x, x], f"{name}/square")], f"{name}/cube")
+        inner = graph.node("Add", [x, graph.node("Mul", [cube, graph.constant(f"{name}/c3", 0.044715)],
+                                                 f"{name}/cubic_term")], f"{name}/inner")
+        scaled = graph.node("Mul", [inner, graph.constant(f"{name}/c", math.sqrt(2 / math.pi))], f"{name}/scaled")
+        core = graph.node("Tanh", [scaled], f"{name}/tanh")
+    else:
+        scaled = graph.node("Div", [x, graph.constant(f"{name}/sqrt2", math.sqrt(2))], f"{name}/scaled")
+        core = graph.node("Erf", [scaled], f"{name}/erf")
+    one_plus = graph.node("Add", [core, graph.constant(f"{name}/one", 1.0)], f"{name}/one_plus")
+    cdf = graph.node("Mul", [one_plus, graph.constant(f"{name}/half", 0.5)], f"{name}/cdf")
+    return graph.node("Mul", [x, cdf], name)
+
+
+def leaky_relu(graph, layer, x, name):
+    """``PRelu`` with the slope as a weight: ``LeakyRelu``'s attribute would round it to float32."""
+    return graph.node("PRelu", [x, graph.constant(f"{name}/slope", [layer.negative_slope])], name)
+
+
+def swish(graph, layer, x, name):
+    """``x * sigmoid(x)``."""
+    return graph.node("Mul", [x, graph.node("Sigmoid", [x], f"{name}/sigmoid")], name)
+
+
+def _passthrough(graph, layer, x, name):
+    return x
+
+
+def _operator(op, **attributes):
+    """A converter that is one ONNX operator; ``attributes`` maps each attribute to a function
+    of the layer that gives its value."""
+    def convert_layer(graph, layer, x, name):
+        return graph.node(op, [x], name, **{key: get(layer) for key, get in attributes.items()})
+    convert_layer.__doc__ = f"The ONNX operator ``{op}``."
+    return convert_layer
+
+
+CONVERTERS = {
+    layers.Dense: dense,
+    layers.Dropout: _passthrough,
+    layers.Linear: _passthrough,
+    layers.Flatten: _operator("Flatten", axis=lambda layer: 1),
+    layers.ReLU: _operator("Relu"),
+    layers.LeakyReLU: leaky_relu,
+    layers.ELU: _operator("Elu", alpha=lambda layer: layer.alpha),
+    layers.SELU: _operator("Selu", alpha=lambda layer: layer.alpha, gamma=lambda layer: layer.scale),
+    layers.GELU: gelu,
+    layers.Sigmoid: _operator("Sigmoid"),
+    layers.Tanh: _operator("Tanh"),
+    layers.Softmax: _operator("Softmax", axis=lambda layer: layer.axis),
+    layers.Softplus: _operator("Softplus"),
+    layers.Swish: swish,
+}
+
+
+def register(layer_class, converter):
+    """Export layers of ``layer_class`` (exactly that class) with ``converter(graph, layer, x, name)``."""
+    if not (isinstance(layer_class, type) and issubclass(layer_class, layers.Layer)):
+        raise ExportError(f"register takes a Layer subclass, got {layer_class!r}")
+    if not callable(converter):
+        raise ExportError(f"the converter for {layer_class.__name__} must be callable, got {converter!r}")
+    CONVERTERS[layer_class] = converter
+
+
+def convert(graph, layer, x, name=None):
+    """Add ``layer``'s operators on ``x`` to ``graph``; return the name of its output (``name``,
+    the layer's own name by default)."""
+    name = name or layer.name
+    converter = CONVERTERS.get(type(layer))
+    if converter is None:
+        known = ", ".join(sorted(cls.__name__ for cls in CONVERTERS))
+        raise ExportError(
+            f"layer {name!r} ({type(layer).__name__}) has no ONNX equivalent: glassnet "
+            f"exports {known}; for a layer of your own, give its operators with "
+            f"glassnet.onnx.register({type(layer).__name__}, converter)")
+    return converter(graph, layer, x, name)
