@@ -8,15 +8,18 @@
 from . import callbacks, initializers, layers, losses, metrics, optimizers, regularizers, schedules
 from .errors import (ConfigurationError, DataError, ExportError, GlassnetError, NotBuiltError,
                      NotCompiledError, ModelFileError, ShapeError, StateError)
+from .diagnosis import Diagnosis, diagnose
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .model import Sequential
 from .parameter import Parameter
+from .plotting import plot_history
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",
+    "diagnose", "Diagnosis", "plot_history",
     "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks",
     "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",
     "NotBuiltError", "StateError", "ModelFileError", "ExportError", "__version__",

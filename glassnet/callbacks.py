@@ -108,6 +108,11 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
+    def diagnose(self, **rules):
+        """Underfit, good fit or overfit, from which epoch, and the gaps: see ``glassnet.diagnosis``."""
+        from .diagnosis import diagnose
+        return diagnose(self, **rules)
+
 
 class _Monitor:
     """Whether a monitored value improved: ``mode`` "min", "max", or "auto" (max for accuracies)."""
