@@ -10,6 +10,7 @@ followed by ``Dropout`` when ``dropout > 0``, then the output layer) and trains 
 glassnet does with a model works on it (``model_.summary()``, ``model_.to_onnx(path)``).
 """
 import numbers
+import os
 
 import numpy as np
 
@@ -22,8 +23,8 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data  # noqa: E402
 
-from . import callbacks, layers, optimizers, regularizers, validation  # noqa: E402
-from .errors import ConfigurationError, DataError, lookup  # noqa: E402
+from . import callbacks, io, layers, optimizers, regularizers, validation  # noqa: E402
+from .errors import ConfigurationError, DataError, ModelFileError, lookup  # noqa: E402
 from .model import Sequential  # noqa: E402
 
 __all__ = ["GlassnetClassifier", "GlassnetRegressor"]
@@ -76,6 +77,7 @@ class _GlassnetEstimator(BaseEstimator):
                                   sample_weight=weights, verbose=self.verbose, **fit_args)
         self.history_ = {key: list(values) for key, values in history.history.items()}
         self.n_iter_ = len(history.epoch)
+        self._describe_in_model()
         return self
 
     def _partial_fit(self, X, y, sample_weight, first_call):
@@ -90,6 +92,7 @@ class _GlassnetEstimator(BaseEstimator):
                                   verbose=self.verbose)
         self.history_["loss"].extend(history.history["loss"])
         self.n_iter_ += 1
+        self._describe_in_model()
         return self
 
     def _validate(self, X, y, reset):
@@ -116,6 +119,10 @@ class _GlassnetEstimator(BaseEstimator):
         if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ConfigurationError(
                 f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
+        if not isinstance(self.activation, str):
+            raise ConfigurationError(f"activation must be a name such as 'relu', got {self.activation!r}")
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, numbers.Real):
+            raise ConfigurationError(f"learning_rate must be a number, got {self.learning_rate!r}")
         regularizer = regularizers.L1L2(self.l1, self.l2) if self.l1 or self.l2 else None
         stack = [layers.Input((n_features,))]
         for size in sizes:
@@ -141,12 +148,81 @@ class _GlassnetEstimator(BaseEstimator):
             X, targets, weights, test_size=fraction, random_state=seed, stratify=stratify)
         return X, targets, weights, (X_val, targets_val, weights_val)
 
+    # -- model files -----------------------------------------------------------------------------
+    def save(self, path, include_optimizer=False):
+        """Write the fitted estimator to a glassnet model file (safetensors and JSON, no pickle):
+        the network, and in the file's metadata the hyperparameters and the fitted attributes
+        (``classes_``, ``n_features_in_``, ``feature_names_in_``, ``history_``, ``n_iter_``).
+        ``include_optimizer=True`` keeps the optimizer state too, so that ``partial_fit``
+        continues exactly. ``load`` reads the file back."""
+        check_is_fitted(self)
+        self._describe_in_model()
+        self.model_.save(path, include_optimizer=include_optimizer)
+
+    def _describe_in_model(self):
+        """Put the hyperparameters and fitted attributes in ``model_.metadata["sklearn"]``, which
+        model files and ONNX files keep (so an exported classifier carries its labels)."""
+        params = self.get_params()
+        if not (params["random_state"] is None or isinstance(params["random_state"], numbers.Integral)):
+            params["random_state"] = None  # a RandomState instance is not data
+        fitted = {name: getattr(self, name) for name in _FITTED if hasattr(self, name)}
+        self.model_.metadata["sklearn"] = {"estimator": type(self).__name__, "params": _json(params),
+                                           "fitted": _json(fitted)}
+
+    @classmethod
+    def load(cls, path):
+        """The estimator saved by ``save`` in ``path``, fitted, ready to predict or to train on."""
+        model = io.load(path)
+        saved = model.metadata.get("sklearn")
+        if not isinstance(saved, dict) or saved.get("estimator") != cls.__name__:
+            holds = saved.get("estimator") if isinstance(saved, dict) else "a glassnet model without one"
+            raise ModelFileError(f"{os.fspath(path)} holds no {cls.__name__} but {holds}")
+        try:
+            params = dict(saved["params"])
+            if isinstance(params.get("hidden_layer_sizes"), list):
+                params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+            estimator = cls(**params)
+            for name, value in saved["fitted"].items():
+                if name not in _FITTED:
+                    raise KeyError(f"unexpected attribute {name!r}")
+                setattr(estimator, name, _array(value) if name in _FITTED_ARRAYS else value)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelFileError(f"{os.fspath(path)}: the {cls.__name__} in its metadata is not "
+                                 f"valid: {type(error).__name__}: {error}") from None
+        estimator.model_ = model
+        return estimator
+
     # -- prediction ------------------------------------------------------------------------------
     def _outputs(self, X):
         """The network's outputs for ``X`` after the same checks as in ``fit``."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
         return self.model_.predict(X)
+
+
+# The fitted attributes a model file keeps besides the network (``model_``): arrays, then values.
+_FITTED_ARRAYS = ("classes_", "feature_names_in_")
+_FITTED = _FITTED_ARRAYS + ("n_features_in_", "history_", "n_iter_")
+
+
+def _json(value):
+    """``value`` as JSON data: NumPy scalars as Python numbers, an array as ``{"values", "dtype"}``."""
+    if isinstance(value, np.ndarray):
+        return {"values": _json(value.tolist()), "dtype": value.dtype.str}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise ConfigurationError(f"{type(value).__name__} {value!r} cannot be kept in a model file "
+                             "(only numbers, text and lists of them can)")
+
+
+def _array(saved):
+    return np.array(saved["values"], dtype=saved["dtype"])
 
 
 def _sample_weights(sample_weight, n):

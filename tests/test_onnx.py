@@ -1,5 +1,6 @@
 """ONNX export: the exported graph passes the full ONNX check and gives model.predict's outputs
 under ONNX Runtime for every layer and activation, batch sizes 1 and 1000, and real data."""
+import json
 import os
 import sys
 
@@ -89,7 +90,10 @@ def test_scikit_learn_estimator_exports():
     sklearn_estimators = pytest.importorskip("glassnet.sklearn")
     x, y = inputs(120), np.arange(120) % 3
     clf = sklearn_estimators.GlassnetClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(x, y)
-    np.testing.assert_allclose(run(to_proto(clf.model_), x), clf.predict_proba(x), atol=TOLERANCE)
+    proto = to_proto(clf.model_)
+    np.testing.assert_allclose(run(proto, x), clf.predict_proba(x), atol=TOLERANCE)
+    saved = json.loads({p.key: p.value for p in proto.metadata_props}["sklearn"])
+    assert saved["estimator"] == "GlassnetClassifier" and saved["fitted"]["classes_"]["values"] == [0, 1, 2]
 
 
 # -- float64 -------------------------------------------------------------------------------------
@@ -135,7 +139,7 @@ def test_metadata_holds_the_architecture():
     model = network("gelu")
     props = {p.key: p.value for p in to_proto(model).metadata_props}
     assert props["glassnet_version"] == gn.__version__
-    rebuilt = gn.Sequential.from_config(__import__("json").loads(props["glassnet_model"]))
+    rebuilt = gn.Sequential.from_config(json.loads(props["glassnet_model"]))
     assert rebuilt.get_config() == model.get_config()
 
 

@@ -221,6 +221,93 @@ def test_pickled_estimator_keeps_training_exactly(iris):
     np.testing.assert_array_equal(copy.predict_proba(x), clf.predict_proba(x))
 
 
+# -- model files -----------------------------------------------------------------------------------
+def test_save_and_load_a_classifier(tmp_path, iris):
+    x, y = iris
+    frame = pd.DataFrame(x, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"])
+    labels = pd.Series(y, dtype=object)
+    clf = small(epochs=30, early_stopping=True).fit(frame, labels)
+    clf.save(tmp_path / "iris.safetensors")
+    loaded = GlassnetClassifier.load(tmp_path / "iris.safetensors")
+    assert loaded.get_params() == clf.get_params()
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.classes_.dtype == object
+    np.testing.assert_array_equal(loaded.feature_names_in_, clf.feature_names_in_)
+    assert (loaded.n_features_in_, loaded.n_iter_, loaded.history_) == (clf.n_features_in_, clf.n_iter_, clf.history_)
+    np.testing.assert_array_equal(loaded.predict_proba(frame), clf.predict_proba(frame))
+    np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))
+
+
+def test_save_and_load_a_multi_output_regressor(tmp_path):
+    x = np.random.default_rng(0).standard_normal((50, 3))
+    reg = small(GlassnetRegressor, epochs=3, random_state=np.random.RandomState(0)).fit(x, x[:, :2])
+    reg.save(tmp_path / "reg.safetensors")
+    loaded = GlassnetRegressor.load(tmp_path / "reg.safetensors")
+    assert loaded.random_state is None, "a RandomState instance is not kept"
+    assert not hasattr(loaded, "classes_") and not hasattr(loaded, "feature_names_in_")
+    np.testing.assert_array_equal(loaded.predict(x), reg.predict(x))
+
+
+def test_saved_estimator_is_a_glassnet_model_file(tmp_path, iris):
+    x, y = iris
+    clf = small(epochs=2, hidden_layer_sizes=[np.int64(8)]).fit(x, y)  # NumPy values from a grid
+    clf.save(tmp_path / "iris.safetensors")
+    model = gn.load(tmp_path / "iris.safetensors")
+    np.testing.assert_array_equal(model.predict(x), clf.model_.predict(x))
+    saved = model.metadata["sklearn"]
+    assert saved["estimator"] == "GlassnetClassifier"
+    assert saved["fitted"]["classes_"]["values"] == ["setosa", "versicolor", "virginica"]
+    assert saved["params"]["hidden_layer_sizes"] == [8]
+
+
+def test_loaded_estimator_keeps_training_exactly(tmp_path, iris):
+    x, y = iris
+    clf = small(epochs=3).fit(x, y)
+    clf.save(tmp_path / "iris.safetensors", include_optimizer=True)
+    loaded = GlassnetClassifier.load(tmp_path / "iris.safetensors")
+    clf.partial_fit(x, y)
+    loaded.partial_fit(x, y)
+    np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
+    assert loaded.n_iter_ == clf.n_iter_ == 4
+
+
+def saved_with(tmp_path, **sklearn_entry):
+    model = small(epochs=1).fit(X, Y).model_
+    model.metadata["sklearn"] = {"estimator": "GlassnetClassifier", "params": {}, "fitted": {}, **sklearn_entry}
+    model.save(tmp_path / "model.safetensors")
+    return tmp_path / "model.safetensors"
+
+
+def plain_model_file(tmp_path):
+    model = gn.Sequential([layers.Input((4,)), layers.Dense(3)], seed=0)
+    model.save(tmp_path / "plain.safetensors")
+    return tmp_path / "plain.safetensors"
+
+
+FILE_ERRORS = [
+    ("other_estimator", lambda tmp: (fitted(GlassnetRegressor).save(tmp / "r.safetensors"), tmp / "r.safetensors")[1],
+     "holds no GlassnetClassifier but GlassnetRegressor"),
+    ("plain_model", plain_model_file, "holds no GlassnetClassifier but a glassnet model without one"),
+    ("unknown_hyperparameter", lambda tmp: saved_with(tmp, params={"units": 3}), "not valid: TypeError.*units"),
+    ("unknown_attribute", lambda tmp: saved_with(tmp, fitted={"predict": 1}), "unexpected attribute 'predict'"),
+    ("bad_array", lambda tmp: saved_with(tmp, fitted={"classes_": {"values": [0, 1], "dtype": "no such type"}}),
+     "not valid: TypeError"),
+    ("missing_fields", lambda tmp: saved_with(tmp, params=None), "not valid"),
+]
+
+
+@pytest.mark.parametrize("make_file, message", [case[1:] for case in FILE_ERRORS], ids=[case[0] for case in FILE_ERRORS])
+def test_load_refuses_what_is_not_a_saved_estimator(tmp_path, make_file, message):
+    with pytest.raises(gn.ModelFileError, match=message):
+        GlassnetClassifier.load(make_file(tmp_path))
+
+
+def test_save_before_fit(tmp_path):
+    with pytest.raises(NotFittedError):
+        small().save(tmp_path / "never.safetensors")
+    assert not list(tmp_path.iterdir())
+
+
 # -- errors ----------------------------------------------------------------------------------------
 X = np.random.default_rng(0).standard_normal((30, 4))
 Y = np.arange(30) % 3
@@ -266,6 +353,10 @@ ERRORS = [
      r"hidden_layer_sizes must be positive integers, got \(8, 0\)"),
     ("hidden_sizes_text", lambda: small(hidden_layer_sizes="big").fit(X, Y), gn.ConfigurationError, "hidden_layer_sizes"),
     ("activation", lambda: small(activation="relu6").fit(X, Y), gn.ConfigurationError, "unknown activation 'relu6'"),
+    ("activation_object", lambda: small(activation=layers.ReLU()).fit(X, Y), gn.ConfigurationError,
+     "activation must be a name such as 'relu'"),
+    ("learning_rate_schedule", lambda: small(learning_rate=gn.schedules.ExponentialDecay(0.1, 10, 0.5)).fit(X, Y),
+     gn.ConfigurationError, "learning_rate must be a number"),
     ("optimizer", lambda: small(optimizer="adagrad").fit(X, Y), gn.ConfigurationError, "unknown optimizer 'adagrad'"),
     ("learning_rate", lambda: small(learning_rate=-1).fit(X, Y), gn.ConfigurationError, "learning_rate"),
     ("epochs", lambda: small(epochs=0).fit(X, Y), gn.ConfigurationError, "epochs must be a positive integer"),

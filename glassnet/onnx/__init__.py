@@ -49,7 +49,8 @@ def to_proto(model, opset=DEFAULT_OPSET, dtype=None):
         x = convert(graph, layer, x)
     proto = graph.model(x, model.output_shape, opset, doc_string=f"glassnet model {model.name!r}",
                         metadata={"glassnet_version": __version__,
-                                  "glassnet_model": json.dumps(model.get_config())})
+                                  "glassnet_model": json.dumps(model.get_config()),
+                                  **{key: json.dumps(value) for key, value in model.metadata.items()}})
     proto.producer_version = __version__
     onnx.checker.check_model(proto, full_check=True)
     return proto
