@@ -2,6 +2,7 @@
 under ONNX Runtime for every layer and activation, batch sizes 1 and 1000, and real data."""
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -226,3 +227,13 @@ def test_missing_onnx_names_the_extra(monkeypatch, tmp_path):
     with pytest.raises(MissingExtraError, match=r"pip install 'glassnet\[onnx\]'"):
         network("relu").to_onnx(tmp_path / "model.onnx")
     assert not os.listdir(tmp_path)
+
+
+def test_example_serves_digits_with_onnx_runtime():
+    pytest.importorskip("sklearn")
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "onnx_digits.py")
+    result = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "same predicted digits: True" in result.stdout
+    difference = float(result.stdout.split("model.predict over 450 images: ")[1].split()[0])
+    assert difference < TOLERANCE

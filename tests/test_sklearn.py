@@ -1,6 +1,9 @@
 """The scikit-learn estimators: scikit-learn's own checks, labels of any type, DataFrames,
 pipelines and model selection, partial_fit, pickling, and every error a user can cause."""
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -378,3 +381,11 @@ def test_errors(action, error, message):
 def test_errors_are_what_scikit_learn_users_catch():
     assert issubclass(gn.ConfigurationError, ValueError) and issubclass(gn.DataError, ValueError)
     assert issubclass(NotFittedError, (ValueError, AttributeError))
+
+
+def test_example_pipeline_grid_search_and_model_file():
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "sklearn_pipeline.py")
+    result = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "loaded back: identical predictions" in result.stdout
+    assert float(result.stdout.split("test accuracy, glassnet: ")[1].split()[0]) > 0.9
