@@ -9,6 +9,7 @@ from . import callbacks, initializers, layers, losses, metrics, optimizers, regu
 from .errors import (ConfigurationError, DataError, ExportError, GlassnetError, NotBuiltError,
                      NotCompiledError, ModelFileError, ShapeError, StateError)
 from .diagnosis import Diagnosis, diagnose
+from .explain import Trace, explain
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .model import Sequential
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",
-    "diagnose", "Diagnosis", "plot_history",
+    "diagnose", "Diagnosis", "plot_history", "explain", "Trace",
     "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks",
     "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",
     "NotBuiltError", "StateError", "ModelFileError", "ExportError", "__version__",

@@ -21,11 +21,14 @@ from .model import Sequential
 
 
 class GradcheckReport:
-    """``errors[name]`` is the worst relative error of the parameter (or ``"input"``)."""
+    """``errors[name]`` is the worst relative error of the parameter (or ``"input"``);
+    ``compared[name]`` is ``(entries, analytic, numerical)``: the flat indices checked and the two
+    gradients there (``glassnet.explain`` prints them side by side)."""
 
-    def __init__(self, errors, tolerance):
+    def __init__(self, errors, tolerance, compared=None):
         self.errors = errors
         self.tolerance = tolerance
+        self.compared = compared or {}
 
     @property
     def max_error(self):
@@ -51,12 +54,17 @@ class GradcheckReport:
     __repr__ = __str__
 
 
-def relative_error(analytic, numerical):
-    """``|a - n| / max(|a|, |n|, s)`` elementwise, worst value; ``s`` is 1e-3 of the largest
-    gradient entry, so entries that are tiny next to the rest are judged on an absolute scale."""
+def relative_errors(analytic, numerical):
+    """``|a - n| / max(|a|, |n|, s)`` elementwise; ``s`` is 1e-3 of the largest gradient entry,
+    so entries that are tiny next to the rest are judged on an absolute scale."""
     scale = max(np.abs(numerical).max(initial=0.0), np.abs(analytic).max(initial=0.0), 1e-12)
     denominator = np.maximum(np.maximum(np.abs(analytic), np.abs(numerical)), 1e-3 * scale)
-    return float((np.abs(analytic - numerical) / denominator).max(initial=0.0))
+    return np.abs(analytic - numerical) / denominator
+
+
+def relative_error(analytic, numerical):
+    """The worst of ``relative_errors``."""
+    return float(relative_errors(analytic, numerical).max(initial=0.0))
 
 
 def numerical_gradient(f, array, eps, entries):
@@ -121,22 +129,21 @@ def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entrie
         for g, state in zip(generators, states):
             g.bit_generator.state = state
         dx = run(x, backward=True)
-        errors = {}
-        for p in parameters:
-            entries = _entries(p.value.size, max_entries, rng)
-            numeric = numerical_gradient(f, p.value, eps, entries)
-            errors[p.name] = relative_error(p.grad.reshape(-1)[entries], numeric.reshape(-1)[entries])
-        if dx is not None:
-            entries = _entries(x.size, max_entries, rng)
-            numeric = numerical_gradient(f, x, eps, entries)
-            errors["input"] = relative_error(dx.reshape(-1)[entries], numeric.reshape(-1)[entries])
+        errors, compared = {}, {}
+        for name, array, analytic in [(p.name, p.value, p.grad) for p in parameters] + [("input", x, dx)]:
+            if analytic is None:
+                continue
+            entries = _entries(array.size, max_entries, rng)
+            numeric = numerical_gradient(f, array, eps, entries).reshape(-1)[entries]
+            compared[name] = (entries, analytic.reshape(-1)[entries].copy(), numeric)
+            errors[name] = relative_error(compared[name][1], numeric)
     finally:
         first_layer.compute_input_gradient = input_gradient
         for p, value, grad in saved:
             p.value, p.grad = value, grad
         for g, state in zip(generators, states):
             g.bit_generator.state = state
-    return GradcheckReport(errors, tolerance)
+    return GradcheckReport(errors, tolerance, compared)
 
 
 def _entries(size, max_entries, rng):

@@ -1,0 +1,61 @@
+"""``glassnet explain``: one forward pass, one backward pass and one gradient-descent step of a
+small network, with every number (``glassnet.explain``)."""
+import argparse
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "explain", help="print one forward and backward pass of a small network, with the numbers",
+        description="Trace one example through a small network: each neuron's z = x1*w1 + x2*w2 + "
+                    "... + b and activation, the loss, backpropagation by the chain rule, one step "
+                    "of gradient descent and a numerical check of every gradient. By default 2 "
+                    "inputs, one hidden layer of 3 sigmoid neurons and 1 output.")
+    parser.add_argument("--model", metavar="PATH", help="trace a saved model file instead (Dense layers only)")
+    parser.add_argument("--task", choices=("regression", "classification"), default="regression",
+                        help="regression: 1 linear output and MSE; classification: softmax and cross-entropy")
+    parser.add_argument("--inputs", type=int, default=2, help="number of inputs (default 2)")
+    parser.add_argument("--hidden", type=_sizes, default=(3,), metavar="SIZES",
+                        help="hidden layer sizes, comma-separated, e.g. 4,3 (default 3)")
+    parser.add_argument("--outputs", type=int, help="outputs (default 1 for regression, 2 classes for classification)")
+    parser.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and of the example drawn")
+    parser.add_argument("--lr", type=float, default=0.1, help="learning rate of the step (default 0.1)")
+    parser.add_argument("--x", type=_numbers, metavar="VALUES", help="the example, comma-separated (default: drawn)")
+    parser.add_argument("--y", type=_numbers, metavar="VALUES",
+                        help="its target: a number, several comma-separated, or a class (default: drawn)")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the trace as Markdown to PATH")
+    parser.add_argument("--plain", action="store_true", help="plain text, no colours or borders")
+    parser.set_defaults(run=run)
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes such as 3 or 4,3, got {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _numbers(text):
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def run(args):
+    from ..explain import explain
+    from ..io.atomic import write_text
+    model = None
+    if args.model:
+        from ..io import load
+        model = load(args.model)
+    trace = explain(model, args.x, args.y, learning_rate=args.lr, task=args.task, inputs=args.inputs,
+                    hidden=args.hidden, outputs=args.outputs, activation=args.activation, seed=args.seed)
+    trace.print(color=False if args.plain else None)
+    if args.markdown:
+        write_text(args.markdown, trace.to_markdown())
+        print(f"wrote {args.markdown}")
+    return 0 if trace.check.passed else 1
