@@ -5,7 +5,8 @@
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=10, validation_split=0.1)
 """
-from . import callbacks, initializers, layers, losses, metrics, optimizers, regularizers, schedules
+from . import (callbacks, initializers, layers, losses, metrics, optimizers, preprocessing, regularizers,
+               schedules)
 from .errors import (ConfigurationError, DataError, ExportError, GlassnetError, NotBuiltError,
                      NotCompiledError, ModelFileError, ShapeError, StateError)
 from .diagnosis import Diagnosis, diagnose

@@ -12,7 +12,7 @@ import sys
 from ..errors import GlassnetError
 
 # The modules that define the subcommands, in the order ``glassnet --help`` lists them.
-COMMANDS = ("explain",)
+COMMANDS = ("train", "predict", "evaluate", "info", "export", "explain")
 
 
 def build_parser():

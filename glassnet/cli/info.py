@@ -1,0 +1,82 @@
+"""``glassnet info``: what is in a model file, without running it."""
+import json
+
+from ..io import model_file
+
+SHOWN_COLUMNS = 12
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "info", help="show a model file's architecture, preprocessing and training",
+        description="Show what a model file holds: the layers and their parameter counts, the "
+                    "compile settings, the preprocessing of the table's columns, and how and on "
+                    "what it was trained.")
+    parser.add_argument("model", help="a model file (.safetensors)")
+    parser.add_argument("--json", action="store_true", help="print the metadata as JSON instead")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from ..io import load
+    file = model_file.read(args.model)
+    if args.json:
+        print(json.dumps(file.fields, indent=2))
+        return 0
+    model = load(args.model)
+    print(f"{args.model}: glassnet model file, format version {file.format_version}, written by "
+          f"glassnet {file.glassnet_version}")
+    print()
+    model.summary()
+    compiled = file.fields.get("compile")
+    if compiled:
+        optimizer = compiled["optimizer"]
+        settings = ", ".join(f"{k}={v}" for k, v in optimizer["config"].items())
+        print(f"\ncompiled: loss {compiled['loss']['class_name']}, optimizer {optimizer['class_name']}({settings})"
+              + (f", metrics {', '.join(compiled['metrics'])}" if compiled["metrics"] else ""))
+    if file.fields.get("training_state"):
+        position = file.fields["training_state"].get("position") or {}
+        print(f"optimizer state included (step {file.fields['training_state']['optimizer']['iterations']}"
+              + (f", epoch {position['epoch']}, batch {position['batch']}" if position else "") + ")")
+    _preprocessing(file.fields.get("preprocessing"))
+    _training(file.fields.get("metadata") or {}, model.history)
+    return 0
+
+
+def _preprocessing(config):
+    if not config:
+        return
+    target = config["target"]
+    print(f"\ntarget: {target['name']!r}, {target['task']}"
+          + (f", classes: {', '.join(map(str, target['classes']))}" if target["task"] == "classification"
+             else f" (trained on (y - {target['mean']:.4g}) / {target['std']:.4g}, folded back into the last layer)"))
+    columns = config["features"]["columns"]
+    print(f"input columns ({len(columns)}):")
+    for column in columns[:SHOWN_COLUMNS]:
+        missing = f", {column['missing']} missing in training (imputed)" if column["missing"] else ""
+        if column["kind"] == "numeric":
+            print(f"  {column['name']}: numeric, standardized with mean {column['mean']:.4g}, "
+                  f"std {column['std']:.4g}{missing}")
+        else:
+            shown = ", ".join(column["categories"][:8]) + (", ..." if len(column["categories"]) > 8 else "")
+            print(f"  {column['name']}: categorical, one-hot over {len(column['categories'])} "
+                  f"categories ({shown}){missing}")
+    if len(columns) > SHOWN_COLUMNS:
+        print(f"  ... and {len(columns) - SHOWN_COLUMNS} more (glassnet info --json shows them all)")
+    if config.get("dropped"):
+        print(f"left out: {', '.join(config['dropped'])}")
+
+
+def _training(metadata, history):
+    training = metadata.get("training")
+    if training:
+        options = training["options"]
+        print(f"\ntrained on {training['data']} ({training['train_rows']} rows, validated on "
+              f"{training['validation_rows']}) on {training['date']} with glassnet {training['glassnet_version']}")
+        print(f"  {options['optimizer']} lr {options['lr']:g}, batch {options['batch_size'] or 'full'}, "
+              f"{training['epochs_run']} epochs" + (f", best epoch {training['best_epoch']}" if training["best_epoch"] else ""))
+        for part, scores in training["scores"].items():
+            print(f"  {part}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    elif history is not None and history.epoch:
+        last = {k: v[-1] for k, v in history.history.items()}
+        print(f"\ntrained for {len(history.epoch)} epochs; last: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))

@@ -1,0 +1,40 @@
+"""``glassnet predict``: predictions for the rows of a table, from a model made by ``train``."""
+import sys
+
+from ..io import tables
+from .tabular import TableModel
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "predict", help="predict the rows of a CSV or Parquet table",
+        description="Predict every row of a table with a model from 'glassnet train'. Writes the "
+                    "predicted label and one probability per class (classification) or the "
+                    "predicted value (regression), in the order of the rows, after any columns "
+                    "left out in training with --drop (such as an id) that the table has.")
+    parser.add_argument("model", help="a model file from glassnet train")
+    parser.add_argument("data", help="the rows to predict (CSV or Parquet)")
+    parser.add_argument("--output", "-o", help="where to write the predictions (CSV or Parquet; "
+                                               "default: print CSV)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    table = TableModel.load(args.model)
+    if args.output:
+        tables.check_output_path(args.output, args.force)
+    frame = tables.read_table(args.data)
+    outputs, report = table.predict(frame, args.data)
+    predictions = table.prediction_frame(outputs)
+    kept = [c for c in table.dropped if c in frame.columns]
+    if kept:
+        predictions = frame[kept].reset_index(drop=True).join(predictions)
+    for line in report.lines():
+        print(f"note: {line}", file=sys.stderr)
+    if args.output:
+        tables.write_table(predictions, args.output)
+        print(f"wrote {len(predictions)} predictions to {args.output}", file=sys.stderr)
+    else:
+        predictions.to_csv(sys.stdout, index=False)
+    return 0

@@ -1,0 +1,83 @@
+"""Tables in and out: CSV and Parquet files (pandas, pyarrow), and the built-in data sets.
+
+Reading needs the ``tables`` extra (``pip install 'glassnet[tables]'``); the error says so when it
+is missing. Every way a file can fail to read (missing, empty, header only, not CSV, not Parquet)
+becomes one clear ``DataError`` naming the file.
+"""
+import os
+
+from ..errors import DataError
+from ..extras import require
+from . import atomic
+
+CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}
+PARQUET_SUFFIXES = (".parquet", ".pq")
+# The data sets that ship with scikit-learn (no download); the target column is "target".
+BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+
+
+def read_table(path):
+    """A CSV (``.csv``, ``.tsv``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file as a DataFrame."""
+    pd = require("pandas", "tables", "reading tables")
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES:
+        raise DataError(f"{path}: expected a CSV file (.csv, .tsv, .txt) or a Parquet file "
+                        f"(.parquet, .pq), got {suffix or 'no extension'}")
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    if suffix in PARQUET_SUFFIXES:
+        require("pyarrow", "tables", "reading Parquet files")
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as error:  # pyarrow raises several unrelated types for a bad file
+            raise DataError(f"{path} could not be read as Parquet: {error}") from None
+    else:
+        try:
+            frame = pd.read_csv(path, sep=CSV_SUFFIXES[suffix], engine="python" if suffix == ".txt" else "c")
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path} is empty: expected a header line and rows") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+            raise DataError(f"{path} could not be read as CSV: {error}") from None
+    if frame.shape[1] == 0:
+        raise DataError(f"{path} has no columns")
+    if len(frame) == 0:
+        raise DataError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no rows")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def builtin_dataset(name):
+    """One of scikit-learn's bundled data sets as a DataFrame with a ``target`` column; class
+    labels are the data set's own names (``"malignant"``, ``"class_0"``, digits 0-9)."""
+    if name not in BUILTIN_DATASETS:
+        raise DataError(f"unknown data set {name!r}; built in: {', '.join(BUILTIN_DATASETS)}")
+    datasets = require("sklearn.datasets", "cli", "the built-in data sets")
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    names = getattr(bunch, "target_names", None)
+    if name in ("iris", "wine", "breast_cancer"):
+        frame["target"] = [str(names[i]) for i in frame["target"]]
+    return frame
+
+
+def check_output_path(path, force=False):
+    """Refuse, before any work, an output ``path`` in a folder that does not exist or a file that
+    exists (unless ``force``)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise DataError(f"cannot write {path}: the folder {folder} does not exist")
+    if os.path.exists(path) and not force:
+        raise DataError(f"{path} already exists; pass --force to overwrite it")
+
+
+def write_table(frame, path, overwrite=True):
+    """Write ``frame`` to CSV or Parquet (by the suffix of ``path``) atomically."""
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    with atomic.atomic_path(path, overwrite) as tmp:
+        if suffix in PARQUET_SUFFIXES:
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, sep=CSV_SUFFIXES.get(suffix) or ",")
