@@ -7,10 +7,12 @@
     probabilities = session.run(None, {"input": x.astype("float32")})[0]
 
 The graph has one input, ``input`` (shape ``(batch, *input_shape)``, any batch size), and one
-output, ``output``, equal to ``model.predict``: probabilities for a softmax or sigmoid model.
-It is the inference forward of each layer (``layers.py``; Dropout is left out) built with
-``onnx.helper``, checked with ``onnx.checker.check_model(full_check=True)`` before anything is
-written, and written atomically. Needs the ``[onnx]`` extra.
+output, ``output``, equal to ``model.predict``: probabilities for a softmax or sigmoid model. A
+model trained by ``glassnet train`` takes its raw columns instead and gives labels
+(``tables.py``). The graph is the inference forward of each layer (``layers.py``; Dropout is left
+out) built with ``onnx.helper`` (``graph.py``), checked with
+``onnx.checker.check_model(full_check=True)`` before anything is written, and written
+atomically. Needs the ``[onnx]`` extra.
 """
 import json
 
@@ -21,6 +23,7 @@ from ..errors import ExportError, NotBuiltError
 from ..io import atomic
 from .graph import Graph, onnx
 from .layers import convert, register
+from .tables import TableStage
 
 __all__ = ["export", "to_proto", "register", "DEFAULT_OPSET", "MIN_OPSET"]
 
@@ -30,9 +33,11 @@ DEFAULT_OPSET = 17
 MIN_OPSET = 13
 
 
-def to_proto(model, opset=DEFAULT_OPSET, dtype=None):
+def to_proto(model, opset=DEFAULT_OPSET, dtype=None, preprocessing=True):
     """The ``onnx.ModelProto`` of ``model``'s inference forward, checked. ``dtype`` ("float32" or
-    "float64") is the model's own unless given: a float64 model can be exported as float32."""
+    "float64") is the model's own unless given: a float64 model can be exported as float32. A
+    model trained by ``glassnet train`` exports with its table preprocessing (``tables.py``),
+    so the graph takes the raw columns; ``preprocessing=False`` exports the network alone."""
     model.build_if_shape_known()
     if not model.built:
         raise NotBuiltError("the model has no weights yet: build it (or fit it) before exporting it")
@@ -44,21 +49,27 @@ def to_proto(model, opset=DEFAULT_OPSET, dtype=None):
         raise ExportError(f"opset must be an integer from {MIN_OPSET} to {newest} (the newest "
                           f"this onnx package knows), got {opset!r}")
     graph = Graph(dtype)
-    x = graph.input("input", model.input_shape)
+    table = TableStage.of(model) if preprocessing else None
+    x = table.inputs(graph) if table else graph.input("input", model.input_shape)
     for layer in model.layers:
         x = convert(graph, layer, x)
-    proto = graph.model(x, model.output_shape, opset, doc_string=f"glassnet model {model.name!r}",
+    if table:
+        table.outputs(graph, x, model)
+    else:
+        graph.output(x, "output", model.output_shape)
+    extra = {"glassnet_preprocessing": model.preprocessing} if table else {}
+    proto = graph.model(opset, doc_string=f"glassnet model {model.name!r}",
                         metadata={"glassnet_version": __version__,
                                   "glassnet_model": json.dumps(model.get_config()),
-                                  **{key: json.dumps(value) for key, value in model.metadata.items()}})
+                                  **{key: json.dumps(value) for key, value in {**model.metadata, **extra}.items()}})
     proto.producer_version = __version__
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
 
-def export(model, path, opset=DEFAULT_OPSET, dtype=None):
-    """Write ``model`` to the ONNX file ``path`` (atomically) and return its ``onnx.ModelProto``;
-    see ``to_proto`` for ``opset`` and ``dtype``."""
-    proto = to_proto(model, opset, dtype)
-    atomic.write_bytes(path, proto.SerializeToString())
+def export(model, path, opset=DEFAULT_OPSET, dtype=None, preprocessing=True, overwrite=True):
+    """Write ``model`` to the ONNX file ``path`` (atomically; ``overwrite=False`` refuses to
+    replace a file) and return its ``onnx.ModelProto``; see ``to_proto`` for the rest."""
+    proto = to_proto(model, opset, dtype, preprocessing)
+    atomic.write_bytes(path, proto.SerializeToString(), overwrite)
     return proto

@@ -1,0 +1,88 @@
+"""The table preprocessing of a model made by ``glassnet train``, as ONNX operators, so that the
+exported graph takes the raw columns and gives labels (``glassnet/preprocessing.py`` is the
+NumPy side of each step).
+
+Inputs, one per feature column, each of shape ``(batch, 1)``, named after the column:
+
+    numeric column      float64    z = (x - mean) / std, NaN (missing) -> 0 (the mean), as float32
+    categorical column  string     one-hot over the training categories: an empty string
+                                   (missing) -> the most frequent category, a category never seen
+                                   in training -> all zeros
+
+Outputs: ``label`` (batch,) and ``probabilities`` (batch, classes) in the order of the classes,
+for classification; ``prediction`` (batch,) for regression (the target's scaling is folded into
+the last layer by ``glassnet train``).
+"""
+import numpy as np
+
+from ..preprocessing import NUMERIC, TablePreprocessor, TargetEncoder
+from .graph import ML_DOMAIN, tensor_type
+
+
+class TableStage:
+    """The steps from raw columns to the network's inputs, and from its outputs to labels."""
+
+    def __init__(self, features, target):
+        self.features, self.target = features, target
+
+    @classmethod
+    def of(cls, model):
+        """The stage of a model trained from a table, or None for any other model."""
+        config = model.preprocessing
+        if not isinstance(config, dict) or not {"features", "target"} <= set(config):
+            return None
+        return cls(TablePreprocessor.from_config(config["features"]), TargetEncoder.from_config(config["target"]))
+
+    def inputs(self, graph):
+        """Declare one input per column; return the name of the network's input matrix."""
+        parts = [(_numeric if column["kind"] == NUMERIC else _one_hot)(graph, column)
+                 for column in self.features.columns]
+        return graph.node("Concat", parts, "features", axis=1) if len(parts) > 1 else parts[0]
+
+    def outputs(self, graph, outputs, model):
+        """Turn the network's ``outputs`` into the graph's outputs (see the module docstring)."""
+        if self.target.task == "regression":
+            flat = graph.node("Reshape", [outputs, graph.constant("flat_shape", [-1], np.int64)], "prediction")
+            graph.output(flat, "prediction", ())
+            return
+        if model.output_shape == (1,):  # one sigmoid unit: the probability of the second class
+            other = graph.node("Sub", [graph.constant("one", [[1.0]]), outputs], "other_class")
+            outputs = graph.node("Concat", [other, outputs], "probabilities", axis=1)
+        outputs = graph.output(outputs, "probabilities", (self.target.n_classes,))
+        index = graph.node("ArgMax", [outputs], "class_index", axis=1, keepdims=0)
+        labels = _labels(self.target.classes)
+        graph.output(graph.node("Gather", [graph.constant("classes", labels, labels.dtype), index], "label"),
+                     "label", (), labels.dtype)
+
+
+def _numeric(graph, column):
+    name = column["name"]
+    x = graph.input(name, (1,), np.float64)
+    centred = graph.node("Sub", [x, graph.constant(f"{name}/mean", [column["mean"]], np.float64)], f"{name}/centred")
+    z = graph.node("Div", [centred, graph.constant(f"{name}/std", [column["std"]], np.float64)], f"{name}/z")
+    missing = graph.node("IsNaN", [z], f"{name}/missing")
+    filled = graph.node("Where", [missing, graph.constant(f"{name}/zero", [0.0], np.float64), z], f"{name}/filled")
+    return graph.node("Cast", [filled], f"{name}/standardized", to=tensor_type(graph.dtype))
+
+
+def _one_hot(graph, column):
+    name, categories = column["name"], list(column["categories"])
+    x = graph.input(name, (1,), object)
+    keys, codes = categories, list(range(len(categories)))
+    if "" not in categories:  # an empty string is a missing value: the most frequent category
+        keys, codes = keys + [""], codes + [categories.index(column["fill"])]
+    index = graph.node("LabelEncoder", [x], f"{name}/index", domain=ML_DOMAIN, keys_strings=keys,
+                       values_int64s=codes, default_int64=len(categories))  # unseen: out of range
+    one_hot = graph.node("OneHot", [index, graph.constant(f"{name}/depth", len(categories), np.int64),
+                                    graph.constant(f"{name}/off_on", [0.0, 1.0])], f"{name}/one_hot", axis=-1)
+    return graph.node("Flatten", [one_hot], f"{name}/one_hot_2d", axis=1)
+
+
+def _labels(classes):
+    """The class labels as an array ONNX can hold: integers, booleans or numbers as they are,
+    anything else (or a mix) as text."""
+    kinds = {type(c) for c in classes}
+    for types, dtype in (({int}, np.int64), ({bool}, np.bool_), ({int, float}, np.float64)):
+        if kinds <= types:
+            return np.array(classes, dtype=dtype)
+    return np.array([str(c) for c in classes], dtype=object)
