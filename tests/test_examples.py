@@ -28,3 +28,10 @@ def test_dropout_equivalence_prints_identical_outputs():
     out = run("dropout_equivalence.py").splitlines()
     classic, inverted = [line.split(":")[1] for line in out if "weights W" in line or "keep * W:" in line][:2]
     assert classic.strip() == inverted.strip()
+
+
+def test_tables_compares_glassnet_train_with_scikit_learn_on_one_split():
+    pytest.importorskip("pandas")
+    out = run("tables.py", "--datasets", "wine", "--seeds", "0")
+    row = next(line for line in out.splitlines() if line.startswith("| wine"))
+    assert float(row.split("**")[1]) >= 0.95
