@@ -32,11 +32,44 @@ __all__ = ["GlassnetClassifier", "GlassnetRegressor"]
 _FLOATS = (np.float64, np.float32)
 
 
+# The fitted attributes a model file keeps besides the network (``model_``): arrays, then values.
+_FITTED_ARRAYS = ("classes_", "feature_names_in_")
+_FITTED = _FITTED_ARRAYS + ("n_features_in_", "history_", "n_iter_")
+
+
+def _plain(value):
+    """``value`` as JSON data: NumPy arrays and numbers as lists and Python numbers."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _plain(value.tolist())
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise ConfigurationError(f"{type(value).__name__} {value!r} cannot be kept in a model file "
+                             "(only numbers, text and lists of them can)")
+
+
+def _sample_weights(sample_weight, n):
+    """``sample_weight`` checked by glassnet (one finite weight >= 0 per example), not all zero."""
+    if sample_weight is None:
+        return None
+    weights = validation.sample_weights(sample_weight, n)
+    if not weights.any():
+        raise DataError("sample_weight is zero for every example, so there is nothing to learn from")
+    return weights
+
+
 class _GlassnetEstimator(BaseEstimator):
     """What the classifier and the regressor share: hyperparameters, the network, training.
 
-    Subclasses set ``_head(y)`` (the output layer's units and activation, the loss, and the
-    targets as the loss wants them) and ``_check_y`` (the targets as scikit-learn validates them).
+    Subclasses define ``_validate`` (X and y as scikit-learn checks them), ``_head`` (the output
+    layer, the loss and the targets as the loss wants them) and may define ``_learn_targets``.
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam",
@@ -165,9 +198,12 @@ class _GlassnetEstimator(BaseEstimator):
         params = self.get_params()
         if not (params["random_state"] is None or isinstance(params["random_state"], numbers.Integral)):
             params["random_state"] = None  # a RandomState instance is not data
-        fitted = {name: getattr(self, name) for name in _FITTED if hasattr(self, name)}
-        self.model_.metadata["sklearn"] = {"estimator": type(self).__name__, "params": _json(params),
-                                           "fitted": _json(fitted)}
+        fitted = {name: _plain(getattr(self, name)) for name in _FITTED if hasattr(self, name)}
+        for name in _FITTED_ARRAYS:  # with their dtype, so that labels come back as they were
+            if name in fitted:
+                fitted[name] = {"values": fitted[name], "dtype": getattr(self, name).dtype.str}
+        self.model_.metadata["sklearn"] = {"estimator": type(self).__name__, "params": _plain(params),
+                                           "fitted": fitted}
 
     @classmethod
     def load(cls, path):
@@ -185,7 +221,8 @@ class _GlassnetEstimator(BaseEstimator):
             for name, value in saved["fitted"].items():
                 if name not in _FITTED:
                     raise KeyError(f"unexpected attribute {name!r}")
-                setattr(estimator, name, _array(value) if name in _FITTED_ARRAYS else value)
+                setattr(estimator, name, np.array(value["values"], dtype=value["dtype"])
+                        if name in _FITTED_ARRAYS else value)
         except (KeyError, TypeError, ValueError) as error:
             raise ModelFileError(f"{os.fspath(path)}: the {cls.__name__} in its metadata is not "
                                  f"valid: {type(error).__name__}: {error}") from None
@@ -198,41 +235,6 @@ class _GlassnetEstimator(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
         return self.model_.predict(X)
-
-
-# The fitted attributes a model file keeps besides the network (``model_``): arrays, then values.
-_FITTED_ARRAYS = ("classes_", "feature_names_in_")
-_FITTED = _FITTED_ARRAYS + ("n_features_in_", "history_", "n_iter_")
-
-
-def _json(value):
-    """``value`` as JSON data: NumPy scalars as Python numbers, an array as ``{"values", "dtype"}``."""
-    if isinstance(value, np.ndarray):
-        return {"values": _json(value.tolist()), "dtype": value.dtype.str}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    raise ConfigurationError(f"{type(value).__name__} {value!r} cannot be kept in a model file "
-                             "(only numbers, text and lists of them can)")
-
-
-def _array(saved):
-    return np.array(saved["values"], dtype=saved["dtype"])
-
-
-def _sample_weights(sample_weight, n):
-    """``sample_weight`` checked by glassnet (one finite weight >= 0 per example), not all zero."""
-    if sample_weight is None:
-        return None
-    weights = validation.sample_weights(sample_weight, n)
-    if not weights.any():
-        raise DataError("sample_weight is zero for every example, so there is nothing to learn from")
-    return weights
 
 
 class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
@@ -278,11 +280,11 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         return self._partial_fit(X, y, sample_weight, first_call)
 
     def _head(self, y):
-        index = np.searchsorted(self.classes_, y)
-        unknown = (index >= len(self.classes_)) | (self.classes_[np.minimum(index, len(self.classes_) - 1)] != y)
+        unknown = ~np.isin(y, self.classes_)
         if unknown.any():
             raise DataError(f"y has labels that are not in classes_ {self.classes_.tolist()!r}: "
                             f"{np.unique(y[unknown])[:5].tolist()!r}")
+        index = np.searchsorted(self.classes_, y)
         if len(self.classes_) == 2:
             return 1, "sigmoid", "binary_crossentropy", index.reshape(-1, 1).astype(np.float32)
         return len(self.classes_), "softmax", "sparse_categorical_crossentropy", index
@@ -294,7 +296,7 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
 
     def predict(self, X):
         """The most probable class of each example (a label from ``classes_``)."""
-        probabilities = self.predict_proba(X)
+        probabilities = self.predict_proba(X)  # first: unfitted, it raises before classes_ is read
         return self.classes_[np.argmax(probabilities, axis=1)]
 
 

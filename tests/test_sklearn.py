@@ -263,6 +263,15 @@ def test_saved_estimator_is_a_glassnet_model_file(tmp_path, iris):
     assert saved["params"]["hidden_layer_sizes"] == [8]
 
 
+def test_hyperparameters_from_numpy_are_kept_as_plain_values(tmp_path):
+    reg = small(GlassnetRegressor, epochs=np.int64(2), hidden_layer_sizes=np.array([4, 3]),
+                learning_rate=np.float32(0.01)).fit(X, X[:, 0])
+    reg.save(tmp_path / "reg.safetensors")
+    loaded = GlassnetRegressor.load(tmp_path / "reg.safetensors")
+    assert (loaded.epochs, loaded.hidden_layer_sizes) == (2, (4, 3))
+    assert loaded.learning_rate == pytest.approx(0.01)
+
+
 def test_loaded_estimator_keeps_training_exactly(tmp_path, iris):
     x, y = iris
     clf = small(epochs=3).fit(x, y)
@@ -368,6 +377,8 @@ ERRORS = [
     ("l2", lambda: small(l2=-1).fit(X, Y), gn.ConfigurationError, "l2 must be a finite number >= 0"),
     ("validation_fraction", lambda: small(early_stopping=True, validation_fraction=1.5).fit(X, Y),
      gn.ConfigurationError, r"validation_fraction must be in \(0, 1\), got 1.5"),
+    ("not_data", lambda: small(patience=object()).fit(X, Y), gn.ConfigurationError,
+     "object .* cannot be kept in a model file"),
     ("patience", lambda: small(early_stopping=True, patience=-1).fit(X, Y), gn.ConfigurationError, "patience"),
 ]
 

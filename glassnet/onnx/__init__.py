@@ -57,11 +57,12 @@ def to_proto(model, opset=DEFAULT_OPSET, dtype=None, preprocessing=True):
         table.outputs(graph, x, model)
     else:
         graph.output(x, "output", model.output_shape)
-    extra = {"glassnet_preprocessing": model.preprocessing} if table else {}
+    metadata = {"glassnet_model": model.get_config(), **model.metadata}
+    if table:
+        metadata["glassnet_preprocessing"] = model.preprocessing
     proto = graph.model(opset, doc_string=f"glassnet model {model.name!r}",
                         metadata={"glassnet_version": __version__,
-                                  "glassnet_model": json.dumps(model.get_config()),
-                                  **{key: json.dumps(value) for key, value in {**model.metadata, **extra}.items()}})
+                                  **{key: json.dumps(value) for key, value in metadata.items()}})
     proto.producer_version = __version__
     onnx.checker.check_model(proto, full_check=True)
     return proto

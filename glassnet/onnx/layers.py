@@ -1,10 +1,10 @@
 """Each glassnet layer as ONNX operators, the inference forward only (Dropout is the identity).
 
 A converter is ``function(graph, layer, x, name) -> y``: it adds the layer's operators to
-``graph`` (a ``Graph``) on the tensor named ``x`` and returns the name of the layer's output, which
-it calls ``name`` (the layer's name; ``dense/relu`` for the activation of the layer ``dense``). Converters are
-looked up by the layer's exact class, so a subclass with a forward of its own is never exported
-with its parent's math; ``register`` adds one for a layer of your own.
+``graph`` (a ``Graph``) on the tensor named ``x`` and returns the name of the layer's output,
+which it calls ``name`` (the layer's name; ``dense/relu`` for the activation of ``dense``).
+Converters are looked up by the layer's exact class, so a subclass with a forward of its own is
+never exported with its parent's math; ``register`` adds one for a layer of your own.
 """
 import math
 
