@@ -23,9 +23,8 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data  # noqa: E402
 
-from . import callbacks, io, layers, optimizers, regularizers, validation  # noqa: E402
+from . import builders, callbacks, io, optimizers, validation  # noqa: E402
 from .errors import ConfigurationError, DataError, ModelFileError, lookup  # noqa: E402
-from .model import Sequential  # noqa: E402
 
 __all__ = ["GlassnetClassifier", "GlassnetRegressor"]
 
@@ -147,23 +146,14 @@ class _GlassnetEstimator(BaseEstimator):
 
     def _network(self, n_features, units, output_activation, loss, seed):
         """The compiled, built, untrained network these hyperparameters describe."""
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
-            raise ConfigurationError(
-                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
+        sizes = builders.hidden_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         if not isinstance(self.activation, str):
             raise ConfigurationError(f"activation must be a name such as 'relu', got {self.activation!r}")
         if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, numbers.Real):
             raise ConfigurationError(f"learning_rate must be a number, got {self.learning_rate!r}")
-        regularizer = regularizers.L1L2(self.l1, self.l2) if self.l1 or self.l2 else None
-        stack = [layers.Input((n_features,))]
-        for size in sizes:
-            stack.append(layers.Dense(int(size), activation=self.activation, kernel_regularizer=regularizer))
-            if self.dropout:
-                stack.append(layers.Dropout(self.dropout))
-        stack.append(layers.Dense(units, activation=output_activation, kernel_regularizer=regularizer))
-        model = Sequential(stack, seed=seed)
+        model = builders.dense_network(n_features, sizes, units, activation=self.activation,
+                                       output_activation=output_activation, dropout=self.dropout,
+                                       l1=self.l1, l2=self.l2, seed=seed)
         optimizer = lookup(optimizers.OPTIMIZERS, self.optimizer, "optimizer")(learning_rate=self.learning_rate)
         model.compile(optimizer=optimizer, loss=loss)
         return model
@@ -285,9 +275,8 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
             raise DataError(f"y has labels that are not in classes_ {self.classes_.tolist()!r}: "
                             f"{np.unique(y[unknown])[:5].tolist()!r}")
         index = np.searchsorted(self.classes_, y)
-        if len(self.classes_) == 2:
-            return 1, "sigmoid", "binary_crossentropy", index.reshape(-1, 1).astype(np.float32)
-        return len(self.classes_), "softmax", "sparse_categorical_crossentropy", index
+        units, activation, loss = builders.classification_head(len(self.classes_))
+        return units, activation, loss, index.reshape(-1, 1).astype(np.float32) if units == 1 else index
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_examples, n_classes), in the order of ``classes_``."""
