@@ -1,0 +1,75 @@
+"""Shared by the course experiments: the data, a recorder of the loss after every step, the
+figure, and the command-line arguments (``--quick`` for the small runs the tests make)."""
+import argparse
+import pathlib
+
+import numpy as np
+
+import glassnet as gn
+from glassnet.extras import require
+from glassnet.io.atomic import atomic_path
+
+FIGURES = pathlib.Path(__file__).resolve().parents[2] / "docs" / "course"
+
+
+def arguments(description, figure):
+    """``--quick``, ``--seed`` and ``--figure`` (default: the picture in docs/course/)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a small, fast run (what the tests run)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights, shuffling and split")
+    parser.add_argument("--figure", default=str(FIGURES / figure), help="where to write the figure")
+    return parser.parse_args()
+
+
+def digits(seed=0):
+    """scikit-learn's 1,797 handwritten digits (8x8 pixels, values 0-16 scaled to [0, 1]), shuffled."""
+    datasets = require("sklearn.datasets", extra="examples", purpose="the course's data sets")
+    x, y = datasets.load_digits(return_X_y=True)
+    order = np.random.default_rng(seed).permutation(len(x))
+    return (x[order] / 16).astype(np.float32), y[order]
+
+
+def classifier(hidden, seed, optimizer, dropout=0.0, **dense):
+    """ReLU layers of the sizes in ``hidden`` (each followed by Dropout when asked), a softmax
+    over 10 classes, the cross-entropy and accuracy."""
+    layers = []
+    for units in hidden:
+        layers.append(gn.layers.Dense(units, activation="relu", **dense))
+        if dropout:
+            layers.append(gn.layers.Dropout(dropout))
+    model = gn.Sequential(layers + [gn.layers.Dense(10, activation="softmax")], seed=seed)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class StepLoss(gn.callbacks.Callback):
+    """Records the loss on the whole training set after every ``every`` optimizer steps
+    (``model.evaluate`` between steps of ``fit``, the one training loop)."""
+
+    def __init__(self, x, y, every=1):
+        super().__init__()
+        self.x, self.y, self.every = x, y, every
+        self.steps, self.at, self.losses = 0, [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps % self.every == 0:
+            self.at.append(self.steps)
+            self.losses.append(self.model.evaluate(self.x, self.y, verbose=0, return_dict=True)["loss"])
+
+
+def figure(columns=1, width=4.6, height=3.2):
+    """A matplotlib figure that is not pyplot's (no global state, no window)."""
+    figure_module = require("matplotlib.figure", extra="plots", purpose="the course's figures")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig = figure_module.Figure(figsize=(width * columns, height), dpi=80)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save(fig, path):
+    """Write ``fig`` as a PNG, atomically."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    print(f"wrote {path}")

@@ -1,0 +1,102 @@
+"""The course's claims (issue 7), each asserted on a small, seeded run of its script in
+examples/course/ (``--quick``); the figures go to a temporary folder."""
+import importlib
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+COURSE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "course"
+FASHION = os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def course_path():
+    sys.path.insert(0, str(COURSE))
+    yield
+    sys.path.remove(str(COURSE))
+
+
+def run(script, tmp_path):
+    module = importlib.import_module(script)
+    figure = tmp_path / f"{script}.png"
+    result = module.run(quick=True, seed=0, figure=str(figure))
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    return result
+
+
+def test_1_a_large_network_on_few_examples_overfits(tmp_path):
+    result = run("overfitting", tmp_path)
+    d, logs = result["diagnosis"], result["history"].history
+    assert d.verdict == "overfit"
+    assert logs["loss"][-1] < logs["loss"][d.best_epoch] and logs["val_loss"][-1] > logs["val_loss"][d.best_epoch]
+
+
+def test_2_dropout_l2_and_early_stopping_each_shrink_the_gap(tmp_path):
+    result = run("regularization", tmp_path)
+    for method in ("dropout 0.5", "L2 1e-3", "early stopping"):
+        assert result[method]["gap"] < result["none"]["gap"], method
+
+
+def test_3_l1_gives_exact_zeros_and_l2_does_not(tmp_path):
+    result = run("l1_sparsity", tmp_path)
+    assert result["L1 1e-3"]["zeros"] >= 20
+    assert result["L2 1e-3"]["zeros"] == 0 and result["none"]["zeros"] == 0
+    assert result["L2 1e-3"]["mean_abs"] < result["none"]["mean_abs"]
+    assert 0.0 not in result["subgradient"] and result["stopped"][-1] == 0.0
+
+
+def test_4_adam_reaches_the_target_first_and_momentum_helps_sgd(tmp_path):
+    result = run("optimizers", tmp_path)
+    adam, momentum, sgd = result["Adam"], result["SGD + momentum 0.9"], result["SGD"]
+    assert adam["reached"] is not None
+    assert sgd["reached"] is None or adam["reached"] < sgd["reached"]
+    assert momentum["final"] < sgd["final"]
+    assert sgd["reached"] is None or (momentum["reached"] is not None and momentum["reached"] < sgd["reached"])
+
+
+def test_5_one_example_at_a_time_zig_zags_and_takes_more_updates(tmp_path):
+    result = run("batch_size", tmp_path)
+    one, mini, full = (result[k] for k in ("one example (batch_size=1)", "mini-batch (batch_size=32)",
+                                            "full batch (batch_size=None)"))
+    assert (one["updates_per_epoch"], mini["updates_per_epoch"], full["updates_per_epoch"]) == (300, 10, 1)
+    assert one["uphill"] > 0.2 and one["uphill"] > mini["uphill"] >= full["uphill"]
+
+
+def test_6_mse_punishes_big_errors_more(tmp_path):
+    result = run("mse", tmp_path)
+    assert result["house"] == 25
+    squared = {e: s for e, s, _ in result["table"]}
+    absolute = {e: a for e, _, a in result["table"]}
+    assert squared[10] == 4 * squared[5] and absolute[10] == 2 * absolute[5]
+
+
+def test_7_cross_entropy_punishes_confident_wrong_answers(tmp_path):
+    table = {p: (ce, se) for p, ce, se in run("cross_entropy", tmp_path)["table"]}
+    assert table[0.5][0] == pytest.approx(np.log(2)) and table[0.01][0] == pytest.approx(-np.log(0.01))
+    assert table[0.001][0] > 6 > 2 > table[0.001][1]
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+def test_8_deeper_layers_respond_to_more_class_specific_pictures(tmp_path):
+    result = run("features", tmp_path)
+    assert result["layer 2"] > result["layer 1"]
+
+
+def test_9_inverted_and_classic_dropout_give_the_same_expected_outputs(tmp_path):
+    result = run("dropout", tmp_path)
+    assert result["inverted_difference"] < 0.05 and result["classic_difference"] < 0.05
+    np.testing.assert_allclose(result["classic_test"], 0.5 * result["inverted_test"], rtol=1e-6)
+
+
+def test_a_script_runs_from_the_command_line(tmp_path):
+    figure = tmp_path / "mse.png"
+    out = subprocess.run([sys.executable, str(COURSE / "mse.py"), "--quick", "--figure", str(figure)],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "squared error 25" in out and figure.exists()
