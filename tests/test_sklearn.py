@@ -1,5 +1,6 @@
 """The scikit-learn estimators: scikit-learn's own checks, labels of any type, DataFrames,
 pipelines and model selection, partial_fit, pickling, and every error a user can cause."""
+import importlib
 import os
 import pickle
 import subprocess
@@ -387,6 +388,14 @@ ERRORS = [
 def test_errors(action, error, message):
     with pytest.raises(error, match=message):
         action()
+
+
+def test_missing_scikit_learn_names_the_extra(monkeypatch):
+    monkeypatch.delitem(sys.modules, "glassnet.sklearn")
+    monkeypatch.delattr(gn, "sklearn", raising=False)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # makes "import sklearn" fail
+    with pytest.raises(gn.errors.MissingExtraError, match=r"pip install 'glassnet\[sklearn\]'"):
+        importlib.import_module("glassnet.sklearn")
 
 
 def test_errors_are_what_scikit_learn_users_catch():
