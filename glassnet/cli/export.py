@@ -11,6 +11,9 @@ EXAMPLES = """examples:
 """
 
 
+SHOWN = 6  # graph inputs and outputs listed by name
+
+
 def register(subparsers):
     parser = subparsers.add_parser(
         "export", help="export a model file to ONNX",
@@ -39,7 +42,9 @@ def run(args):
                         preprocessing=args.preprocessing)
     print(f"wrote {output}: {os.path.getsize(output):,} bytes, opset {proto.opset_import[0].version}")
     for kind, values in (("inputs", proto.graph.input), ("outputs", proto.graph.output)):
-        print(f"  {kind}: " + ", ".join(_describe(v) for v in values))
+        shown = ", ".join(_describe(v) for v in values[:SHOWN])
+        more = f", ... and {len(values) - SHOWN} more" if len(values) > SHOWN else ""
+        print(f"  {len(values)} {kind}: {shown}{more}")
     return 0
 
 
