@@ -27,8 +27,6 @@ import math
 
 from .errors import ConfigurationError, DataError
 
-VERDICTS = ("underfit", "good fit", "overfit", "unstable")
-
 
 class Diagnosis:
     """The verdict on one run; ``str()`` gives it in words. Attributes:

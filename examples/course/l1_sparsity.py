@@ -20,12 +20,19 @@ PENALTIES = {"none": None, "L1 1e-3": gn.regularizers.L1(1e-3), "L2 1e-3": gn.re
 
 
 def subgradient_versus_glassnet(w=0.0123, lr=0.05, l1=0.1, steps=6):
-    """One weight that the data no longer pulls on, under the L1 term alone."""
-    plain, stopped = [w], [w]
+    """One weight that the data no longer pulls on (its input is 0), under the L1 term alone:
+    the subgradient steps other libraries take, and glassnet's training steps (``fit``)."""
+    plain = [w]
     for _ in range(steps):
         plain.append(plain[-1] - lr * l1 * np.sign(plain[-1]))
-        nxt = stopped[-1] - lr * l1 * np.sign(stopped[-1])
-        stopped.append(0.0 if np.sign(nxt) != np.sign(stopped[-1]) else nxt)
+    model = gn.Sequential([gn.layers.Dense(1, use_bias=False, kernel_regularizer=gn.regularizers.L1(l1),
+                                           input_shape=(1,))], dtype="float64")
+    model.compile(optimizer=gn.optimizers.SGD(lr), loss="mse")
+    model.set_weights([np.array([[w]])])
+    weight = model.layers[0].weight.value
+    stopped = [w]
+    record = gn.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: stopped.append(float(weight[0, 0])))
+    model.fit(np.zeros((1, 1)), np.zeros(1), epochs=steps, verbose=0, callbacks=[record])
     return plain, stopped
 
 

@@ -8,8 +8,9 @@ def register(subparsers):
         "explain", help="print one forward and backward pass of a small network, with the numbers",
         description="Trace one example through a small network: each neuron's z = x1*w1 + x2*w2 + "
                     "... + b and activation, the loss, backpropagation by the chain rule, one step "
-                    "of gradient descent and a numerical check of every gradient. By default 2 "
-                    "inputs, one hidden layer of 3 sigmoid neurons and 1 output.")
+                    "of gradient descent and a numerical check of every gradient (exit status 1 "
+                    "if a gradient fails it). By default 2 inputs, one hidden layer of 3 sigmoid "
+                    "neurons and 1 output.")
     parser.add_argument("--model", metavar="PATH", help="trace a saved model file instead (Dense layers only)")
     parser.add_argument("--task", choices=("regression", "classification"), default="regression",
                         help="regression: 1 linear output and MSE; classification: softmax and cross-entropy")
