@@ -109,6 +109,14 @@ def test_the_task_is_inferred_from_the_target(values, task):
     assert gn.preprocessing.TargetEncoder.infer_task(pd.Series(values)) == task
 
 
+def test_an_identifier_like_text_column_is_pointed_out(tmp_path, capsys):
+    frame = customers()
+    frame["name"] = [f"customer {i}" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "named.csv", index=False)
+    status, out, _ = run(["train", tmp_path / "named.csv", "--target", "churned", "--epochs", "2"], capsys)
+    assert status == 0 and "'name' has 192 distinct values in 192 rows, like an identifier; consider --drop name" in out
+
+
 def test_task_override_batch_size_one_and_no_validation(tmp_path, capsys):
     frame = pd.DataFrame({"x": np.arange(60.0), "y": np.arange(60) % 3})
     frame.to_csv(tmp_path / "t.csv", index=False)

@@ -246,6 +246,10 @@ def _intro(source, frame, target, preprocessor, model, args, missing_target, n_t
     missing = {c["name"]: c["missing"] for c in preprocessor.columns if c["missing"]}
     if missing:
         lines.append("missing values imputed (training rows): " + ", ".join(f"{k} {v}" for k, v in missing.items()))
+    for column in preprocessor.columns:
+        if column["kind"] == "categorical" and len(column["categories"]) > max(50, n_train // 2):
+            lines.append(f"note: {column['name']!r} has {len(column['categories'])} distinct values in "
+                         f"{n_train} rows, like an identifier; consider --drop {column['name']}")
     if missing_target:
         lines.append(f"left out {missing_target} row(s) without a target value")
     lines.append(f"network: {' -> '.join(sizes)} ({model.count_params():,} parameters), "
