@@ -38,6 +38,7 @@ def test_1_a_large_network_on_few_examples_overfits(tmp_path):
     assert logs["loss"][-1] < logs["loss"][d.best_epoch] and logs["val_loss"][-1] > logs["val_loss"][d.best_epoch]
 
 
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
 def test_2_dropout_l2_and_early_stopping_each_shrink_the_gap(tmp_path):
     result = run("regularization", tmp_path)
     for method in ("dropout 0.5", "L2 1e-3", "early stopping"):

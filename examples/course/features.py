@@ -5,7 +5,8 @@ pictures that excite it most are collected. A first-layer neuron responds to a p
 combines them into something closer to one kind of garment: the pictures that excite it most
 belong more often to a single class ("purity"). Writes docs/course/features.png.
 
-Needs the Fashion-MNIST files (``apt-get install -y dataset-fashion-mnist``, or ``--data-dir``).
+Needs the Fashion-MNIST files (``apt-get install -y dataset-fashion-mnist``, or a folder named by
+the ``FASHION_MNIST_DIR`` environment variable).
 
     python examples/course/features.py [--quick]
 """

@@ -1,18 +1,30 @@
 """Claim 2: dropout, L2 and early stopping each shrink the gap between training and validation
 that claim 1 shows, on the same data with the same seed.
 
-A 64-256-256-10 ReLU network (Adam 1e-3, batches of 32) on 300 training digits, 400 validation
-digits, is trained four times: as it is, with ``Dropout(0.5)`` after each hidden layer,
-with ``L2(1e-3)`` on the weights, and with ``EarlyStopping(patience=5, restore_best_weights=True)``.
-The gap is ``val_loss - loss`` of the final weights, both measured with ``evaluate`` (no dropout,
-no penalty: the data loss only, so the four are comparable). Writes docs/course/regularization.png.
+A 784-256-256-10 ReLU network (Adam 1e-3, batches of 32) on 500 training pictures of
+Fashion-MNIST and 2,000 validation pictures is trained four times: as it is, with
+``Dropout(0.5)`` after each hidden layer, with ``L2(1e-3)`` on the weights, and with
+``EarlyStopping(patience=5, restore_best_weights=True)``. The gap is ``val_loss - loss`` of the
+final weights, both the data loss alone (no dropout, no penalty, so the four are comparable).
+Writes docs/course/regularization.png. (On an easy task such as scikit-learn's digits the plain
+network's validation loss barely rises and the differences shrink to a few percent; a harder
+task shows what regularization is for.)
+
+Needs the Fashion-MNIST files (``apt-get install -y dataset-fashion-mnist``, or a folder named by
+the ``FASHION_MNIST_DIR`` environment variable).
 
     python examples/course/regularization.py [--quick]
 """
+import os
+import sys
+
 import common
 import numpy as np
 
 import glassnet as gn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fashion_mnist import DEFAULT_DIR, load_fashion_mnist  # noqa: E402
 
 METHODS = ("none", "dropout 0.5", "L2 1e-3", "early stopping")
 
@@ -22,10 +34,10 @@ def _data_loss(model, x, y):
     return float(gn.losses.SparseCategoricalCrossentropy()(y, model.predict(x)))
 
 
-def run(quick=False, seed=0, figure=None):
-    x, y = common.digits(seed)
-    train, val = (x[:300], y[:300]), (x[1000:1400], y[1000:1400])
-    epochs = 40 if quick else 60
+def run(quick=False, seed=0, figure=None, data_dir=None):
+    (x, y), _ = load_fashion_mnist(data_dir or os.environ.get("FASHION_MNIST_DIR", DEFAULT_DIR))
+    train, val = (x[:500], y[:500]), (x[10000:12000], y[10000:12000])
+    epochs = 25 if quick else 40
     results = {}
     for method in METHODS:
         options = {"dropout": 0.5} if method == "dropout 0.5" else {}
@@ -60,7 +72,7 @@ def _figure(results, path):
         curves.plot(range(1, len(results[method]["val_curve"]) + 1), results[method]["val_curve"], label=method)
     curves.set_xlabel("epoch")
     curves.set_ylabel("validation loss")
-    curves.set_title("validation loss per epoch", fontsize=10)
+    curves.set_title("validation loss per epoch (L2's includes its penalty)", fontsize=10)
     curves.legend(fontsize=8)
     common.save(fig, path)
 
