@@ -71,12 +71,15 @@ class CallbackList:
             callback.set_model(model)
             callback.set_params(params)
         for hook in HOOKS:
-            bound = [getattr(c, hook) for c in self.callbacks
-                     if getattr(type(c), hook) is not getattr(Callback, hook) or hook in vars(c)]
-            setattr(self, hook, _dispatch(bound))
+            setattr(self, hook, _dispatch([getattr(c, hook) for c in self.callbacks if overrides(c, hook)]))
 
     def has(self, hook):
         return self.__dict__[hook] is not _nothing
+
+
+def overrides(callback, hook):
+    """Whether ``callback`` does something in ``hook`` (rather than the base class's no-op)."""
+    return getattr(type(callback), hook) is not getattr(Callback, hook) or hook in vars(callback)
 
 
 def _nothing(*args, **kwargs):

@@ -7,13 +7,19 @@ one, continues from it; if the process was killed, running the same script again
 training with exactly the weights an uninterrupted run would have had (same seed, same data).
 
 Both write through ``model.save``: a temporary file renamed into place, so a crash mid-write
-never leaves a broken file where a good one was.
+never leaves a broken file where a good one was. In data-parallel training only process 0 writes
+(every process holds the same state), and every process restores from the backup.
 """
 import os
 
 from .callbacks import Callback, _Monitor
 from .errors import ConfigurationError, ModelFileError
 from .io import model_file
+
+
+def _writes(model):
+    """Whether this process writes the files: always, but only process 0 of a distributed fit."""
+    return model.data_parallel is None or model.data_parallel.rank == 0
 
 
 def _save_freq(save_freq):
@@ -81,6 +87,8 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError, ValueError) as error:
             raise ConfigurationError(f"ModelCheckpoint filepath {self.filepath!r} names {error}, which is "
                                      f"not in the logs ({', '.join(['epoch', *logs])})") from None
+        if not _writes(self.model):
+            return
         model_file.save(self.model, path, include_optimizer=self.include_optimizer, position=position)
         if self.verbose:
             print(f"Epoch {names['epoch']}: saved model to {path}")
@@ -128,8 +136,9 @@ class BackupAndRestore(Callback):
             self._save(self.model.epoch_progress.position(batch + 1))
 
     def _save(self, position):
-        model_file.save(self.model, self.path, include_optimizer=True, position=position)
+        if _writes(self.model):
+            model_file.save(self.model, self.path, include_optimizer=True, position=position)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.path):
+        if self.delete_checkpoint and _writes(self.model) and os.path.exists(self.path):
             os.remove(self.path)

@@ -44,6 +44,11 @@ class ExportError(GlassnetError, ValueError):
     """A model that cannot be exported, such as one with a layer that has no ONNX equivalent."""
 
 
+class DistributedError(GlassnetError, RuntimeError):
+    """Processes of one data-parallel training that disagree: different data where the same was
+    expected, weights that drifted apart, or a process that stopped answering."""
+
+
 class MissingExtraError(GlassnetError, ImportError):
     """An optional dependency is not installed; the message names the extra that installs it."""
 

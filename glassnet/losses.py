@@ -6,6 +6,9 @@ of per-example losses ``l_i``, each weighted by ``w_i`` (1 without sample weight
 
     L = sum_i w_i * l_i / N             dL/dy_pred_i = w_i * dl_i/dy_pred_i / N
 
+A batch of no rows has ``L = 0`` (in data-parallel training a process's share of a batch can be
+empty; it then adds nothing to the gradient sum).
+
 Cross-entropies fuse the output activation: with ``from_logits=True`` they take the logits ``z``
 and compute ``log_softmax(z)`` / ``log_sigmoid(z)`` stably, and their gradient is the famous
 ``(softmax(z) - y) / N``. A model that ends in ``activation="softmax"`` (or ``"sigmoid"``) and is
@@ -32,11 +35,11 @@ class Loss:
     def value_and_grad(self, y_true, y_pred, sample_weight=None):
         """``(L, dL/dy_pred)`` for a batch; see the module docstring for the reduction."""
         losses, grads = self.per_example(y_true, y_pred)
-        n = y_pred.shape[0]
+        n = y_pred.shape[0] or 1  # 1 for an empty batch: L = 0
         if sample_weight is None:
             return float(np.add.reduce(losses)) / n, grads / grads.dtype.type(n)
         weight = sample_weight.astype(y_pred.dtype, copy=False)
-        grads *= (weight / y_pred.dtype.type(n)).reshape((n,) + (1,) * (grads.ndim - 1))
+        grads *= (weight / y_pred.dtype.type(n)).reshape((-1,) + (1,) * (grads.ndim - 1))
         return float((losses * weight).sum()) / n, grads
 
     def per_example(self, y_true, y_pred):
@@ -70,7 +73,7 @@ class Loss:
 
 
 def _mean_features(a):
-    return a.reshape(a.shape[0], -1).mean(axis=1)
+    return a.reshape(a.shape[0], a[:1].size or 1).mean(axis=1)
 
 
 class MeanSquaredError(Loss):
@@ -80,8 +83,7 @@ class MeanSquaredError(Loss):
 
     def per_example(self, y_true, y_pred):
         diff = y_pred - y_true
-        d = diff[0].size
-        return _mean_features(diff * diff), diff * y_pred.dtype.type(2 / d)
+        return _mean_features(diff * diff), diff * y_pred.dtype.type(2 / (diff[:1].size or 1))
 
 
 class MeanAbsoluteError(Loss):
@@ -91,7 +93,7 @@ class MeanAbsoluteError(Loss):
 
     def per_example(self, y_true, y_pred):
         diff = y_pred - y_true
-        return _mean_features(np.abs(diff)), np.sign(diff) * y_pred.dtype.type(1 / diff[0].size)
+        return _mean_features(np.abs(diff)), np.sign(diff) * y_pred.dtype.type(1 / (diff[:1].size or 1))
 
 
 class Huber(Loss):
@@ -112,7 +114,7 @@ class Huber(Loss):
         r = y_pred - y_true
         a = np.abs(r)
         values = np.where(a <= self.delta, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
-        grads = np.clip(r, -self.delta, self.delta) * y_pred.dtype.type(1 / r[0].size)
+        grads = np.clip(r, -self.delta, self.delta) * y_pred.dtype.type(1 / (r[:1].size or 1))
         return _mean_features(values), grads
 
     def get_config(self):
@@ -173,7 +175,7 @@ class BinaryCrossentropy(_CrossEntropy):
         y = y_true.astype(y_pred.dtype, copy=False)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
-        scale = y_pred.dtype.type(1 / y_pred[0].size)
+        scale = y_pred.dtype.type(1 / (y_pred[:1].size or 1))
         if self.from_logits:
             z = y_pred
             values = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))

@@ -46,6 +46,8 @@ class Sequential:
         self.resume_from = None
         # During fit: the current epoch's ``training.EpochProgress`` (for mid-epoch checkpoints).
         self.epoch_progress = None
+        # During a fit on several processes: its ``distributed.DataParallel`` (None on one process).
+        self.data_parallel = None
         self.stop_training = False
         for layer in layers or []:
             self.add(layer)
@@ -196,7 +198,7 @@ class Sequential:
     # -- Keras-style training API ----------------------------------------------------------------
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0):
+            sample_weight=None, initial_epoch=0, distributed="auto"):
         """Train for ``epochs`` passes over ``(x, y)``; returns a ``History``.
 
         ``batch_size=1`` is stochastic gradient descent one example at a time, ``batch_size=None``
@@ -205,12 +207,18 @@ class Sequential:
         ``validation_data=(x_val, y_val)`` gives a validation set. ``verbose``: 0 silent, 1 a
         progress bar, 2 one line per epoch. ``sample_weight`` weighs examples and
         ``class_weight={class: weight}`` classes in the loss.
+
+        Started by an MPI launcher (``mpirun -n 4 python train.py``), every process trains its
+        share of each batch and the gradients are summed (``docs/distributed.md``): with
+        ``distributed="auto"`` each process passes the same data, with ``"shards"`` its own rows;
+        ``False`` trains on this process alone. Without a launcher, or with one process, the
+        argument changes nothing.
         """
         return training.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                             callbacks=callbacks, validation_split=validation_split,
                             validation_data=validation_data, shuffle=shuffle,
                             class_weight=class_weight, sample_weight=sample_weight,
-                            initial_epoch=initial_epoch)
+                            initial_epoch=initial_epoch, distributed=distributed)
 
     def evaluate(self, x, y, batch_size=None, verbose="auto", sample_weight=None, return_dict=False):
         """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``

@@ -6,13 +6,14 @@ scikit-learn estimators and the distributed trainer) comes through ``fit`` here.
     forward:   outputs, backward = model.forward_head(x_batch, training=True)
     loss:      L, dL/doutputs = loss.value_and_grad(y_batch, outputs, weights)
     backward:  backward(dL/doutputs) stores every parameter's gradient, layer by layer in reverse
+    average:   on several processes (``glassnet.distributed``), one allreduce of the flat
+               gradient buffer turns each process's gradient into that of the whole batch
     penalties: L1/L2 add their penalty to L and their gradient to the parameters'
-               (data-parallel training averages the gradients across processes here)
     update:    optimizer.step(); with L1, weights that crossed 0 are set to exactly 0
 """
 import numpy as np
 
-from . import regularizers, validation
+from . import distributed as distributed_training, regularizers, validation
 from .callbacks import CallbackList, History
 from .errors import ConfigurationError
 from .progress import ProgressBar
@@ -83,6 +84,8 @@ def train_step(model, x, y, weights):
     outputs, backward = model.forward_head(x, training=True)
     loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
     backward(d_outputs)
+    if model.data_parallel is not None:  # None on one process
+        model.data_parallel.average_gradients(len(x))
     if model.regularized_parameters:
         penalty, orthants = regularizers.add_training_penalties(model.regularized_parameters)
         loss += penalty
@@ -94,13 +97,14 @@ def train_step(model, x, y, weights):
 
 def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
         validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-        sample_weight=None, initial_epoch=0):
+        sample_weight=None, initial_epoch=0, distributed="auto"):
     """Train ``model``; see ``Sequential.fit`` for the arguments. Returns the ``History``."""
     model.require_compiled("fit")
     epochs = validation.positive_int("epochs", epochs)
     batch_size = validation.positive_int("batch_size", batch_size, allow_none=True)
     if not isinstance(initial_epoch, int) or not 0 <= initial_epoch < epochs:
         raise ConfigurationError(f"initial_epoch must be an integer in [0, epochs), got {initial_epoch!r}")
+    parallel = distributed_training.data_parallel(model, distributed)  # None on one process
     x, y, weights = prepare(model, x, y, sample_weight, class_weight)
     if validation_data is not None:
         val = _validation_arrays(model, validation_data)
@@ -116,21 +120,26 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
     else:
         val = None
 
-    n = len(x)
+    n = len(x) if parallel is None else parallel.start(len(x))  # all processes' rows
     batch_size = n if batch_size is None else min(batch_size, n)
     steps = -(-n // batch_size)
     verbose = 1 if verbose == "auto" else verbose
+    if parallel is not None and parallel.rank:
+        verbose = 0  # process 0 prints
     history = History()
     callbacks = list(callbacks or [])
     # See Callback.saves_training_state; the progress bar prints last.
     ordered = ([c for c in callbacks if not c.saves_training_state] + [history]
                + [c for c in callbacks if c.saves_training_state]
-               + ([ProgressBar(verbose)] if verbose else []))
+               + ([ProgressBar(verbose)] if verbose else [])
+               + ([] if parallel is None else [parallel.stop_together(callbacks)]))
     hooks = CallbackList(ordered, model, {"epochs": epochs, "steps": steps, "verbose": verbose})
     model.history = history
     model.stop_training = False
 
     batches = Batches(x, y, weights, batch_size)
+    if parallel is not None:
+        batches = parallel.batches(batches, n)
     batch_logs = hooks.has("on_train_batch_end")
     hooks.on_train_begin()
     resume, model.resume_from = model.resume_from, None
@@ -149,7 +158,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
                 hooks.on_train_batch_end(batch, totals.means())
             if model.stop_training:
                 break
-        logs = totals.means()
+        logs = (totals if parallel is None else parallel.combined(totals)).means()
         if val is not None:
             for key, value in evaluate_arrays(model, *val).items():
                 logs["val_" + key] = value
@@ -157,6 +166,8 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
         if model.stop_training:
             break
     hooks.on_train_end()
+    if parallel is not None:
+        parallel.finish()
     return history
 
 
@@ -176,7 +187,8 @@ class EpochProgress:
         self.resume = resume
         if resume is not None:
             self.first_batch = int(resume["batch"])
-            self.totals.load_state(resume["totals"])
+            if model.data_parallel is None or model.data_parallel.rank == 0:  # all processes' sums
+                self.totals.load_state(resume["totals"])
         self.epoch_rng = resume["epoch_rng"] if resume else model.rng.bit_generator.state
         model.epoch_progress = self
 
@@ -191,9 +203,12 @@ class EpochProgress:
         return order
 
     def position(self, next_batch):
-        """The position of a checkpoint taken before batch ``next_batch`` of this epoch."""
+        """The position of a checkpoint taken before batch ``next_batch`` of this epoch (with the
+        sums of all processes when training is distributed)."""
+        parallel = self.model.data_parallel
+        totals = self.totals if parallel is None else parallel.combined(self.totals)
         return {"epoch": self.epoch, "batch": next_batch, "epoch_rng": self.epoch_rng,
-                "totals": self.totals.state()}
+                "totals": totals.state()}
 
 
 def prepare(model, x, y, sample_weight=None, class_weight=None):
@@ -219,13 +234,19 @@ def _validation_arrays(model, validation_data):
 
 
 def evaluate_arrays(model, x, y, weights=None, batch_size=256):
-    """Loss (with the L1/L2 penalty, as in training) and metrics over prepared arrays."""
+    """Loss (with the L1/L2 penalty, as in training) and metrics over prepared arrays; during a
+    distributed ``fit``, each process evaluates its part and the sums are combined."""
+    parallel = model.data_parallel
+    if parallel is not None:
+        x, y, weights = parallel.own_rows([x, y, weights])
     totals = _Totals(model.metrics)
     for start in range(0, len(x), batch_size):
         rows = slice(start, start + batch_size)
         outputs, _ = model.forward_head(x[rows], training=False)
         loss = model.head_loss(y[rows], outputs, None if weights is None else weights[rows])
         totals.add(loss, y[rows], outputs)
+    if parallel is not None:
+        totals = parallel.combined(totals)
     return totals.means(regularizers.total_penalty(model.regularized_parameters))
 
 
