@@ -11,6 +11,14 @@
 classification (the labels stay the user's own values: strings, integers, booleans) and
 standardized values for regression. Both are plain JSON (``get_config``/``from_config``), kept in
 the model file, so predictions on new rows go through exactly the same steps.
+
+Both learn from summaries of the columns (counts, means and variances, category counts, class
+sets). In data-parallel training (``glassnet.distributed``) each process holds part of the rows:
+``fit(..., comm=...)`` exchanges the processes' summaries and merges them, in rank order, into
+those of all rows; means and variances by Chan's formulas, for parts a and b with n = n_a + n_b:
+
+    mean = mean_a + (mean_b - mean_a) n_b / n
+    n var = n_a var_a + n_b var_b + (mean_b - mean_a)^2 n_a n_b / n
 """
 import math
 import numbers
@@ -32,6 +40,70 @@ def _pandas():
 def _is_numeric(series):
     pd = _pandas()
     return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def _combine(comm, summary, merge, what):
+    """``summary`` of this process's rows, or with ``comm`` the ``merge`` of every process's."""
+    return summary if comm is None else merge(comm.allgather(summary, what))
+
+
+def _moments(values):
+    """``(count, mean, variance)`` of a float Series without missing values."""
+    if len(values) == 0:
+        return 0, 0.0, 0.0
+    return len(values), float(values.mean()), float(values.var(ddof=0))
+
+
+def _merge_moments(parts):
+    """The ``_moments`` of the union of parts (see the module docstring)."""
+    count, mean, var = 0, 0.0, 0.0
+    for n_b, mean_b, var_b in parts:
+        if n_b:
+            n = count + n_b
+            delta = mean_b - mean
+            var = (count * var + n_b * var_b + delta * delta * count * n_b / n) / n
+            mean, count = mean + delta * n_b / n, n
+    return count, mean, var
+
+
+def _column_summary(series):
+    """What a column's preprocessing is learned from: its kind, missing values, and the moments
+    of its numbers or the count of each category (most frequent first)."""
+    missing = int(series.isna().sum())
+    if _is_numeric(series):
+        return {"kind": NUMERIC, "missing": missing, "moments": _moments(series.dropna().astype(float))}
+    counts = series.dropna().astype(str).value_counts()
+    return {"kind": CATEGORICAL, "missing": missing, "counts": dict(zip(counts.index, counts.tolist()))}
+
+
+def _merge_column(name, parts):
+    has_values = [p for p in parts if (p["moments"][0] if p["kind"] == NUMERIC else p["counts"])]
+    if len({p["kind"] for p in has_values}) > 1:
+        raise DataError(f"column {name!r} holds numbers in some processes' rows and text in others'")
+    merged = dict((has_values or parts)[0], missing=sum(p["missing"] for p in parts))
+    if merged["kind"] == NUMERIC:
+        merged["moments"] = _merge_moments([p["moments"] for p in has_values])
+    else:
+        merged["counts"] = {}
+        for part in has_values:
+            for category, count in part["counts"].items():
+                merged["counts"][category] = merged["counts"].get(category, 0) + count
+    return merged
+
+
+def _column(name, summary):
+    """A column's preprocessing (JSON) from its summary."""
+    kind, missing = summary["kind"], summary["missing"]
+    if kind == NUMERIC and summary["moments"][0]:
+        _, mean, var = summary["moments"]
+        std = math.sqrt(var)
+        return {"name": name, "kind": NUMERIC, "mean": mean,
+                "std": std if std > 0 and math.isfinite(std) else 1.0, "missing": missing}
+    if kind == CATEGORICAL and summary["counts"]:
+        counts = summary["counts"]
+        return {"name": name, "kind": CATEGORICAL, "categories": sorted(counts),
+                "fill": max(counts, key=counts.get), "missing": missing}
+    raise DataError(f"column {name!r} has no values at all; drop it (--drop {name})")
 
 
 def _label(value):
@@ -72,26 +144,14 @@ class TablePreprocessor:
         self.columns = columns  # one dict per feature column, in input order
 
     @classmethod
-    def fit(cls, frame):
-        """Learn the statistics of every column of ``frame`` (the training rows only)."""
-        columns = []
-        for name in frame.columns:
-            series = frame[name]
-            missing = int(series.isna().sum())
-            if missing == len(series):
-                raise DataError(f"column {name!r} has no values at all; drop it (--drop {name})")
-            if _is_numeric(series):
-                values = series.dropna().astype(float)
-                std = float(values.std(ddof=0))
-                columns.append({"name": name, "kind": NUMERIC, "mean": float(values.mean()),
-                                "std": std if std > 0 and math.isfinite(std) else 1.0,
-                                "missing": missing})
-            else:
-                counts = series.dropna().astype(str).value_counts()
-                categories = sorted(counts.index)
-                columns.append({"name": name, "kind": CATEGORICAL, "categories": categories,
-                                "fill": str(counts.index[0]), "missing": missing})
-        return cls(columns)
+    def fit(cls, frame, comm=None):
+        """Learn the statistics of every column of ``frame`` (the training rows only); with
+        ``comm`` (a ``distributed.Communicator``), of every process's part of the rows."""
+        names = list(frame.columns)
+        summaries = _combine(comm, [_column_summary(frame[name]) for name in names],
+                             lambda parts: [_merge_column(n, p) for n, p in zip(names, zip(*parts))],
+                             "the column statistics")
+        return cls([_column(name, summary) for name, summary in zip(names, summaries)])
 
     @property
     def input_names(self):
@@ -160,6 +220,13 @@ class TablePreprocessor:
         return cls(config["columns"])
 
 
+def _merge_task_summaries(parts):
+    voters = [p for p in parts if p["count"]]
+    return {"count": sum(p["count"] for p in parts), "text": any(p["text"] for p in voters),
+            "integers": all(p["integers"] for p in voters),
+            "distinct": set().union(*(p["distinct"] for p in voters))}
+
+
 class TargetEncoder:
     """The target column as the loss needs it, and back (see the module doc)."""
 
@@ -169,24 +236,35 @@ class TargetEncoder:
         self.mean, self.std = mean, std
 
     @staticmethod
-    def infer_task(series):
-        """Classification for text, booleans and a few integer values; regression otherwise."""
+    def infer_task(series, comm=None):
+        """Classification for text, booleans and a few integer values; regression otherwise
+        (with ``comm``, judged on every process's rows)."""
         values = series.dropna()
-        if not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values):
+        text = not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values)
+        numbers_ = None if text else values.astype(float).to_numpy()
+        summary = {"count": len(values), "text": text,
+                   "integers": text or bool(np.all(numbers_ == np.round(numbers_))),
+                   # enough distinct values to tell whether there are more than MAX_INTEGER_CLASSES
+                   "distinct": set() if text else set(np.unique(numbers_)[:MAX_INTEGER_CLASSES + 1].tolist())}
+        summary = _combine(comm, summary, _merge_task_summaries, "the target's values")
+        if summary["text"]:
             return "classification"
-        numbers_ = values.astype(float).to_numpy()
-        distinct = len(np.unique(numbers_))
-        if np.all(numbers_ == np.round(numbers_)) and distinct <= min(MAX_INTEGER_CLASSES, max(2, len(values) // 10)):
+        limit = min(MAX_INTEGER_CLASSES, max(2, summary["count"] // 10))
+        if summary["integers"] and len(summary["distinct"]) <= limit:
             return "classification"
         return "regression"
 
     @classmethod
-    def fit(cls, series, task=None):
+    def fit(cls, series, task=None, comm=None):
+        """Learn the classes, or the mean and standard deviation, of the target ``series`` (with
+        ``comm``, of every process's part of the rows)."""
         name = str(series.name)
-        task = task or cls.infer_task(series)
+        task = task or cls.infer_task(series, comm)
         values = series.dropna()
         if task == "classification":
-            classes = sorted({_label(v) for v in values}, key=lambda v: (str(type(v)), v))
+            labels = _combine(comm, {_label(v) for v in values}, lambda parts: set().union(*parts),
+                              "the target's classes")
+            classes = sorted(labels, key=lambda v: (str(type(v)), v))
             if len(classes) < 2:
                 raise DataError(f"the target {name!r} has a single class ({classes[0]!r}): "
                                 "there is nothing to learn to tell apart")
@@ -194,11 +272,11 @@ class TargetEncoder:
         if not _is_numeric(values):
             raise DataError(f"the target {name!r} holds text, so it cannot be a regression target; "
                             "use --task classification")
-        numbers_ = values.astype(float)
-        std = float(numbers_.std(ddof=0))
+        _, mean, var = _combine(comm, _moments(values.astype(float)), _merge_moments, "the target's moments")
+        std = math.sqrt(var)
         if std == 0:
-            raise DataError(f"the target {name!r} has the same value ({numbers_.iloc[0]}) in every row")
-        return cls(name, task, mean=float(numbers_.mean()), std=std)
+            raise DataError(f"the target {name!r} has the same value ({mean}) in every row")
+        return cls(name, task, mean=mean, std=std)
 
     @property
     def n_classes(self):
