@@ -233,3 +233,65 @@ def test_an_empty_batch_has_loss_zero_and_no_gradient():
             value, outputs = training.train_step(model, np.zeros((0, 4), np.float32), y, weights)
             assert value == 0.0 and outputs.shape == (0, units)
             assert not model.params.grads.any()
+
+
+# -- the command line: each process reads its own row groups --------------------------------------
+def _table(folder, rows=900):
+    """A folder of two Parquet files, with row groups of 50 rows: a regression table."""
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.standard_normal(rows) * 3 + 10, "b": rng.uniform(0, 5, rows),
+                          "colour": rng.choice(["red", "green", "blue"], rows)})
+    frame["y"] = frame["a"] * 2 - frame["b"] + (frame["colour"] == "red") * 4 + rng.standard_normal(rows)
+    frame.loc[rng.random(rows) < 0.05, "b"] = np.nan
+    folder.mkdir()
+    for name, part in (("0.parquet", frame.iloc[:400]), ("1.parquet", frame.iloc[400:])):
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / name, row_group_size=50)
+    return frame
+
+
+def test_a_process_reads_only_the_row_groups_of_its_part(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+    from glassnet.io import tables
+    frame = _table(tmp_path / "data")
+    read = []
+    original = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group",
+                        lambda self, i, *a, **k: read.append(i) or original(self, i, *a, **k))
+    parts = [tables.read_table(tmp_path / "data", part=(index, 4)) for index in range(4)]
+    assert [len(p) for p in parts] == [225] * 4
+    assert len(read) == 18 + 2  # 18 row groups, two of them cut between two parts
+    np.testing.assert_array_equal(np.concatenate([p["a"] for p in parts]), frame["a"])
+    with pytest.raises(gn.DataError, match="900 rows, fewer than the 1000 processes"):
+        tables.read_table(tmp_path / "data", part=(0, 1000))
+
+
+@needs_mpi
+def test_glassnet_train_on_processes_learns_its_preprocessing_from_all_rows(tmp_path):
+    from glassnet.preprocessing import TablePreprocessor, TargetEncoder
+    frame = _table(tmp_path / "data")
+    out = tmp_path / "model.safetensors"
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                   "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "glassnet", "train", str(tmp_path / "data"),
+                           "--target", "y", "--epochs", "4", "--out", str(out)],
+                          env=environment, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("data: ") == 1 and "900 rows" in done.stdout  # process 0 reports
+    assert "training on 720 rows, validating on 180" in done.stdout
+    model = gn.load(out)
+    training = model.metadata["training"]
+    assert (training["rows"], training["train_rows"], training["validation_rows"]) == (900, 720, 180)
+    # after the refit on all rows: the statistics of all 900 rows, though no process read them all
+    features = TablePreprocessor.fit(frame.drop(columns=["y"])).columns
+    target = TargetEncoder.fit(frame["y"]).get_config()
+    saved = model.preprocessing
+    assert saved["target"]["mean"] == pytest.approx(target["mean"], rel=1e-12)
+    assert saved["target"]["std"] == pytest.approx(target["std"], rel=1e-12)
+    for column, expected in zip(saved["features"]["columns"], features):
+        assert column.keys() == expected.keys()
+        for key, value in expected.items():
+            assert column[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value)
+    assert sorted(os.listdir(tmp_path)) == ["data", "model.metrics.json", "model.png", "model.safetensors"]

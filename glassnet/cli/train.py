@@ -4,7 +4,7 @@ import datetime
 import json
 import os
 
-from .. import __version__, builders, callbacks, optimizers
+from .. import __version__, builders, callbacks, distributed, optimizers
 from ..errors import ConfigurationError, DataError, lookup
 from ..extras import require
 from ..io import atomic, tables
@@ -66,7 +66,11 @@ def register(subparsers):
 
 
 def run(args):
-    frame, source = _read(args)
+    comm = distributed.world()  # None unless started by an MPI launcher with several processes
+    if comm is not None:  # each process reads its part of the rows; process 0 reports and writes
+        comm.begin("glassnet train")
+        args.quiet = args.quiet or comm.rank > 0
+    frame, source = _read(args, comm)
     target_name = args.target or ("target" if args.dataset else None)
     dropped = [c.strip() for spec in args.drop for c in spec.split(",") if c.strip()]
     _check_columns(frame, source, target_name, dropped)
@@ -74,16 +78,19 @@ def run(args):
     require("matplotlib", "plots", "the picture of the training curves")
     require("sklearn", "cli", "glassnet train")
 
-    missing_target = int(frame[target_name].isna().sum())
+    missing_target = _total(comm, int(frame[target_name].isna().sum()))
     frame = frame[frame[target_name].notna()]
-    if len(frame) < 2:
-        raise DataError(f"{source} has {len(frame)} row(s) with a target value; at least 2 are needed")
-    target = TargetEncoder.fit(frame[target_name], None if args.task == "auto" else args.task)
+    rows = _total(comm, len(frame))
+    if rows < 2:
+        raise DataError(f"{source} has {rows} row(s) with a target value; at least 2 are needed")
+    target = TargetEncoder.fit(frame[target_name], None if args.task == "auto" else args.task, comm)
     features = frame.drop(columns=[target_name, *dropped])
     if features.shape[1] == 0:
         raise DataError(f"{source} has no columns left to learn from after the target and --drop")
     train_rows, val_rows = _split(frame, target, args)
-    preprocessor = TablePreprocessor.fit(features.iloc[train_rows])
+    preprocessor = TablePreprocessor.fit(features.iloc[train_rows], comm)
+    n_train = _total(comm, len(train_rows))
+    n_val = 0 if val_rows is None else _total(comm, len(val_rows))
     table = TableModel(None, preprocessor, target, dropped)
 
     x_train, _ = preprocessor.transform(features.iloc[train_rows])
@@ -95,8 +102,7 @@ def run(args):
 
     model = _network(args, target, x_train.shape[1])
     table.model = model
-    _say(args, _intro(source, frame, target, preprocessor, model, args, missing_target,
-                      len(train_rows), val_rows))
+    _say(args, _intro(source, rows, target, preprocessor, model, args, missing_target, n_train, n_val))
     stopper = None
     fit_callbacks = []
     if args.early_stopping and validation is not None:
@@ -105,37 +111,40 @@ def run(args):
         fit_callbacks.append(stopper)
     history = model.fit(x_train, y_train, batch_size=args.batch_size or None, epochs=args.epochs,
                         validation_data=validation, callbacks=fit_callbacks,
-                        verbose=0 if args.quiet else 1)
+                        verbose=0 if args.quiet else 1, distributed="shards")
     if target.task == "regression":
         target.fold_into(model)
     scored_on = "validation" if validation else "training"
     x_score, y_score = validation or (x_train, y_train)
-    scores = table.scores(y_score, table.outputs(x_score))
+    scores = table.scores(_everyone(comm, y_score), _everyone(comm, table.outputs(x_score)))
 
     refit = None
     if args.refit and validation is not None:
         # The validation rows chose the number of epochs; the final model learns from every row.
-        refit = {"rows": len(frame), "epochs": len(history.epoch) if stopper is None or stopper.best_epoch is None
+        refit = {"rows": rows, "epochs": len(history.epoch) if stopper is None or stopper.best_epoch is None
                  else stopper.best_epoch + 1}
         _say(args, f"refitting on all {refit['rows']} rows for {refit['epochs']} epochs")
-        preprocessor = table.features = TablePreprocessor.fit(features)
+        preprocessor = table.features = TablePreprocessor.fit(features, comm)
         x_all, _ = preprocessor.transform(features)
         model = table.model = _network(args, target, x_all.shape[1])
         model.fit(x_all, target.encode(frame[target_name]), batch_size=args.batch_size or None,
-                  epochs=refit["epochs"], verbose=0 if args.quiet else 1)
+                  epochs=refit["epochs"], verbose=0 if args.quiet else 1, distributed="shards")
         model.history = history  # the curves that chose the epochs, with validation
         if target.task == "regression":
             target.fold_into(model)
 
     model.preprocessing = table.preprocessing_config()
     model.metadata = {"training": {
-        "data": source, "rows": len(frame), "train_rows": len(train_rows),
-        "validation_rows": 0 if val_rows is None else len(val_rows), "target": target_name,
+        "data": source, "rows": rows, "train_rows": n_train, "validation_rows": n_val, "target": target_name,
         "task": target.task, "options": {k: v for k, v in vars(args).items() if k not in ("run", "func")},
         "epochs_run": len(history.epoch), "best_epoch": None if stopper is None or stopper.best_epoch is None
         else stopper.best_epoch + 1, "refit": refit, "scores": {scored_on: scores},
         "glassnet_version": __version__, "date": datetime.datetime.now().isoformat(timespec="seconds")}}
 
+    if comm is not None:
+        comm.end()
+        if comm.rank:
+            return 0
     from ..plotting import plot_history
     model.save(outputs["model"], overwrite=True)
     diagnosis = plot_history(history, outputs["plot"], title=f"{os.path.basename(source)}: {target_name}")
@@ -153,18 +162,30 @@ def run(args):
     return 0
 
 
+def _total(comm, count):
+    """``count`` summed over all processes (itself on one)."""
+    return count if comm is None else comm.total(count)
+
+
+def _everyone(comm, array):
+    """Every process's rows of ``array``, in rank order (itself on one)."""
+    return array if comm is None else comm.concatenate(array)
+
+
 def _say(args, text):
     if not args.quiet:
         print(text)
 
 
-def _read(args):
+def _read(args, comm):
+    """The table (with ``comm``, this process's part of its rows) and its name."""
     if (args.data is None) == (args.dataset is None):
         raise ConfigurationError("give either a data file or --dataset NAME (one of: "
                                  f"{', '.join(tables.BUILTIN_DATASETS)})")
+    part = None if comm is None else (comm.rank, comm.size)
     if args.dataset:
-        return tables.builtin_dataset(args.dataset), args.dataset
-    return tables.read_table(args.data), args.data
+        return tables.builtin_dataset(args.dataset, part), args.dataset
+    return tables.read_table(args.data, part), args.data
 
 
 def _check_columns(frame, source, target, dropped):
@@ -228,7 +249,7 @@ def _network(args, target, n_inputs):
     return model
 
 
-def _intro(source, frame, target, preprocessor, model, args, missing_target, n_train, val_rows):
+def _intro(source, rows, target, preprocessor, model, args, missing_target, n_train, n_val):
     kinds = [c["kind"] for c in preprocessor.columns]
     if target.task == "classification":
         shown = ", ".join(map(str, target.classes[:10])) + (", ..." if target.n_classes > 10 else "")
@@ -239,7 +260,7 @@ def _intro(source, frame, target, preprocessor, model, args, missing_target, n_t
     sizes = [str(preprocessor.feature_names.__len__())] + [
         f"{layer.units} {layer.activation.name if layer.activation else 'linear'}"
         for layer in model.layers if hasattr(layer, "units")]
-    lines = [f"data: {source}, {len(frame)} rows, target {target.name!r}",
+    lines = [f"data: {source}, {rows} rows, target {target.name!r}",
              f"task: {task} ({how})",
              f"inputs: {kinds.count('numeric')} numeric columns standardized, "
              f"{kinds.count('categorical')} categorical one-hot encoded -> {len(preprocessor.feature_names)} inputs"]
@@ -256,5 +277,5 @@ def _intro(source, frame, target, preprocessor, model, args, missing_target, n_t
                  f"{args.optimizer} lr {args.lr:g}, batch {args.batch_size or 'full'}"
                  + (f", dropout {args.dropout:g}" if args.dropout else "")
                  + (f", L1 {args.l1:g}" if args.l1 else "") + (f", L2 {args.l2:g}" if args.l2 else ""))
-    lines.append(f"training on {n_train} rows, validating on {0 if val_rows is None else len(val_rows)}")
+    lines.append(f"training on {n_train} rows, validating on {n_val}")
     return "\n".join(lines)

@@ -3,6 +3,10 @@
 Reading needs the ``tables`` extra (``pip install 'glassnet[tables]'``); the error says so when it
 is missing. Every way a file can fail to read (missing, empty, header only, not CSV, not Parquet)
 becomes one clear ``DataError`` naming the file.
+
+A folder of Parquet files is one table: its files in name order. Each process of a distributed
+training reads only its part of the rows (``part=(index, count)``); from Parquet, only the row
+groups that hold them, so no process needs memory for the whole table.
 """
 import os
 
@@ -16,17 +20,29 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 
 
-def read_table(path):
-    """A CSV (``.csv``, ``.tsv``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file as a DataFrame."""
+def read_table(path, part=None):
+    """A CSV (``.csv``, ``.tsv``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file, or a folder
+    of Parquet files, as a DataFrame. With ``part=(index, count)``, only rows
+    ``[n * index // count, n * (index + 1) // count)`` of its ``n`` rows: from Parquet, only the
+    row groups that hold them are read; a CSV file is read whole and cut."""
     pd = require("pandas", "tables", "reading tables")
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
-    if suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES:
+    csv = not os.path.isdir(path) and suffix in CSV_SUFFIXES
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, name) for name in os.listdir(path)
+                       if os.path.splitext(name)[1].lower() in PARQUET_SUFFIXES)
+        if not files:
+            raise DataError(f"{path} is a folder without Parquet files (.parquet, .pq)")
+        frame = _read_parquet(path, files, part)
+    elif suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES:
         raise DataError(f"{path}: expected a CSV file (.csv, .tsv, .txt) or a Parquet file "
                         f"(.parquet, .pq), got {suffix or 'no extension'}")
-    if not os.path.isfile(path):
+    elif not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
-    if suffix in PARQUET_SUFFIXES:
+    elif suffix in PARQUET_SUFFIXES and part is not None:
+        frame = _read_parquet(path, [path], part)
+    elif suffix in PARQUET_SUFFIXES:
         require("pyarrow", "tables", "reading Parquet files")
         try:
             frame = pd.read_parquet(path)
@@ -43,13 +59,48 @@ def read_table(path):
         raise DataError(f"{path} has no columns")
     if len(frame) == 0:
         raise DataError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no rows")
+    if part is not None and csv:
+        frame = frame.iloc[_rows(path, len(frame), part)]
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
 
-def builtin_dataset(name):
+def _rows(path, n, part):
+    """The rows of ``part=(index, count)`` of a table of ``n`` rows, as a slice."""
+    index, count = part
+    if n < count:
+        raise DataError(f"{path} has {n} rows, fewer than the {count} processes that share them")
+    return slice(n * index // count, n * (index + 1) // count)
+
+
+def _read_parquet(path, files, part):
+    """The rows of ``part`` (all with None) of the Parquet ``files`` taken as one table, reading
+    only the row groups that hold them."""
+    pa = require("pyarrow", "tables", "reading Parquet files")
+    import pyarrow.parquet as pq
+    try:
+        groups = [(file, group, file.metadata.row_group(group).num_rows)
+                  for file in map(pq.ParquetFile, files) for group in range(file.num_row_groups)]
+        n = sum(rows for _, _, rows in groups)
+        wanted = _rows(path, n, part) if part is not None else slice(0, n)
+        pieces, start = [], 0
+        for file, group, rows in groups:
+            lo, hi = max(wanted.start, start), min(wanted.stop, start + rows)
+            if lo < hi:
+                pieces.append(file.read_row_group(group).slice(lo - start, hi - lo))
+            start += rows
+        table = pa.concat_tables(pieces) if pieces else pq.ParquetFile(files[0]).schema_arrow.empty_table()
+        return table.to_pandas()
+    except DataError:
+        raise
+    except Exception as error:  # pyarrow raises several unrelated types for a bad file
+        raise DataError(f"{path} could not be read as Parquet: {error}") from None
+
+
+def builtin_dataset(name, part=None):
     """One of scikit-learn's bundled data sets as a DataFrame with a ``target`` column; class
-    labels are the data set's own names (``"malignant"``, ``"class_0"``, digits 0-9)."""
+    labels are the data set's own names (``"malignant"``, ``"class_0"``, digits 0-9). ``part``
+    as in ``read_table``."""
     if name not in BUILTIN_DATASETS:
         raise DataError(f"unknown data set {name!r}; built in: {', '.join(BUILTIN_DATASETS)}")
     datasets = require("sklearn.datasets", "cli", "the built-in data sets")
@@ -59,7 +110,7 @@ def builtin_dataset(name):
     names = getattr(bunch, "target_names", None)
     if name in ("iris", "wine", "breast_cancer"):
         frame["target"] = [str(names[i]) for i in frame["target"]]
-    return frame
+    return frame if part is None else frame.iloc[_rows(name, len(frame), part)]
 
 
 def check_output_path(path, force=False):
