@@ -28,7 +28,8 @@ def register(subparsers):
                     "file of metrics and history, and a PNG of the training curves.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")
-    data.add_argument("data", nargs="?", help="a CSV (.csv, .tsv) or Parquet (.parquet) file")
+    data.add_argument("data", nargs="?",
+                      help="a CSV (.csv, .tsv) or Parquet (.parquet) file, or a folder of Parquet files")
     data.add_argument("--dataset", choices=tables.BUILTIN_DATASETS,
                       help="a built-in data set instead of a file (target column: target)")
     data.add_argument("--target", help="the column to predict (default for --dataset: target)")
