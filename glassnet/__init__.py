@@ -7,8 +7,8 @@
 """
 from . import (callbacks, initializers, layers, losses, metrics, optimizers, preprocessing, regularizers,
                schedules)
-from .errors import (ConfigurationError, DataError, ExportError, GlassnetError, NotBuiltError,
-                     NotCompiledError, ModelFileError, ShapeError, StateError)
+from .errors import (ConfigurationError, DataError, DistributedError, ExportError, GlassnetError,
+                     NotBuiltError, NotCompiledError, ModelFileError, ShapeError, StateError)
 from .diagnosis import Diagnosis, diagnose
 from .explain import Trace, explain
 from .gradcheck import GradcheckReport, gradcheck
@@ -24,5 +24,5 @@ __all__ = [
     "diagnose", "Diagnosis", "plot_history", "explain", "Trace",
     "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks",
     "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",
-    "NotBuiltError", "StateError", "ModelFileError", "ExportError", "__version__",
+    "NotBuiltError", "StateError", "ModelFileError", "ExportError", "DistributedError", "__version__",
 ]

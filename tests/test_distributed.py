@@ -74,6 +74,8 @@ WORKER = textwrap.dedent('''
         m = model(dropout=0.3)
         m.fit(x, y, epochs=3, batch_size=16, verbose=0)
         results["dropout"] = m.params.values
+    elif mode == "mismatch":  # "auto" needs the same data on every process
+        model().fit(x[:301 - rank], y[:301 - rank], epochs=1, verbose=0)
     else:
         action = {"resume": lambda: None, "kill": kill, "fail": fail, "hang": hang}[mode]
         m = model(dropout=0.3)
@@ -176,6 +178,14 @@ def test_a_process_that_hangs_stops_the_others_after_the_timeout(tmp_path):
     assert done.returncode != 0 and not results
     assert "process 0 of 2 waited 2 s for the others in the gradient sum" in done.stderr
     assert time.monotonic() - start < 30
+
+
+@needs_mpi
+def test_processes_that_pass_different_data_are_told_to_use_shards(tmp_path):
+    done, results = run(tmp_path, 2, "mismatch", timeout=60)
+    assert done.returncode != 0 and not results
+    assert ("DistributedError: the processes passed different numbers of training rows (301, 300): "
+            "with distributed='auto' each passes the whole data set") in done.stderr
 
 
 # -- without MPI -----------------------------------------------------------------------------------
