@@ -168,16 +168,17 @@ def test_a_process_that_fails_stops_the_others_with_a_clear_error(tmp_path):
     assert done.returncode != 0 and not results
     assert "process 1 failed on purpose" in done.stderr
     assert "process 1 of 2 exited during data-parallel training; stopping all 2 processes" in done.stderr
-    assert time.monotonic() - start < 30
+    assert time.monotonic() - start < 60  # not the 600 s of the watchdog
 
 
 @needs_mpi
 def test_a_process_that_hangs_stops_the_others_after_the_timeout(tmp_path):
     start = time.monotonic()
-    done, results = run(tmp_path, 2, "hang", timeout=60, GLASSNET_MPI_TIMEOUT="2")
+    # (long enough that a slow start of one process, on a loaded machine, is no hang)
+    done, results = run(tmp_path, 2, "hang", timeout=90, GLASSNET_MPI_TIMEOUT="6")
     assert done.returncode != 0 and not results
-    assert "process 0 of 2 waited 2 s for the others in the gradient sum" in done.stderr
-    assert time.monotonic() - start < 30
+    assert "process 0 of 2 waited 6 s for the others in the gradient sum" in done.stderr
+    assert time.monotonic() - start < 60
 
 
 @needs_mpi
