@@ -141,6 +141,7 @@ class Communicator:
     def abort(self, message):
         """Print ``message`` and stop every process of the job."""
         print(f"glassnet: error: {message}; stopping all {self.size} processes", file=sys.stderr, flush=True)
+        time.sleep(0.5)  # the launcher forwards output asynchronously: let it pass this on first
         self.comm.Abort(1)
 
     def _wait(self, what, operation, *args):
