@@ -63,13 +63,17 @@ WORKER = textwrap.dedent('''
     if mode == "equal":
         # the same data on every process; 301 rows, batches of 30 (the last has one row)
         m = model()
-        history = m.fit(x, y, sample_weight=w, epochs=5, batch_size=30, validation_split=0.2, verbose=0)
+        stop = gn.callbacks.EarlyStopping(min_delta=0.02, patience=1, restore_best_weights=True)
+        history = m.fit(x, y, sample_weight=w, epochs=8, batch_size=30, validation_split=0.2, verbose=0,
+                        callbacks=[stop])
         results["same_data"], results["val_loss"] = m.params.values, np.array(history.history["val_loss"])
         # each process passes its own block of the 240 training rows and of the 61 validation rows
         own = lambda lo, n: slice(lo + n * rank // size, lo + n * (rank + 1) // size)
         m = model()
-        m.fit(x[own(0, 240)], y[own(0, 240)], sample_weight=w[own(0, 240)], epochs=5, batch_size=30,
-              validation_data=(x[own(240, 61)], y[own(240, 61)]), verbose=0, distributed="shards")
+        stop = gn.callbacks.EarlyStopping(min_delta=0.02, patience=1, restore_best_weights=True)
+        m.fit(x[own(0, 240)], y[own(0, 240)], sample_weight=w[own(0, 240)], epochs=8, batch_size=30,
+              validation_data=(x[own(240, 61)], y[own(240, 61)]), verbose=0, callbacks=[stop],
+              distributed="shards")
         results["shards"] = m.params.values
         m = model(dropout=0.3)
         m.fit(x, y, epochs=3, batch_size=16, verbose=0)
@@ -134,11 +138,12 @@ def test_processes_train_the_weights_one_process_trains(tmp_path, one_process, p
     for key in ("same_data", "val_loss", "shards", "dropout"):  # bit-identical across processes
         for other in ranks[1:]:
             np.testing.assert_array_equal(ranks[0][key], other[key])
-    # float64, 5 epochs of Adam with L1, L2 and sample weights; the last batch of each epoch has
-    # one row, so some processes have empty shares: equal up to the rounding of the sums
+    # float64, Adam with L1, L2, sample weights and early stopping; the last batch of each epoch
+    # has one row, so some processes have empty shares: equal up to the rounding of the sums
     np.testing.assert_allclose(ranks[0]["same_data"], one_process["same_data"], rtol=0, atol=1e-5)
     np.testing.assert_allclose(ranks[0]["shards"], one_process["same_data"], rtol=0, atol=1e-5)
     np.testing.assert_allclose(ranks[0]["val_loss"], one_process["val_loss"], rtol=1e-9)
+    assert 1 < len(one_process["val_loss"]) < 8  # early stopping stopped at the same epoch
     assert np.abs(ranks[0]["same_data"] - one_process["same_data"]).max() < 1e-12
 
 
