@@ -14,6 +14,8 @@ and compute ``log_softmax(z)`` / ``log_sigmoid(z)`` stably, and their gradient i
 ``(softmax(z) - y) / N``. A model that ends in ``activation="softmax"`` (or ``"sigmoid"``) and is
 compiled with ``from_logits=False`` is fused the same way by ``Sequential.compile``.
 """
+import math
+
 import numpy as np
 
 from . import ops, serialization
@@ -72,8 +74,13 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
+def _features(a):
+    """The number of output features per example (also for a batch of no rows)."""
+    return math.prod(a.shape[1:])
+
+
 def _mean_features(a):
-    return a.reshape(a.shape[0], a[:1].size or 1).mean(axis=1)
+    return a.reshape(a.shape[0], _features(a)).mean(axis=1)
 
 
 class MeanSquaredError(Loss):
@@ -83,7 +90,7 @@ class MeanSquaredError(Loss):
 
     def per_example(self, y_true, y_pred):
         diff = y_pred - y_true
-        return _mean_features(diff * diff), diff * y_pred.dtype.type(2 / (diff[:1].size or 1))
+        return _mean_features(diff * diff), diff * y_pred.dtype.type(2 / _features(diff))
 
 
 class MeanAbsoluteError(Loss):
@@ -93,7 +100,7 @@ class MeanAbsoluteError(Loss):
 
     def per_example(self, y_true, y_pred):
         diff = y_pred - y_true
-        return _mean_features(np.abs(diff)), np.sign(diff) * y_pred.dtype.type(1 / (diff[:1].size or 1))
+        return _mean_features(np.abs(diff)), np.sign(diff) * y_pred.dtype.type(1 / _features(diff))
 
 
 class Huber(Loss):
@@ -114,7 +121,7 @@ class Huber(Loss):
         r = y_pred - y_true
         a = np.abs(r)
         values = np.where(a <= self.delta, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
-        grads = np.clip(r, -self.delta, self.delta) * y_pred.dtype.type(1 / (r[:1].size or 1))
+        grads = np.clip(r, -self.delta, self.delta) * y_pred.dtype.type(1 / _features(r))
         return _mean_features(values), grads
 
     def get_config(self):
@@ -175,7 +182,7 @@ class BinaryCrossentropy(_CrossEntropy):
         y = y_true.astype(y_pred.dtype, copy=False)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
-        scale = y_pred.dtype.type(1 / (y_pred[:1].size or 1))
+        scale = y_pred.dtype.type(1 / _features(y_pred))
         if self.from_logits:
             z = y_pred
             values = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
