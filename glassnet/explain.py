@@ -116,6 +116,7 @@ def _run(model, x, y):
         record.inputs, record.weight = a[0], layer.weight.value.copy()
         record.bias = None if layer.bias is None else layer.bias.value.copy()
         z, backward_affine = layer.forward_logits(a, training=True)
+        record.z = z[0].copy()  # kept before Dense's activation, which may compute in place of z
         backward_activation = None
         if layer.activation is None:
             a = shown = z
@@ -125,7 +126,7 @@ def _run(model, x, y):
         else:
             a, backward_activation = layer.activation.forward(z, training=True)
             shown = a
-        record.z, record.outputs = z[0], shown[0]
+        record.outputs = shown[0]
         trace.layers.append(record)
         backwards.append((record, layer, backward_affine, backward_activation))
     trace.prediction = trace.layers[-1].outputs

@@ -89,6 +89,21 @@ def test_inference_is_deterministic_and_batch_equals_rows(case):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
+def test_forward_and_backward_leave_their_inputs_untouched(case):
+    """A layer may compute in place only into arrays it made itself (Dense's activation writes
+    over Dense's own z), never over the input it was given: that may be the user's data."""
+    layer, shape = make(case)
+    x = inputs(shape)
+    for training in (False, True):
+        before = x.copy()
+        y, backward = layer.forward(x, training)
+        dy = np.ones_like(y)
+        backward(dy)
+        np.testing.assert_array_equal(x, before)
+        np.testing.assert_array_equal(dy, np.ones_like(y))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_config_round_trip(case):
     layer, shape = make(case)
     spec = layers.serialize(layer)

@@ -52,6 +52,7 @@ class Dense(Layer):
                 "bias", self.bias_initializer((self.units,), rng, dtype), self.bias_regularizer)
         if self.activation is not None:
             self.activation.ensure_built((self.units,), rng, dtype)
+            self.activation.overwrites_input = True  # its input is our fresh z (see Activation)
 
     def compute_output_shape(self, input_shape):
         return (self.units,)
