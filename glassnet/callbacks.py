@@ -24,7 +24,13 @@ HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
 
 class Callback:
     """Base class: every hook does nothing. ``self.model`` is the model being trained and
-    ``self.params`` holds ``epochs``, ``steps`` (batches per epoch) and ``verbose``."""
+    ``self.params`` holds ``epochs``, ``steps`` (batches per epoch), ``verbose`` and
+    ``callbacks`` (every callback of this ``fit``, in the order they run).
+
+    A callback that remembers something from epoch to epoch (a best value, a patience counter)
+    returns it from ``get_state`` and takes it back in ``set_state``, so that ``BackupAndRestore``
+    resumes it along with the model: a dict of JSON values, with any NumPy arrays in a list
+    under ``"arrays"``."""
 
     # True for callbacks that save the training state (checkpoints): ``fit`` runs them after the
     # History has recorded the epoch, so what they save includes it.
@@ -39,6 +45,13 @@ class Callback:
 
     def set_params(self, params):
         self.params = params
+
+    def get_state(self):
+        """What this callback must remember across an interrupted run, or None for nothing."""
+        return None
+
+    def set_state(self, state):
+        """Take back a ``get_state()`` value (called after ``on_train_begin`` on a resume)."""
 
     def on_train_begin(self, logs=None):
         pass
@@ -69,7 +82,7 @@ class CallbackList:
             if not isinstance(callback, Callback):
                 raise ConfigurationError(f"callbacks must be Callback instances, got {type(callback).__name__}")
             callback.set_model(model)
-            callback.set_params(params)
+            callback.set_params({**params, "callbacks": self.callbacks})
         for hook in HOOKS:
             setattr(self, hook, _dispatch([getattr(c, hook) for c in self.callbacks if overrides(c, hook)]))
 
@@ -188,6 +201,14 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
+    def get_state(self):
+        return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch,
+                "arrays": self.best_weights or []}
+
+    def set_state(self, state):
+        self.wait, self.best, self.best_epoch = int(state["wait"]), float(state["best"]), state["best_epoch"]
+        self.best_weights = list(state["arrays"]) or None
+
     def on_train_end(self, logs=None):
         if self.stopped_epoch is not None and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping; best {self.monitor} = "
@@ -211,6 +232,13 @@ class ReduceLROnPlateau(Callback):
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.cooldown_counter = self._monitor.worst(), 0, 0
+
+    def get_state(self):
+        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
+
+    def set_state(self, state):
+        self.best, self.wait = float(state["best"]), int(state["wait"])
+        self.cooldown_counter = int(state["cooldown_counter"])
 
     def on_epoch_end(self, epoch, logs=None):
         current = self._monitor.read(logs)

@@ -75,6 +75,12 @@ class ModelCheckpoint(Callback):
             position = self.model.epoch_progress.position(batch + 1)
             self._save(logs, position, epoch=self.epoch + 1, batch=batch + 1)
 
+    def get_state(self):
+        return {"best": self.best}
+
+    def set_state(self, state):
+        self.best = float(state["best"])
+
     def _save(self, logs, position, **names):
         logs = logs or {}
         if self.save_best_only:
@@ -101,8 +107,10 @@ class BackupAndRestore(Callback):
     (``delete_checkpoint=True``).
 
     Restored exactly: weights, optimizer state (moments, step count, learning rate), the model's
-    random generator (shuffling, dropout), the history, and the position in training, down to the
-    batch. The other callbacks start afresh (an EarlyStopping's patience counter, for example).
+    random generator (shuffling, dropout), the history, the position in training, down to the
+    batch, and the state of the other callbacks that keep one (``Callback.get_state``:
+    EarlyStopping's best value, patience counter and best weights, ReduceLROnPlateau's counters,
+    ModelCheckpoint's best value).
     """
 
     FILENAME = "backup.safetensors"
@@ -122,10 +130,14 @@ class BackupAndRestore(Callback):
         self.batches_seen = 0
         self.restored_from = None
         if os.path.exists(self.path):
-            model_file.restore(self.model, self.path)
+            file = model_file.restore(self.model, self.path)
             if self.model.saved_position is None:
                 raise ModelFileError(f"{self.path} is not a training backup: it has no training position")
             self.model.resume_from = self.restored_from = self.model.saved_position
+            try:
+                model_file.restore_callbacks(file, self._others())
+            except (KeyError, TypeError, ValueError) as error:
+                raise ModelFileError(f"{self.path}: a callback's saved state is not valid: {error!r}") from None
 
     def on_epoch_end(self, epoch, logs=None):
         self._save({"epoch": epoch + 1, "batch": 0})
@@ -135,9 +147,14 @@ class BackupAndRestore(Callback):
         if self.batches_seen % self.save_freq == 0:
             self._save(self.model.epoch_progress.position(batch + 1))
 
+    def _others(self):
+        """The other callbacks of this fit, whose state (EarlyStopping's patience, ...) is backed up."""
+        return [c for c in self.params.get("callbacks", ()) if c is not self]
+
     def _save(self, position):
         if _writes(self.model):
-            model_file.save(self.model, self.path, include_optimizer=True, position=position)
+            model_file.save(self.model, self.path, include_optimizer=True, position=position,
+                            callbacks=self._others())
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and _writes(self.model) and os.path.exists(self.path):

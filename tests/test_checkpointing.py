@@ -72,6 +72,35 @@ def test_backup_and_restore_resumes_exactly(tmp_path, save_freq, stop_at):
     assert not os.path.exists(backup.path)  # deleted once training ended
 
 
+@pytest.mark.parametrize("stop_at", [(4, 3), (6, 0)])
+def test_a_resume_keeps_early_stopping_and_reduce_lr_on_plateau_where_they_were(tmp_path, stop_at):
+    """Their best values, counters and best weights are in the backup: the resumed run stops at
+    the same epoch, with the same learning rate and the same restored best weights."""
+    x, y = data()
+
+    def watchers():
+        return [gn.callbacks.EarlyStopping(patience=3, min_delta=0.005, restore_best_weights=True),
+                gn.callbacks.ReduceLROnPlateau(patience=2, factor=0.5, min_delta=0.005)]
+
+    fit = {**FIT, "epochs": 40}
+    straight = model()
+    straight_history = straight.fit(x, y, callbacks=watchers(), **fit)
+    assert len(straight_history.epoch) < 40  # it did stop early
+    assert stop_at[0] < len(straight_history.epoch) and straight.optimizer.learning_rate < 0.01  # and cut the rate
+
+    with pytest.raises(Interrupt):
+        model().fit(x, y, callbacks=[*watchers(), gn.callbacks.BackupAndRestore(tmp_path, save_freq=4),
+                                     StopAt(*stop_at)], **fit)
+    resumed = model()
+    first, plateau = watchers()
+    history = resumed.fit(x, y, callbacks=[first, plateau, gn.callbacks.BackupAndRestore(tmp_path, save_freq=4)], **fit)
+    assert history.history == straight_history.history
+    assert first.stopped_epoch == len(straight_history.epoch) - 1
+    assert resumed.optimizer.learning_rate == straight.optimizer.learning_rate
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_backup_is_kept_when_asked_and_refuses_a_plain_model_file(tmp_path):
     x, y = data()
     backup = gn.callbacks.BackupAndRestore(tmp_path, delete_checkpoint=False)

@@ -41,9 +41,10 @@ _JSON_FIELDS = ("model", "compile", "history", "preprocessing", "metadata", "tra
 
 
 # -- writing ---------------------------------------------------------------------------------------
-def save(model, path, include_optimizer=False, position=None, overwrite=True):
+def save(model, path, include_optimizer=False, position=None, callbacks=(), overwrite=True):
     """Write ``model`` to ``path`` atomically. ``include_optimizer`` adds what an exact resume
-    needs; ``position`` (from the training loop) says where in training the model is."""
+    needs; ``position`` (from the training loop) says where in training the model is, and
+    ``callbacks`` whose state (``Callback.get_state``) is kept with it."""
     from .. import __version__
     model.build_if_shape_known()
     if not model.built:
@@ -61,12 +62,41 @@ def save(model, path, include_optimizer=False, position=None, overwrite=True):
         fields["training_state"] = {
             "optimizer": {"class_name": state["class_name"], "iterations": state["iterations"],
                           "learning_rate": state["learning_rate"]},
-            "rng": model.rng.bit_generator.state, "position": position}
+            "rng": model.rng.bit_generator.state, "position": position,
+            "callbacks": _callback_states(callbacks, tensors)}
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "glassnet_version": __version__}
     metadata.update({key: json.dumps(value) for key, value in fields.items() if value is not None})
     tensors = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
     metadata["checksum"] = _checksum(metadata, tensors)
     atomic.write_bytes(path, safetensors.numpy.save(tensors, metadata=metadata), overwrite)
+
+
+def _callback_states(callbacks, tensors):
+    """``[{"class_name", "state", "arrays": count}]`` for the callbacks that have a state; their
+    arrays go into ``tensors`` as ``callbacks/<i>/<j>``."""
+    states = []
+    for callback in callbacks:
+        state = callback.get_state()
+        if state is None:
+            continue
+        arrays = list(state.get("arrays", ()))
+        for j, array in enumerate(arrays):
+            tensors[f"callbacks/{len(states)}/{j}"] = array
+        states.append({"class_name": type(callback).__name__, "arrays": len(arrays),
+                       "state": {k: v for k, v in state.items() if k != "arrays"}})
+    return states
+
+
+def restore_callbacks(file, callbacks):
+    """Give each of ``callbacks`` the state saved for it in ``file``: the saved states of a class
+    go, in order, to the callbacks of that class."""
+    saved = (file.fields.get("training_state") or {}).get("callbacks") or []
+    for class_name in {entry["class_name"] for entry in saved}:
+        entries = [(i, e) for i, e in enumerate(saved) if e["class_name"] == class_name]
+        mine = [c for c in callbacks if type(c).__name__ == class_name]
+        for (i, entry), callback in zip(entries, mine):
+            arrays = [file.tensors[f"callbacks/{i}/{j}"] for j in range(entry["arrays"])]
+            callback.set_state({**entry["state"], "arrays": arrays})
 
 
 def _history_json(history):
