@@ -230,8 +230,9 @@ def _merge_task_summaries(parts):
 class TargetEncoder:
     """The target column as the loss needs it, and back (see the module doc)."""
 
-    def __init__(self, name, task, classes=None, mean=0.0, std=1.0):
+    def __init__(self, name, task, classes=None, mean=0.0, std=1.0, reason=None):
         self.name, self.task = name, task
+        self.reason = reason  # why this task (shown by glassnet train; not kept in the file)
         self.classes = classes
         self.mean, self.std = mean, std
 
@@ -239,6 +240,11 @@ class TargetEncoder:
     def infer_task(series, comm=None):
         """Classification for text, booleans and a few integer values; regression otherwise
         (with ``comm``, judged on every process's rows)."""
+        return TargetEncoder.infer_task_and_reason(series, comm)[0]
+
+    @staticmethod
+    def infer_task_and_reason(series, comm=None):
+        """``(task, reason)``: the task ``infer_task`` picks, and why, in a few words."""
         values = series.dropna()
         text = not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values)
         numbers_ = None if text else values.astype(float).to_numpy()
@@ -248,18 +254,23 @@ class TargetEncoder:
                    "distinct": set() if text else set(np.unique(numbers_)[:MAX_INTEGER_CLASSES + 1].tolist())}
         summary = _combine(comm, summary, _merge_task_summaries, "the target's values")
         if summary["text"]:
-            return "classification"
+            return "classification", "the target holds text or true/false values"
         limit = min(MAX_INTEGER_CLASSES, max(2, summary["count"] // 10))
-        if summary["integers"] and len(summary["distinct"]) <= limit:
-            return "classification"
-        return "regression"
+        distinct = len(summary["distinct"])
+        if summary["integers"] and distinct <= limit:
+            return "classification", f"the target holds {distinct} distinct whole numbers"
+        if summary["integers"]:
+            return "regression", f"the target holds more than {limit} distinct whole numbers"
+        return "regression", "the target holds numbers with fractions"
 
     @classmethod
     def fit(cls, series, task=None, comm=None):
         """Learn the classes, or the mean and standard deviation, of the target ``series`` (with
         ``comm``, of every process's part of the rows)."""
         name = str(series.name)
-        task = task or cls.infer_task(series, comm)
+        reason = "as --task says"
+        if task is None:
+            task, reason = cls.infer_task_and_reason(series, comm)
         values = series.dropna()
         if task == "classification":
             labels = _combine(comm, {_label(v) for v in values}, lambda parts: set().union(*parts),
@@ -268,7 +279,7 @@ class TargetEncoder:
             if len(classes) < 2:
                 raise DataError(f"the target {name!r} has a single class ({classes[0]!r}): "
                                 "there is nothing to learn to tell apart")
-            return cls(name, task, classes=classes)
+            return cls(name, task, classes=classes, reason=reason)
         if not _is_numeric(values):
             raise DataError(f"the target {name!r} holds text, so it cannot be a regression target; "
                             "use --task classification")
@@ -276,7 +287,7 @@ class TargetEncoder:
         std = math.sqrt(var)
         if std == 0:
             raise DataError(f"the target {name!r} has the same value ({mean}) in every row")
-        return cls(name, task, mean=mean, std=std)
+        return cls(name, task, mean=mean, std=std, reason=reason)
 
     @property
     def n_classes(self):

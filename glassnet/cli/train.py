@@ -257,7 +257,7 @@ def _intro(source, rows, target, preprocessor, model, args, missing_target, n_tr
         task = f"classification, {target.n_classes} classes: {shown}"
     else:
         task = f"regression (mean {target.mean:.4g}, std {target.std:.4g})"
-    how = "inferred from the target's values" if args.task == "auto" else "from --task"
+    how = target.reason
     sizes = [str(preprocessor.feature_names.__len__())] + [
         f"{layer.units} {layer.activation.name if layer.activation else 'linear'}"
         for layer in model.layers if hasattr(layer, "units")]
