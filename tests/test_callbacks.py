@@ -7,7 +7,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import layers
-from glassnet.progress import ProgressBar
+from glassnet.progress import ProgressBar, TrainingBar
 
 
 def data(n=64, seed=0):
@@ -157,3 +157,20 @@ def test_verbose_fit_prints_one_line_per_epoch_off_a_terminal(capsys):
     model().fit(x, y, epochs=2, verbose=1)
     out = capsys.readouterr().out
     assert out.count("loss:") == 2 and "\r" not in out
+
+
+@pytest.mark.parametrize("epochs, lines", [(40, 10), (7, 7), (23, 12)])
+def test_training_bar_prints_about_ten_lines_off_a_terminal_and_the_last_epoch(epochs, lines):
+    x, y = data(32)
+    stream = io.StringIO()
+    model().fit(x, y, epochs=epochs, batch_size=16, verbose=0, callbacks=[TrainingBar("epoch", stream=stream)])
+    shown = stream.getvalue().splitlines()
+    assert len(shown) == lines and shown[-1].startswith(f"epoch {epochs}/{epochs} [") and "loss:" in shown[-1]
+
+
+def test_training_bar_redraws_one_line_on_a_terminal():
+    x, y = data(32)
+    stream = FakeTerminal()
+    model().fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[TrainingBar("refit", stream=stream)])
+    text = stream.getvalue()
+    assert text.count("\r") == 5 and text.endswith("\n") and text.count("\n") == 1 and "refit 5/5" in text

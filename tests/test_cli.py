@@ -61,6 +61,8 @@ def test_classification_on_a_csv_with_categories_missing_values_and_text_labels(
     assert "task: classification, 2 classes: no, yes (the target holds text or true/false values)" in out
     assert "1 numeric" not in out and "2 numeric columns standardized, 1 categorical" in out
     assert "missing values imputed (training rows): age" in out
+    progress = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert 2 <= len(progress) <= 11 and progress[-1].startswith("epoch ") and "val_loss" in progress[-1]
     model_path = tmp_path / "customers.safetensors"  # next to the data by default
     table_model = TableModel.load(model_path)
     assert table_model.target.classes == ["no", "yes"]

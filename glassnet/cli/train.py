@@ -9,6 +9,7 @@ from ..errors import ConfigurationError, DataError, lookup
 from ..extras import require
 from ..io import atomic, tables
 from ..preprocessing import TablePreprocessor, TargetEncoder
+from ..progress import TrainingBar
 from .tabular import TableModel, format_scores
 
 EXAMPLES = """examples:
@@ -111,8 +112,11 @@ def run(args):
                                           restore_best_weights=True)
         fit_callbacks.append(stopper)
     history = model.fit(x_train, y_train, batch_size=args.batch_size or None, epochs=args.epochs,
-                        validation_data=validation, callbacks=fit_callbacks,
-                        verbose=0 if args.quiet else 1, distributed="shards")
+                        validation_data=validation, callbacks=fit_callbacks + _progress(args, "epoch"),
+                        verbose=0, distributed="shards")
+    if stopper is not None and stopper.stopped_epoch is not None:
+        _say(args, f"stopped early after epoch {stopper.stopped_epoch + 1}: no better validation loss "
+                   f"for {args.early_stopping} epochs; kept the weights of epoch {stopper.best_epoch + 1}")
     if target.task == "regression":
         target.fold_into(model)
     scored_on = "validation" if validation else "training"
@@ -129,7 +133,7 @@ def run(args):
         x_all, _ = preprocessor.transform(features)
         model = table.model = _network(args, target, x_all.shape[1])
         model.fit(x_all, target.encode(frame[target_name]), batch_size=args.batch_size or None,
-                  epochs=refit["epochs"], verbose=0 if args.quiet else 1, distributed="shards")
+                  epochs=refit["epochs"], callbacks=_progress(args, "refit"), verbose=0, distributed="shards")
         model.history = history  # the curves that chose the epochs, with validation
         if target.task == "regression":
             target.fold_into(model)
@@ -153,9 +157,6 @@ def run(args):
               "epochs_run": len(history.epoch), "diagnosis": None if diagnosis is None else str(diagnosis)}
     atomic.write_text(outputs["metrics"], json.dumps(report, indent=2) + "\n")
 
-    if stopper is not None and stopper.stopped_epoch is not None:
-        _say(args, f"stopped early after epoch {stopper.stopped_epoch + 1}: no better validation loss "
-                   f"for {args.early_stopping} epochs; kept the weights of epoch {stopper.best_epoch + 1}")
     if diagnosis is not None:
         _say(args, str(diagnosis))
     print(f"{scored_on}: {format_scores(scores)}")
@@ -171,6 +172,11 @@ def _total(comm, count):
 def _everyone(comm, array):
     """Every process's rows of ``array``, in rank order (itself on one)."""
     return array if comm is None else comm.concatenate(array)
+
+
+def _progress(args, label):
+    """One progress bar over the epochs (a line per epoch would be hundreds of lines)."""
+    return [] if args.quiet else [TrainingBar(label)]
 
 
 def _say(args, text):
