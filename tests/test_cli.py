@@ -214,3 +214,10 @@ def test_the_console_command_exits_non_zero_without_a_traceback(tmp_path):
     assert result.returncode == 1 and "no such file" in result.stderr and "Traceback" not in result.stderr
     result = subprocess.run([sys.executable, "-m", "glassnet", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "train" in result.stdout and "predict" in result.stdout
+
+
+@pytest.mark.parametrize("module, extra", [("pandas", "tables"), ("matplotlib", "plots")])
+def test_a_missing_optional_dependency_is_named_with_its_extra(table, capsys, monkeypatch, module, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    err = error_of(["train", table, "--target", "churned", *FAST], capsys)
+    assert f"needs {module}, which is not installed: pip install 'glassnet[{extra}]'" in err
