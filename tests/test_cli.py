@@ -221,3 +221,17 @@ def test_a_missing_optional_dependency_is_named_with_its_extra(table, capsys, mo
     monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
     err = error_of(["train", table, "--target", "churned", *FAST], capsys)
     assert f"needs {module}, which is not installed: pip install 'glassnet[{extra}]'" in err
+
+
+def test_info_on_a_python_model_and_a_scikit_learn_one(tmp_path, capsys):
+    model = gn.Sequential([gn.layers.Input((3,)), gn.layers.Dense(2, activation="softmax")], seed=0)
+    model.compile(gn.optimizers.Adam(gn.schedules.CosineDecay(0.01, 100)), "sparse_categorical_crossentropy")
+    model.save(tmp_path / "python.safetensors")
+    status, out, _ = run(["info", tmp_path / "python.safetensors"], capsys)
+    assert status == 0 and "optimizer Adam(learning_rate=CosineDecay(initial_learning_rate=0.01" in out
+    from glassnet.sklearn import GlassnetClassifier
+    rng = np.random.default_rng(0)
+    GlassnetClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0).fit(
+        rng.random((30, 3)), rng.integers(0, 2, 30)).save(tmp_path / "sk.safetensors")
+    status, out, _ = run(["info", tmp_path / "sk.safetensors"], capsys)
+    assert "saved by scikit-learn's GlassnetClassifier(" in out and "GlassnetClassifier.load" in out

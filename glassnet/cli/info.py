@@ -30,10 +30,13 @@ def run(args):
     model.summary()
     compiled = file.fields.get("compile")
     if compiled:
-        optimizer = compiled["optimizer"]
-        settings = ", ".join(f"{k}={v}" for k, v in optimizer["config"].items())
-        print(f"\ncompiled: loss {compiled['loss']['class_name']}, optimizer {optimizer['class_name']}({settings})"
+        print(f"\ncompiled: loss {model.loss!r}, optimizer {model.optimizer!r}"
               + (f", metrics {', '.join(compiled['metrics'])}" if compiled["metrics"] else ""))
+    estimator = (file.fields.get("metadata") or {}).get("sklearn")
+    if estimator:
+        params = ", ".join(f"{k}={v!r}" for k, v in estimator["params"].items())
+        print(f"saved by scikit-learn's {estimator['estimator']}({params}); "
+              f"load it with glassnet.sklearn.{estimator['estimator']}.load")
     if file.fields.get("training_state"):
         position = file.fields["training_state"].get("position") or {}
         print(f"optimizer state included (step {file.fields['training_state']['optimizer']['iterations']}"
