@@ -1,4 +1,4 @@
-"""The optimizer updates as single compiled loops over the flat buffers.
+"""The optimizer updates, and softmax cross-entropy, as single compiled loops.
 
 Each function is the update rule of one optimizer written element by element, as the equations
 in ``optimizers.py`` read, and compiled by Numba into one pass over memory. Written as NumPy
@@ -74,3 +74,35 @@ def rmsprop(w, g, v, mean, momentum_buffer, learning_rate, rho, one_minus_rho, m
             w[i] -= learning_rate * b_i
         else:
             w[i] -= learning_rate * grad / denominator
+
+
+@_compile
+def sparse_softmax_cross_entropy(z, labels, smoothing, values, grads):
+    """Per row ``i`` of the logits ``z`` (``K`` classes), true class ``c = labels[i]``, label
+    smoothing ``s``; the targets are ``y_j = (1 - s) [j == c] + s / K``:
+
+        m = max_j z_j;   lse = m + log(sum_j exp(z_j - m))          (log-sum-exp, no overflow)
+        values[i] = -sum_j y_j log_softmax(z)_j = lse - (1 - s) z_c - (s / K) sum_j z_j
+        grads[i, j] = softmax(z)_j - y_j = exp(z_j - lse) - y_j
+
+    One pass over a row for the maximum, one for the sum of exponentials (kept in ``grads``),
+    one to finish the gradient: the dozen NumPy calls of the same formula become one call."""
+    n, k = z.shape
+    off = smoothing / k
+    for i in range(n):
+        c = labels[i]
+        m = z[i, 0]
+        total = 0.0
+        for j in range(k):
+            m = max(m, z[i, j])
+            total += z[i, j]
+        sum_exp = 0.0
+        for j in range(k):
+            e = math.exp(z[i, j] - m)
+            grads[i, j] = e
+            sum_exp += e
+        lse = m + math.log(sum_exp)
+        values[i] = lse - (1 - smoothing) * z[i, c] - off * total
+        for j in range(k):
+            grads[i, j] = grads[i, j] / sum_exp - off
+        grads[i, c] -= 1 - smoothing

@@ -1,5 +1,5 @@
-"""The compiled optimizer kernels against the NumPy expression of the same math (the readable
-reference), in float64 and float32, for several steps and every option."""
+"""The compiled kernels (optimizer updates, softmax cross-entropy) against the NumPy expression of
+the same math (the readable reference), in float64 and float32, for every option."""
 import math
 
 import numpy as np
@@ -93,3 +93,27 @@ def test_rmsprop_kernel(dtype, momentum, centered):
         kernels.rmsprop(w, g, v, mean, b, c(0.01), c(0.9), c(1 - 0.9), c(momentum), c(1e-7), centered, c(0.01))
         reference_rmsprop(refs[0], g.astype(np.float64), *refs[1:], 0.01, 0.9, momentum, 1e-7, centered, 0.01)
     np.testing.assert_allclose(w, refs[0], **TOLERANCE[dtype])
+
+
+def reference_sparse_softmax_cross_entropy(z, labels, s):
+    """``-sum_j y_j log_softmax(z)_j`` and ``softmax(z) - y``, ``y = (1 - s) onehot + s / K``."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    y = np.full(z.shape, s / z.shape[1])
+    y[np.arange(len(z)), labels] += 1 - s
+    return -(y * log_p).sum(axis=1), np.exp(log_p) - y
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 2e-6)])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("scale", [1.0, 1e3])  # large logits: no overflow, no NaN
+def test_sparse_softmax_cross_entropy_matches_numpy(dtype, tolerance, smoothing, scale):
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((17, 5)) * scale).astype(dtype)
+    labels = rng.integers(0, 5, 17).astype(np.intp)
+    values, grads = np.empty(17, dtype), np.empty_like(z)
+    kernels.sparse_softmax_cross_entropy(z, labels, smoothing, values, grads)
+    expected_values, expected_grads = reference_sparse_softmax_cross_entropy(z.astype(np.float64), labels, smoothing)
+    np.testing.assert_allclose(values, expected_values, rtol=tolerance, atol=tolerance * scale)
+    np.testing.assert_allclose(grads, expected_grads, rtol=tolerance, atol=tolerance)
+    assert values.dtype == grads.dtype == dtype
