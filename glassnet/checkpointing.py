@@ -60,10 +60,6 @@ class ModelCheckpoint(Callback):
         else:
             self.best = float(self.initial_value_threshold)
         self.batches_seen = 0
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":
@@ -72,8 +68,8 @@ class ModelCheckpoint(Callback):
     def _on_batch_end(self, batch, logs=None):
         self.batches_seen += 1
         if self.batches_seen % self.save_freq == 0:
-            position = self.model.epoch_progress.position(batch + 1)
-            self._save(logs, position, epoch=self.epoch + 1, batch=batch + 1)
+            progress = self.model.epoch_progress
+            self._save(logs, progress.position(batch + 1), epoch=progress.epoch + 1, batch=batch + 1)
 
     def get_state(self):
         return {"best": self.best}

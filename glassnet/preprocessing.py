@@ -201,13 +201,12 @@ class TablePreprocessor:
     @staticmethod
     def _one_hot(column, series, report):
         values = series.astype(str).where(series.notna(), column["fill"]).to_numpy()
-        categories = np.asarray(column["categories"], dtype=object)
         index = {c: i for i, c in enumerate(column["categories"])}
-        codes = np.array([index.get(v, -1) for v in values])
+        codes = np.fromiter((index.get(v, -1) for v in values), dtype=np.intp, count=len(values))
         if (codes < 0).any():
             unseen, counts = np.unique(values[codes < 0], return_counts=True)
             report.unseen[column["name"]] = {str(c): int(n) for c, n in zip(unseen, counts)}
-        one_hot = np.zeros((len(values), len(categories)))
+        one_hot = np.zeros((len(values), len(index)))
         rows = np.flatnonzero(codes >= 0)
         one_hot[rows, codes[rows]] = 1.0
         return one_hot

@@ -18,12 +18,11 @@ def register(subparsers):
 
 
 def run(args):
-    from ..io import load
     file = model_file.read(args.model)
     if args.json:
         print(json.dumps(file.fields, indent=2))
         return 0
-    model = load(args.model)
+    model = model_file.build(file)  # the file is read and checked once
     print(f"{args.model}: glassnet model file, format version {file.format_version}, written by "
           f"glassnet {file.glassnet_version}")
     print()

@@ -4,10 +4,13 @@ import datetime
 import json
 import os
 
+import numpy as np
+
 from .. import __version__, builders, callbacks, distributed, optimizers
 from ..errors import ConfigurationError, DataError, lookup
 from ..extras import require
 from ..io import atomic, tables
+from ..plotting import plot_history
 from ..preprocessing import TablePreprocessor, TargetEncoder
 from ..progress import TrainingBar
 from .tabular import TableModel, format_scores
@@ -150,7 +153,6 @@ def run(args):
         comm.end()
         if comm.rank:
             return 0
-    from ..plotting import plot_history
     model.save(outputs["model"], overwrite=True)
     diagnosis = plot_history(history, outputs["plot"], title=f"{os.path.basename(source)}: {target_name}")
     report = {"scores": {scored_on: scores}, "task": target.task, "history": history.history,
@@ -220,8 +222,7 @@ def _output_paths(args, source):
 def _split(frame, target, args):
     """Shuffled row positions for training and validation (stratified by class when every class
     has at least two rows): ``(train_rows, val_rows or None)``."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # the cli extra, checked by run
     fraction = args.validation_split
     if not 0 <= fraction < 1:
         raise ConfigurationError(f"--validation-split must be in [0, 1), got {fraction}")

@@ -171,8 +171,12 @@ def load(path):
     """A new model from a model file: architecture, weights, compile settings, history,
     preprocessing and metadata; and, when the file has them, the optimizer state, the random
     generator state and the training position (``model.saved_position``)."""
+    return build(read(path))
+
+
+def build(file):
+    """The model a checked ``ModelFile`` (from ``read``) describes, with its state (see ``load``)."""
     from ..model import Sequential
-    file = read(path)
     try:
         model = Sequential.from_config(file.fields["model"])
         if not model.built:
