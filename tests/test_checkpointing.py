@@ -1,4 +1,5 @@
 """ModelCheckpoint and BackupAndRestore: files written during training, and exact resume."""
+import json
 import os
 import signal
 import subprocess
@@ -8,6 +9,8 @@ import time
 
 import numpy as np
 import pytest
+import safetensors
+import safetensors.numpy
 
 import glassnet as gn
 from glassnet import layers
@@ -219,3 +222,19 @@ def test_a_training_process_killed_with_sigkill_resumes_to_bit_identical_weights
         assert a.tobytes() == b.tobytes()
     assert straight.history.history == resumed.history.history
     assert not backup.exists()
+
+
+def test_a_backup_with_a_damaged_callback_state_is_refused(tmp_path):
+    x, y = data()
+    watcher = lambda: gn.callbacks.EarlyStopping(patience=50)
+    model().fit(x, y, callbacks=[watcher(), gn.callbacks.BackupAndRestore(tmp_path, delete_checkpoint=False)], **FIT)
+    path = tmp_path / "backup.safetensors"
+    file = model_file.read(path)
+    file.fields["training_state"]["callbacks"][0]["state"] = {"wait": "soon"}
+    with safetensors.safe_open(path, "np") as f:
+        metadata, arrays = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    metadata["training_state"] = json.dumps(file.fields["training_state"])
+    metadata["checksum"] = model_file._checksum(metadata, arrays)
+    path.write_bytes(safetensors.numpy.save(arrays, metadata=metadata))
+    with pytest.raises(gn.ModelFileError, match="a callback's saved state is not valid"):
+        model().fit(x, y, callbacks=[watcher(), gn.callbacks.BackupAndRestore(tmp_path)], **FIT)
