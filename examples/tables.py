@@ -26,8 +26,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from glassnet.cli import main as glassnet
-from glassnet.cli.tabular import TableModel
-from glassnet.io.tables import builtin_dataset
+from glassnet.tabular.model import TableModel
+from glassnet.tabular.files import builtin_dataset
 
 DATASETS = {"breast_cancer": "classification", "wine": "classification", "diabetes": "regression"}
 

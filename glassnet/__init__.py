@@ -5,7 +5,7 @@
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=10, validation_split=0.1)
 """
-from . import (callbacks, initializers, layers, losses, metrics, optimizers, preprocessing, regularizers,
+from . import (callbacks, initializers, layers, losses, metrics, optimizers, regularizers,
                schedules)
 from .errors import (ConfigurationError, DataError, DistributedError, ExportError, GlassnetError,
                      NotBuiltError, NotCompiledError, ModelFileError, ShapeError, StateError)
@@ -17,7 +17,7 @@ from .model import Sequential
 from .parameter import Parameter
 from .plotting import plot_history
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",

@@ -50,7 +50,7 @@ import zlib
 
 import numpy as np
 
-from .callbacks import Callback, overrides
+from .callbacks.base import Callback, overrides
 from .errors import ConfigurationError, DistributedError
 from .extras import require
 

@@ -11,7 +11,7 @@ the metrics. Training itself is in ``training.py``.
 import numpy as np
 
 from . import layers as layers_module
-from . import losses, metrics as metrics_module, optimizers, serialization, training, validation
+from . import checks, losses, metrics as metrics_module, optimizers, serialization, training
 from .errors import ConfigurationError, NotBuiltError, NotCompiledError, ShapeError, StateError
 from .layers import Input, Layer
 from .parameter import FlatParameters
@@ -190,7 +190,7 @@ class Sequential:
     def prepare_inputs(self, x):
         """``x`` checked (numeric, finite, the declared or built input shape) and in the model's
         dtype; builds the model on first use."""
-        x = validation.model_inputs(x, self.dtype, self.input_shape)
+        x = checks.model_inputs(x, self.dtype, self.input_shape)
         if not self.built:
             self.build(x.shape[1:])
         return x
@@ -224,7 +224,7 @@ class Sequential:
         """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
         (or a dict with ``return_dict=True``). The loss includes the L1/L2 penalties."""
         self.require_compiled("evaluate")
-        batch_size = validation.positive_int("batch_size", batch_size or 256)
+        batch_size = checks.positive_int("batch_size", batch_size or 256)
         x, y, weights = training.prepare(self, x, y, sample_weight)
         logs = training.evaluate_arrays(self, x, y, weights, batch_size)
         if verbose and verbose != "auto":
@@ -235,7 +235,7 @@ class Sequential:
 
     def predict(self, x, batch_size=None, verbose=0):
         """The outputs for ``x`` (probabilities for a softmax/sigmoid model), in batches."""
-        batch_size = validation.positive_int("batch_size", batch_size or 256)
+        batch_size = checks.positive_int("batch_size", batch_size or 256)
         return training.predict_arrays(self, self.prepare_inputs(x), batch_size)
 
     # -- weights and configuration ---------------------------------------------------------------

@@ -23,7 +23,8 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data  # noqa: E402
 
-from . import builders, callbacks, io, optimizers, validation  # noqa: E402
+from . import callbacks, checks, io, optimizers  # noqa: E402
+from .tabular import networks  # noqa: E402
 from .errors import ConfigurationError, DataError, ModelFileError, lookup  # noqa: E402
 
 __all__ = ["GlassnetClassifier", "GlassnetRegressor"]
@@ -58,7 +59,7 @@ def _sample_weights(sample_weight, n):
     """``sample_weight`` checked by glassnet (one finite weight >= 0 per example), not all zero."""
     if sample_weight is None:
         return None
-    weights = validation.sample_weights(sample_weight, n)
+    weights = checks.sample_weights(sample_weight, n)
     if not weights.any():
         raise DataError("sample_weight is zero for every example, so there is nothing to learn from")
     return weights
@@ -146,12 +147,12 @@ class _GlassnetEstimator(BaseEstimator):
 
     def _network(self, n_features, units, output_activation, loss, seed):
         """The compiled, built, untrained network these hyperparameters describe."""
-        sizes = builders.hidden_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        sizes = networks.hidden_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         if not isinstance(self.activation, str):
             raise ConfigurationError(f"activation must be a name such as 'relu', got {self.activation!r}")
         if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, numbers.Real):
             raise ConfigurationError(f"learning_rate must be a number, got {self.learning_rate!r}")
-        model = builders.dense_network(n_features, sizes, units, activation=self.activation,
+        model = networks.dense_network(n_features, sizes, units, activation=self.activation,
                                        output_activation=output_activation, dropout=self.dropout,
                                        l1=self.l1, l2=self.l2, seed=seed)
         optimizer = lookup(optimizers.OPTIMIZERS, self.optimizer, "optimizer")(learning_rate=self.learning_rate)
@@ -275,7 +276,7 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
             raise DataError(f"y has labels that are not in classes_ {self.classes_.tolist()!r}: "
                             f"{np.unique(y[unknown])[:5].tolist()!r}")
         index = np.searchsorted(self.classes_, y)
-        units, activation, loss = builders.classification_head(len(self.classes_))
+        units, activation, loss = networks.classification_head(len(self.classes_))
         return units, activation, loss, index.reshape(-1, 1).astype(np.float32) if units == 1 else index
 
     def predict_proba(self, X):

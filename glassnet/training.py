@@ -13,10 +13,10 @@ scikit-learn estimators and the distributed trainer) comes through ``fit`` here.
 """
 import numpy as np
 
-from . import distributed as distributed_training, regularizers, validation
-from .callbacks import CallbackList, History
+from . import checks, distributed as distributed_training, regularizers
+from .callbacks.base import CallbackList, History
 from .errors import ConfigurationError
-from .progress import ProgressBar
+from .callbacks.progress import ProgressBar
 
 
 class _Totals:
@@ -100,8 +100,8 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
         sample_weight=None, initial_epoch=0, distributed="auto"):
     """Train ``model``; see ``Sequential.fit`` for the arguments. Returns the ``History``."""
     model.require_compiled("fit")
-    epochs = validation.positive_int("epochs", epochs)
-    batch_size = validation.positive_int("batch_size", batch_size, allow_none=True)
+    epochs = checks.positive_int("epochs", epochs)
+    batch_size = checks.positive_int("batch_size", batch_size, allow_none=True)
     if not isinstance(initial_epoch, int) or not 0 <= initial_epoch < epochs:
         raise ConfigurationError(f"initial_epoch must be an integer in [0, epochs), got {initial_epoch!r}")
     parallel = distributed_training.data_parallel(model, distributed)  # None on one process
@@ -214,14 +214,14 @@ class EpochProgress:
 def prepare(model, x, y, sample_weight=None, class_weight=None):
     """Check and convert inputs, targets and per-example weights (building the model if needed)."""
     x = model.prepare_inputs(x)
-    y = validation.finite_array("y", y)
-    validation.same_length(x, y)
+    y = checks.finite_array("y", y)
+    checks.same_length(x, y)
     y = model.head_loss.check_targets(y, model.output_shape)
     weights = None
     if sample_weight is not None:
-        weights = validation.sample_weights(sample_weight, len(x))
+        weights = checks.sample_weights(sample_weight, len(x))
     if class_weight is not None:
-        per_class = validation.class_weights(class_weight, y, model.output_shape[-1])
+        per_class = checks.class_weights(class_weight, y, model.output_shape[-1])
         weights = per_class if weights is None else weights * per_class
     return x, y, weights
 

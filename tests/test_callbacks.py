@@ -7,7 +7,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import layers
-from glassnet.progress import ProgressBar, TrainingBar
+from glassnet.callbacks.progress import ProgressBar, TrainingBar
 
 
 def data(n=64, seed=0):

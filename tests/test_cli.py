@@ -10,7 +10,8 @@ import pytest
 
 import glassnet as gn
 from glassnet.cli import main
-from glassnet.cli.tabular import TableModel
+from glassnet.tabular.model import TableModel
+from glassnet.tabular.preprocessing import TargetEncoder
 
 FAST = ["--epochs", "30", "--layers", "16", "-q"]
 
@@ -109,7 +110,7 @@ def test_parquet_in_and_out(table, tmp_path, capsys):
                                           (list(np.linspace(0, 1, 100)), "regression"),
                                           (list(range(100)), "regression")])
 def test_the_task_is_inferred_from_the_target(values, task):
-    assert gn.preprocessing.TargetEncoder.infer_task(pd.Series(values)) == task
+    assert TargetEncoder.infer_task(pd.Series(values)) == task
 
 
 def test_an_identifier_like_text_column_is_pointed_out(tmp_path, capsys):

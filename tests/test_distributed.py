@@ -270,7 +270,7 @@ def _table(folder, rows=900):
 
 def test_a_process_reads_only_the_row_groups_of_its_part(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
-    from glassnet.io import tables
+    from glassnet.tabular import files as tables
     frame = _table(tmp_path / "data")
     read = []
     original = pq.ParquetFile.read_row_group
@@ -286,7 +286,7 @@ def test_a_process_reads_only_the_row_groups_of_its_part(tmp_path, monkeypatch):
 
 @needs_mpi
 def test_glassnet_train_on_processes_learns_its_preprocessing_from_all_rows(tmp_path):
-    from glassnet.preprocessing import TablePreprocessor, TargetEncoder
+    from glassnet.tabular.preprocessing import TablePreprocessor, TargetEncoder
     frame = _table(tmp_path / "data")
     out = tmp_path / "model.safetensors"
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",

@@ -14,7 +14,7 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 from glassnet import cli  # noqa: E402
-from glassnet.cli.tabular import TableModel  # noqa: E402
+from glassnet.tabular.model import TableModel  # noqa: E402
 from glassnet.errors import ExportError  # noqa: E402
 from glassnet.onnx import to_proto  # noqa: E402
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import glassnet as gn
-from glassnet.preprocessing import TablePreprocessor, TargetEncoder
+from glassnet.tabular.preprocessing import TablePreprocessor, TargetEncoder
 
 
 def frame():

@@ -10,13 +10,13 @@ import importlib
 import sys
 
 from ..errors import GlassnetError
+from ..version import __version__
 
 # The modules that define the subcommands, in the order ``glassnet --help`` lists them.
 COMMANDS = ("train", "predict", "evaluate", "info", "export", "explain")
 
 
 def build_parser():
-    from .. import __version__
     parser = argparse.ArgumentParser(
         prog="glassnet", description="Train, inspect and use glassnet models from the command line.")
     parser.add_argument("--version", action="version", version=f"glassnet {__version__}")

@@ -3,8 +3,9 @@ import json
 import sys
 
 from ..errors import DataError
-from ..io import atomic, tables
-from .tabular import TableModel, format_scores
+from ..io import atomic
+from ..tabular import files as tables
+from ..tabular.model import TableModel, format_scores
 
 
 def register(subparsers):

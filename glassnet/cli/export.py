@@ -2,7 +2,8 @@
 import argparse
 import os
 
-from ..io import load, tables
+from ..io import load
+from ..tabular import files as tables
 
 EXAMPLES = """examples:
   glassnet export churn.safetensors                   writes churn.onnx next to it

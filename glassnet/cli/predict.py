@@ -1,8 +1,8 @@
 """``glassnet predict``: predictions for the rows of a table, from a model made by ``train``."""
 import sys
 
-from ..io import tables
-from .tabular import TableModel
+from ..tabular import files as tables
+from ..tabular.model import TableModel
 
 
 def register(subparsers):

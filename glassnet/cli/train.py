@@ -6,14 +6,17 @@ import os
 
 import numpy as np
 
-from .. import __version__, builders, callbacks, distributed, optimizers
+from .. import callbacks, distributed, optimizers
+from ..tabular import networks
+from ..version import __version__
 from ..errors import ConfigurationError, DataError, lookup
 from ..extras import require
-from ..io import atomic, tables
+from ..io import atomic
+from ..tabular import files as tables
 from ..plotting import plot_history
-from ..preprocessing import TablePreprocessor, TargetEncoder
-from ..progress import TrainingBar
-from .tabular import TableModel, format_scores
+from ..tabular.preprocessing import TablePreprocessor, TargetEncoder
+from ..callbacks import TrainingBar
+from ..tabular.model import TableModel, format_scores
 
 EXAMPLES = """examples:
   glassnet train --dataset digits                     a built-in data set, no file needed
@@ -244,12 +247,12 @@ def _split(frame, target, args):
 
 def _network(args, target, n_inputs):
     if target.task == "classification":
-        units, output_activation, loss = builders.classification_head(target.n_classes)
+        units, output_activation, loss = networks.classification_head(target.n_classes)
         metrics = ["accuracy"]
     else:
         units, output_activation, loss, metrics = 1, None, "mse", ["mae"]
     sizes = [int(s) for s in args.layers.split(",")] if args.layers.strip() else []
-    model = builders.dense_network(n_inputs, builders.hidden_sizes(sizes, "--layers"), units,
+    model = networks.dense_network(n_inputs, networks.hidden_sizes(sizes, "--layers"), units,
                                    activation=args.activation, output_activation=output_activation,
                                    dropout=args.dropout, l1=args.l1, l2=args.l2, seed=args.seed)
     optimizer = lookup(optimizers.OPTIMIZERS, args.optimizer, "optimizer")(learning_rate=args.lr)

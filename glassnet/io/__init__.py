@@ -1,4 +1,4 @@
-"""Files: model files (safetensors + JSON metadata), written atomically."""
+"""Files: the model file format (safetensors + JSON fields) and atomic writes."""
 from .model_file import load, save
 
 __all__ = ["load", "save"]

@@ -33,6 +33,7 @@ import safetensors
 import safetensors.numpy
 
 from ..errors import GlassnetError, ModelFileError, NotBuiltError
+from ..version import __version__
 from . import atomic
 
 FORMAT = "glassnet-model"
@@ -45,7 +46,6 @@ def save(model, path, include_optimizer=False, position=None, callbacks=(), over
     """Write ``model`` to ``path`` atomically. ``include_optimizer`` adds what an exact resume
     needs; ``position`` (from the training loop) says where in training the model is, and
     ``callbacks`` whose state (``Callback.get_state``) is kept with it."""
-    from .. import __version__
     model.build_if_shape_known()
     if not model.built:
         raise NotBuiltError("the model has no weights yet: build it (or fit it) before saving")
@@ -203,7 +203,7 @@ def restore(model, path):
 
 def apply(model, file):
     """Weights, history, preprocessing, metadata and (if present) training state from ``file``."""
-    from ..callbacks import History
+    from ..callbacks.base import History
     _set_weights(model, file)
     model.preprocessing = file.fields.get("preprocessing")
     model.metadata = file.fields.get("metadata") or {}

@@ -18,7 +18,7 @@ import json
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ExportError, NotBuiltError
 from ..io import atomic
 from .graph import Graph, onnx

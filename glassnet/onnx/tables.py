@@ -15,7 +15,7 @@ the last layer by ``glassnet train``).
 """
 import numpy as np
 
-from ..preprocessing import NUMERIC, TablePreprocessor, TargetEncoder
+from ..tabular.preprocessing import NUMERIC, TablePreprocessor, TargetEncoder
 from .graph import ML_DOMAIN, tensor_type
 
 

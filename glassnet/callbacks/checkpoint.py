@@ -12,9 +12,9 @@ never leaves a broken file where a good one was. In data-parallel training only 
 """
 import os
 
-from .callbacks import Callback, _Monitor
-from .errors import ConfigurationError, ModelFileError
-from .io import model_file
+from .base import Callback, Monitor
+from ..errors import ConfigurationError, ModelFileError
+from ..io import model_file
 
 
 def _writes(model):
@@ -48,7 +48,7 @@ class ModelCheckpoint(Callback):
         self.filepath = os.fspath(filepath)
         self.monitor, self.verbose = monitor, verbose
         self.save_best_only, self.include_optimizer = bool(save_best_only), bool(include_optimizer)
-        self._monitor = _Monitor(monitor, mode, 0.0)
+        self._monitor = Monitor(monitor, mode, 0.0)
         self.save_freq = _save_freq(save_freq)
         self.initial_value_threshold = initial_value_threshold
         if self.save_freq != "epoch":

@@ -12,7 +12,7 @@ import os
 
 from ..errors import DataError
 from ..extras import require
-from . import atomic
+from ..io import atomic
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}
 PARQUET_SUFFIXES = (".parquet", ".pq")

@@ -25,8 +25,8 @@ import numbers
 
 import numpy as np
 
-from .errors import DataError
-from .extras import require
+from ..errors import DataError
+from ..extras import require
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 # An integer target with at most this many distinct values (and few per row) is a class label.

@@ -6,9 +6,9 @@ build from their options, written once.
 """
 import numbers
 
-from . import layers, regularizers
-from .errors import ConfigurationError
-from .model import Sequential
+from .. import layers, regularizers
+from ..errors import ConfigurationError
+from ..model import Sequential
 
 
 def hidden_sizes(hidden, name="hidden layer sizes"):

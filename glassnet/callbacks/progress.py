@@ -13,7 +13,7 @@ loss: 0.1234 - val_loss: 0.2345``), and elsewhere printed about ten times per ru
 import sys
 import time
 
-from .callbacks import Callback
+from .base import Callback
 
 
 def format_logs(logs):

@@ -5,7 +5,7 @@ import numpy as np
 from ..errors import ModelFileError
 from ..extras import require
 from ..io import load
-from ..preprocessing import TablePreprocessor, TargetEncoder
+from .preprocessing import TablePreprocessor, TargetEncoder
 
 
 class TableModel:
