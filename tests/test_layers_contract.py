@@ -115,3 +115,11 @@ def test_config_round_trip(case):
         theirs.value[...] = mine.value
     x = inputs(shape)
     np.testing.assert_array_equal(layer.forward(x)[0], clone.forward(x)[0])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_parameter_shapes_are_the_shapes_build_creates(case):
+    """What a model file's tensors are checked against before anything is allocated."""
+    layer, shape = make(case)
+    built = {p.name.split(".", 1)[1]: p.shape for p in layer.parameters()}
+    assert layer.parameter_shapes(shape) == built

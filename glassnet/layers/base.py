@@ -58,6 +58,12 @@ class Layer:
     def build(self, input_shape, rng, dtype):
         """Create the parameters with ``self.add_parameter``; layers without any need nothing."""
 
+    def parameter_shapes(self, input_shape):
+        """``{name: shape}`` of the parameters ``build`` would create for ``input_shape``, worked
+        out without allocating anything: a model file's stored tensors are compared with these
+        before a model is built from it. Layers with parameters override it."""
+        return {}
+
     def add_parameter(self, name, value, regularizer=None):
         """Register a parameter named ``<layer name>.<name>`` and return it."""
         parameter = Parameter(f"{self.name}.{name}", value, regularizer)

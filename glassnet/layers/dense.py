@@ -39,17 +39,24 @@ class Dense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.weight = self.bias = None
 
-    def build(self, input_shape, rng, dtype):
+    def parameter_shapes(self, input_shape):
+        """``weight``: (fan_in, units); ``bias``: (units,)."""
         if len(input_shape) != 1:
             raise ConfigurationError(
                 f"layer {self.name!r} (Dense) expects inputs of shape (batch, features), got "
                 f"(batch, {', '.join(map(str, input_shape))}); put a Flatten layer before it")
-        shape = (input_shape[0], self.units)
+        shapes = {"weight": (input_shape[0], self.units)}
+        if self.use_bias:
+            shapes["bias"] = (self.units,)
+        return shapes
+
+    def build(self, input_shape, rng, dtype):
+        shapes = self.parameter_shapes(input_shape)
         self.weight = self.add_parameter(
-            "weight", self.kernel_initializer(shape, rng, dtype), self.kernel_regularizer)
+            "weight", self.kernel_initializer(shapes["weight"], rng, dtype), self.kernel_regularizer)
         if self.use_bias:
             self.bias = self.add_parameter(
-                "bias", self.bias_initializer((self.units,), rng, dtype), self.bias_regularizer)
+                "bias", self.bias_initializer(shapes["bias"], rng, dtype), self.bias_regularizer)
         if self.activation is not None:
             self.activation.ensure_built((self.units,), rng, dtype)
             self.activation.overwrites_input = True  # its input is our fresh z (see Activation)
