@@ -12,12 +12,13 @@ from .errors import (ConfigurationError, DataError, DistributedError, ExportErro
 from .diagnosis import Diagnosis, diagnose
 from .explain import Trace, explain
 from .gradcheck import GradcheckReport, gradcheck
-from .io import load
 from .model import Sequential
 from .parameter import Parameter
 from .plotting import plot_history
 
 from .version import __version__
+
+load = Sequential.load  # gn.load(path): a model from a model file
 
 __all__ = [
     "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",

@@ -177,8 +177,9 @@ class DataParallel:
     """One ``fit`` on all the processes of ``comm`` (see the module docstring): the shares of each
     batch, the gradient sum, the sums of the logs, and stopping together.
 
-    ``fit`` calls ``start`` once the model is built, trains on ``batches``, has ``train_step``
-    call ``average_gradients`` after the backward pass, and calls ``finish`` at the end.
+    ``fit`` calls ``start`` once the model is built, batches with ``selector``, has
+    ``train_step`` call ``average_gradients`` after the backward pass, and calls ``finish`` at
+    the end.
     """
 
     def __init__(self, model, comm, sharded):
@@ -186,7 +187,6 @@ class DataParallel:
         self.rank, self.size = comm.rank, comm.size
         self.batch_rows = 0  # rows of the current global batch: the B of the gradient sum
         comm.begin("data-parallel training")
-        model.data_parallel = self
 
     def start(self, rows):
         """Put process 0's weights and random generator on every process and give dropout a
@@ -207,10 +207,17 @@ class DataParallel:
             layer.rng = self.dropout_rng
         return sum(counts) if self.sharded else rows
 
-    def batches(self, batches, rows):
-        """``batches`` (a ``training.Batches`` of this process's arrays) as this process's shares
-        of the global batches of an epoch of ``rows`` rows."""
-        return _Shares(self, batches, rows)
+    def selector(self, progress):
+        """``select(batch, rows)`` for ``training.Batches``: this process's share of a global
+        batch (``share``), after noting the batch's size for the gradient sum and seeding
+        dropout's generator from (the epoch's shared generator state, epoch, rank, batch) as
+        ``progress`` (``training.Progress``) tells them."""
+        def select(batch, rows):
+            self.batch_rows = len(rows)
+            seed = [*progress.epoch_rng["state"].values(), progress.epoch, self.rank, batch]
+            self.dropout_rng.bit_generator.state = np.random.PCG64(seed).state
+            return self.share(rows)
+        return select
 
     def share(self, batch):
         """This process's rows (positions in its own arrays) of a global ``batch`` of row numbers."""
@@ -254,31 +261,7 @@ class DataParallel:
     def finish(self):
         for layer in self.shared_rng_layers:
             layer.rng = self.model.rng
-        self.model.data_parallel = None
         self.comm.end()
-
-
-class _Shares:
-    """The batches of an epoch on one process: its share of each global batch, gathered with one
-    ``np.take`` per array into the reused buffers of a ``training.Batches``, with dropout's
-    generator seeded for the batch."""
-
-    def __init__(self, parallel, batches, rows):
-        self.parallel, self.batches, self.rows = parallel, batches, rows
-
-    def epoch(self, order=None, first_batch=0):
-        parallel, batches, size = self.parallel, self.batches, self.batches.batch_size
-        order = np.arange(self.rows) if order is None else order
-        progress = parallel.model.epoch_progress
-        seed = [*progress.epoch_rng["state"].values(), progress.epoch, parallel.rank]
-        for batch, start in enumerate(range(first_batch * size, self.rows, size), first_batch):
-            rows = order[start:start + size]
-            own = parallel.share(rows)
-            parallel.batch_rows = len(rows)
-            parallel.dropout_rng.bit_generator.state = np.random.PCG64(seed + [batch]).state
-            parts = [np.take(a, own, axis=0, out=buffer[:len(own)], mode="clip")
-                     for a, buffer in zip(batches.arrays, batches.buffers)]
-            yield parts[0], parts[1], parts[2] if batches.has_weights else None
 
 
 class _StopTogether(Callback):

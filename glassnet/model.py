@@ -12,7 +12,10 @@ import numpy as np
 
 from . import layers as layers_module
 from . import checks, losses, metrics as metrics_module, optimizers, serialization, training
-from .errors import ConfigurationError, NotBuiltError, NotCompiledError, ShapeError, StateError
+from .callbacks.base import History
+from .errors import (ConfigurationError, GlassnetError, ModelFileError, NotBuiltError, NotCompiledError,
+                     ShapeError, StateError)
+from .io import model_file
 from .layers import Input, Layer
 from .parameter import FlatParameters
 
@@ -40,15 +43,8 @@ class Sequential:
         # and anything else the user or a wrapper (scikit-learn estimator) wants kept with it.
         self.preprocessing = None
         self.metadata = {}
-        # Set by a model file saved during training: where training stood (see ``io.model_file``).
-        self.saved_position = None
-        # Set by BackupAndRestore: the position the next ``fit`` continues from.
-        self.resume_from = None
-        # During fit: the current epoch's ``training.EpochProgress`` (for mid-epoch checkpoints).
-        self.epoch_progress = None
-        # During a fit on several processes: its ``distributed.DataParallel`` (None on one process).
-        self.data_parallel = None
         self.stop_training = False
+        self._layer_names = set()
         for layer in layers or []:
             self.add(layer)
 
@@ -66,12 +62,12 @@ class Sequential:
             raise ConfigurationError(f"Sequential takes Layer instances, got {type(layer).__name__} {layer!r}")
         if not self.layers and self.input_shape is None and layer.input_shape is not None:
             self.input_shape = layer.input_shape
-        names = {l.name for l in self.layers}
-        if layer.name in names:
+        if layer.name in self._layer_names:
             base, i = layer.name, 1
-            while f"{base}_{i}" in names:
+            while f"{base}_{i}" in self._layer_names:
                 i += 1
             layer.name = f"{base}_{i}"
+        self._layer_names.add(layer.name)
         self.layers.append(layer)
 
     def build(self, input_shape=None):
@@ -99,6 +95,17 @@ class Sequential:
         self.built = True
         if self.optimizer is not None:
             self.optimizer.build(self.params)
+
+    def parameter_shapes(self, input_shape=None):
+        """``{parameter name: shape}`` of the whole model for inputs of ``input_shape`` (the
+        declared one by default), worked out layer by layer without allocating anything."""
+        shape = tuple(self.input_shape if input_shape is None else input_shape)
+        shapes = {}
+        for layer in self.layers:
+            for name, parameter_shape in layer.parameter_shapes(shape).items():
+                shapes[f"{layer.name}.{name}"] = tuple(parameter_shape)
+            shape = tuple(layer.compute_output_shape(shape))
+        return shapes
 
     def build_if_shape_known(self):
         """Build now if the input shape was declared (``Input`` or ``input_shape=``)."""
@@ -224,7 +231,7 @@ class Sequential:
         """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
         (or a dict with ``return_dict=True``). The loss includes the L1/L2 penalties."""
         self.require_compiled("evaluate")
-        batch_size = checks.positive_int("batch_size", batch_size or 256)
+        batch_size = checks.positive_int("batch_size", batch_size or training.INFERENCE_BATCH_SIZE)
         x, y, weights = training.prepare(self, x, y, sample_weight)
         logs = training.evaluate_arrays(self, x, y, weights, batch_size)
         if verbose and verbose != "auto":
@@ -235,7 +242,7 @@ class Sequential:
 
     def predict(self, x, batch_size=None, verbose=0):
         """The outputs for ``x`` (probabilities for a softmax/sigmoid model), in batches."""
-        batch_size = checks.positive_int("batch_size", batch_size or 256)
+        batch_size = checks.positive_int("batch_size", batch_size or training.INFERENCE_BATCH_SIZE)
         return training.predict_arrays(self, self.prepare_inputs(x), batch_size)
 
     # -- weights and configuration ---------------------------------------------------------------
@@ -271,22 +278,119 @@ class Sequential:
                 "layers": [layers_module.serialize(layer) for layer in self.layers]}
 
     @classmethod
-    def from_config(cls, config):
-        """A new, untrained model with the same architecture (built if the input shape is known)."""
+    def from_config(cls, config, build=True):
+        """A new, untrained model with the same architecture (built if the input shape is known
+        and ``build``)."""
         model = cls([layers_module.deserialize(spec) for spec in config["layers"]],
                     seed=config.get("seed"), name=config.get("name", "sequential"),
                     dtype=config.get("dtype", "float32"))
         if config.get("input_shape") is not None:
-            model.build(tuple(config["input_shape"]))
+            model.input_shape = tuple(config["input_shape"])
+            if build:
+                model.build()
         return model
 
+    # -- model files -----------------------------------------------------------------------------
     def save(self, path, include_optimizer=False, overwrite=True):
-        """Write the model to one safetensors file (``glassnet.load`` reads it back): the
-        architecture, weights, compile settings, history and preprocessing; with
-        ``include_optimizer=True`` also the optimizer state and the random generator state, so
-        that training can resume exactly. The file is written to a temporary name and renamed."""
-        from .io import model_file
-        model_file.save(self, path, include_optimizer=include_optimizer, overwrite=overwrite)
+        """Write the model to one safetensors file (``Sequential.load`` and ``glassnet.load`` read
+        it back): the architecture, weights, compile settings, history, preprocessing and
+        metadata; with ``include_optimizer=True`` also the optimizer state and the random
+        generator state, so that training can continue exactly. The file is written to a
+        temporary name and renamed (``docs/model-files.md``)."""
+        tensors, fields = self.to_tensors(include_optimizer)
+        model_file.write(path, tensors, fields, overwrite)
+
+    def to_tensors(self, include_optimizer=False):
+        """``(tensors, fields)``: the model as named arrays and JSON fields, what a model file holds."""
+        self.build_if_shape_known()
+        if not self.built:
+            raise NotBuiltError("the model has no weights yet: build it (or fit it) before saving")
+        tensors = {f"params/{p.name}": p.value for p in self.parameters()}
+        fields = {"model": self.get_config(), "compile": self.get_compile_config(),
+                  "history": _history_fields(self.history), "preprocessing": self.preprocessing,
+                  "metadata": self.metadata or None, "training_state": None}
+        if include_optimizer:
+            self.require_compiled("save with include_optimizer=True (there is no optimizer state) before")
+            state = self.optimizer.state_dict()
+            for name, slots in state["state"].items():
+                for slot, array in slots.items():
+                    tensors[f"optimizer/{slot}/{name}"] = array
+            fields["training_state"] = {
+                "optimizer": {"class_name": state["class_name"], "iterations": state["iterations"],
+                              "learning_rate": state["learning_rate"]},
+                "rng": self.rng.bit_generator.state}
+        return tensors, fields
+
+    @classmethod
+    def load(cls, path):
+        """A new model from a model file (``save``): architecture, weights, compile settings,
+        history, preprocessing and metadata, and the optimizer and random generator state when
+        the file has them. Anything wrong with the file raises ``ModelFileError``."""
+        return cls.from_file(model_file.read(path))
+
+    @classmethod
+    def from_file(cls, file):
+        """The model a checked ``io.model_file.ModelFile`` describes. The parameter shapes the
+        architecture asks for are compared with the tensors the file actually stores before
+        anything is built, so a small file cannot make this allocate more than it holds."""
+        if not isinstance(file.fields.get("model"), dict):
+            raise ModelFileError(f"{file.path} has no architecture (metadata field 'model')")
+        try:
+            model = cls.from_config(file.fields["model"], build=False)
+            if file.fields["model"].get("input_shape") is None:
+                raise ModelFileError("the architecture has no input shape, so the weights cannot be placed")
+            _check_stored_shapes(model.parameter_shapes(), model.dtype, file.group("params"))
+            model.build()
+            if file.fields.get("compile") is not None:
+                model.compile_from_config(file.fields["compile"])
+        except ModelFileError as error:
+            raise ModelFileError(f"{file.path}: {error}") from None
+        except (GlassnetError, TypeError, KeyError, ValueError, AttributeError) as error:
+            raise ModelFileError(f"{file.path}: the architecture or compile settings are not valid: "
+                                 f"{type(error).__name__}: {error}") from None
+        model.load_state(file)
+        return model
+
+    def load_state(self, file):
+        """Take the weights, history, preprocessing, metadata and (if the file has it) the
+        optimizer and random generator state from ``file``, whose architecture must be this
+        model's. A live History (during ``fit``) is filled in place."""
+        if file.fields.get("model", {}).get("layers") != self.get_config()["layers"]:
+            raise ModelFileError(f"{file.path} holds a different architecture from this model's")
+        try:
+            _check_stored_shapes({p.name: p.shape for p in self.parameters()}, self.dtype, file.group("params"))
+        except ModelFileError as error:
+            raise ModelFileError(f"{file.path}: {error}") from None
+        saved = file.group("params")
+        for p in self.parameters():
+            p.value[...] = saved[p.name]
+        self.preprocessing = file.fields.get("preprocessing")
+        self.metadata = file.fields.get("metadata") or {}
+        try:
+            history = file.fields.get("history")
+            if history is not None:
+                self.history = self.history or History()
+                self.history.epoch = [int(e) for e in history["epoch"]]
+                self.history.history = {str(k): [float(v) for v in values]
+                                        for k, values in history["history"].items()}
+            state = file.fields.get("training_state")
+            if state is not None:
+                self._load_training_state(file, state)
+        except ModelFileError:
+            raise
+        except (GlassnetError, TypeError, KeyError, ValueError, AttributeError) as error:
+            raise ModelFileError(f"{file.path}: the history or training state is not valid: "
+                                 f"{type(error).__name__}: {error}") from None
+
+    def _load_training_state(self, file, state):
+        if self.optimizer is None:
+            raise ModelFileError(f"{file.path} has optimizer state but no compile settings")
+        slots = {p.name: {} for p in self.parameters()}
+        for name, array in file.group("optimizer").items():
+            slot, parameter = name.split("/", 1)
+            slots.setdefault(parameter, {})[slot] = array
+        self.optimizer.load_state_dict({**state["optimizer"], "state": slots})
+        self.rng.bit_generator.state = state["rng"]
 
     def summary(self, print_fn=print):
         """Print a table of the layers, their output shapes and parameter counts."""
@@ -308,3 +412,21 @@ def _chain(backwards):
             d_outputs = layer_backward(d_outputs)
         return d_outputs
     return backward
+
+
+def _history_fields(history):
+    if history is None or not history.epoch:
+        return None
+    return {"epoch": [int(e) for e in history.epoch],
+            "history": {k: [float(v) for v in values] for k, values in history.history.items()}}
+
+
+def _check_stored_shapes(shapes, dtype, stored):
+    """Refuse stored parameters ``{name: array}`` that are not exactly ``shapes`` in ``dtype``."""
+    if set(stored) != set(shapes):
+        raise ModelFileError(f"the weights do not match the architecture: missing "
+                             f"{sorted(set(shapes) - set(stored))}, unexpected {sorted(set(stored) - set(shapes))}")
+    for name, shape in shapes.items():
+        if stored[name].shape != shape or stored[name].dtype != dtype:
+            raise ModelFileError(f"{name} is {stored[name].dtype} {stored[name].shape} in the file, but the "
+                                 f"architecture needs {dtype} {shape}")

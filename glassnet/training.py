@@ -15,8 +15,12 @@ import numpy as np
 
 from . import checks, distributed as distributed_training, regularizers
 from .callbacks.base import CallbackList, History
-from .errors import ConfigurationError
 from .callbacks.progress import ProgressBar
+from .errors import ConfigurationError
+
+# The batch size of evaluate and predict when none is given: large enough that Python's work per
+# batch does not show, small enough that the activations of a batch stay in the cache.
+INFERENCE_BATCH_SIZE = 256
 
 
 class _Totals:
@@ -57,35 +61,46 @@ class _Totals:
 class Batches:
     """The mini-batches of an epoch. With a shuffled ``order`` the rows of each batch are gathered
     with one ``np.take`` per array into buffers that are reused from batch to batch (a step is
-    finished with its batch before the next one is gathered); without one, batches are views."""
+    finished with its batch before the next one is gathered); without one, batches are views.
 
-    def __init__(self, x, y, weights, batch_size):
+    Data-parallel training plugs in with ``select(batch, rows)``: an epoch then has ``rows``
+    rows (those of all processes), cut into global batches of row numbers, and ``select`` gives
+    the positions, in this process's arrays, of its share of each (``DataParallel.share``)."""
+
+    def __init__(self, x, y, weights, batch_size, rows=None, select=None):
         self.arrays = [a for a in (x, y, weights) if a is not None]
         self.has_weights = weights is not None
         self.batch_size = batch_size
+        self.rows = len(x) if rows is None else rows
+        self.select = select
         self.buffers = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype) for a in self.arrays]
 
     def epoch(self, order=None, first_batch=0):
         """Yield ``(x_batch, y_batch, weights_batch or None)`` for every batch of one epoch,
         from batch number ``first_batch`` on."""
-        n = len(self.arrays[0])
-        for start in range(first_batch * self.batch_size, n, self.batch_size):
+        size = self.batch_size
+        if order is None and self.select is not None:
+            order = np.arange(self.rows)
+        for batch, start in enumerate(range(first_batch * size, self.rows, size), first_batch):
             if order is None:
-                parts = [a[start:start + self.batch_size] for a in self.arrays]
+                parts = [a[start:start + size] for a in self.arrays]
             else:
-                rows = order[start:start + self.batch_size]
+                rows = order[start:start + size]
+                if self.select is not None:
+                    rows = self.select(batch, rows)
                 parts = [np.take(a, rows, axis=0, out=buffer[:len(rows)], mode="clip")
                          for a, buffer in zip(self.arrays, self.buffers)]
             yield parts[0], parts[1], parts[2] if self.has_weights else None
 
 
-def train_step(model, x, y, weights):
-    """One step of gradient descent on one batch; returns the batch loss and the outputs."""
+def train_step(model, x, y, weights, parallel=None):
+    """One step of gradient descent on one batch; returns the batch loss and the outputs.
+    ``parallel``: the ``distributed.DataParallel`` of a fit on several processes."""
     outputs, backward = model.forward_head(x, training=True)
     loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
     backward(d_outputs)
-    if model.data_parallel is not None:  # None on one process
-        model.data_parallel.average_gradients(len(x))
+    if parallel is not None:  # None on one process
+        parallel.average_gradients(len(x))
     if model.regularized_parameters:
         penalty, orthants = regularizers.add_training_penalties(model.regularized_parameters)
         loss += penalty
@@ -95,10 +110,10 @@ def train_step(model, x, y, weights):
     return loss, outputs
 
 
-def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
-        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-        sample_weight=None, initial_epoch=0, distributed="auto"):
-    """Train ``model``; see ``Sequential.fit`` for the arguments. Returns the ``History``."""
+def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+        shuffle, class_weight, sample_weight, initial_epoch, distributed):
+    """Train ``model``; ``Sequential.fit`` documents the arguments and holds their defaults.
+    Returns the ``History``."""
     model.require_compiled("fit")
     epochs = checks.positive_int("epochs", epochs)
     batch_size = checks.positive_int("batch_size", batch_size, allow_none=True)
@@ -133,18 +148,18 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
                + [c for c in callbacks if c.saves_training_state]
                + ([ProgressBar(verbose)] if verbose else [])
                + ([] if parallel is None else [parallel.stop_together(callbacks)]))
-    hooks = CallbackList(ordered, model, {"epochs": epochs, "steps": steps, "verbose": verbose})
+    progress = Progress(model, parallel)
+    hooks = CallbackList(ordered, model, {"epochs": epochs, "steps": steps, "verbose": verbose}, progress)
     model.history = history
     model.stop_training = False
 
-    batches = Batches(x, y, weights, batch_size)
-    if parallel is not None:
-        batches = parallel.batches(batches, n)
+    batches = (Batches(x, y, weights, batch_size) if parallel is None
+               else Batches(x, y, weights, batch_size, rows=n, select=parallel.selector(progress)))
     batch_logs = hooks.has("on_train_batch_end")
     hooks.on_train_begin()
-    resume, model.resume_from = model.resume_from, None
+    resume = hooks.resume_position()  # where a restored backup stood, or None
     for epoch in range(resume["epoch"] if resume else initial_epoch, epochs):
-        progress = EpochProgress(model, epoch, resume if resume and resume["batch"] else None)
+        progress.start_epoch(epoch, resume if resume and resume["batch"] else None)
         resume = None
         hooks.on_epoch_begin(epoch)
         order = progress.shuffled_order(n) if shuffle else None
@@ -152,7 +167,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
         for batch, (xb, yb, wb) in enumerate(batches.epoch(order, progress.first_batch),
                                              progress.first_batch):
             hooks.on_train_batch_begin(batch)
-            loss, outputs = train_step(model, xb, yb, wb)
+            loss, outputs = train_step(model, xb, yb, wb, parallel)
             totals.add(loss, yb, outputs)
             if batch_logs:
                 hooks.on_train_batch_end(batch, totals.means())
@@ -160,7 +175,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
                 break
         logs = (totals if parallel is None else parallel.combined(totals)).means()
         if val is not None:
-            for key, value in evaluate_arrays(model, *val).items():
+            for key, value in evaluate_arrays(model, *val, parallel=parallel).items():
                 logs["val_" + key] = value
         hooks.on_epoch_end(epoch, logs)
         if model.stop_training:
@@ -171,26 +186,36 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
     return history
 
 
-class EpochProgress:
-    """Where an epoch stands, kept in ``model.epoch_progress`` for checkpoints taken mid-epoch:
-    the random generator's state before the epoch's shuffle and the running loss and metrics.
+class Progress:
+    """Where one ``fit`` stands: the epoch, the random generator's state before the epoch's
+    shuffle, the running loss and metrics, and the first batch to run. Callbacks that save or
+    resume training read it as ``callback.progress`` (a checkpoint taken mid-epoch saves
+    ``position(next_batch)``); data-parallel batching seeds dropout from it.
 
-    Given a mid-epoch ``resume`` position (a checkpoint's), the epoch instead continues from it:
-    the same shuffled order (replayed from the saved generator state), the sums so far, and the
-    next batch, so the rest of training is exactly what it would have been.
+    Given a mid-epoch ``resume`` position (a checkpoint's), ``start_epoch`` continues from it
+    instead: the same shuffled order (replayed from the saved generator state), the sums so far,
+    and the next batch, so the rest of training is exactly what it would have been.
     """
 
-    def __init__(self, model, epoch, resume=None):
-        self.model, self.epoch = model, epoch
-        self.totals = _Totals(model.metrics)
+    def __init__(self, model, parallel=None):
+        self.model, self.parallel = model, parallel
+        self.epoch = None
+
+    @property
+    def writes_files(self):
+        """Whether this process writes checkpoints: always, but only process 0 of several."""
+        return self.parallel is None or self.parallel.rank == 0
+
+    def start_epoch(self, epoch, resume=None):
+        self.epoch = epoch
+        self.totals = _Totals(self.model.metrics)
         self.first_batch = 0
         self.resume = resume
         if resume is not None:
             self.first_batch = int(resume["batch"])
-            if model.data_parallel is None or model.data_parallel.rank == 0:  # all processes' sums
+            if self.writes_files:  # process 0 holds the sums of all processes
                 self.totals.load_state(resume["totals"])
-        self.epoch_rng = resume["epoch_rng"] if resume else model.rng.bit_generator.state
-        model.epoch_progress = self
+        self.epoch_rng = resume["epoch_rng"] if resume else self.model.rng.bit_generator.state
 
     def shuffled_order(self, n):
         rng = self.model.rng
@@ -205,8 +230,7 @@ class EpochProgress:
     def position(self, next_batch):
         """The position of a checkpoint taken before batch ``next_batch`` of this epoch (with the
         sums of all processes when training is distributed)."""
-        parallel = self.model.data_parallel
-        totals = self.totals if parallel is None else parallel.combined(self.totals)
+        totals = self.totals if self.parallel is None else self.parallel.combined(self.totals)
         return {"epoch": self.epoch, "batch": next_batch, "epoch_rng": self.epoch_rng,
                 "totals": totals.state()}
 
@@ -233,10 +257,9 @@ def _validation_arrays(model, validation_data):
     return prepare(model, *validation_data)
 
 
-def evaluate_arrays(model, x, y, weights=None, batch_size=256):
+def evaluate_arrays(model, x, y, weights=None, batch_size=INFERENCE_BATCH_SIZE, parallel=None):
     """Loss (with the L1/L2 penalty, as in training) and metrics over prepared arrays; during a
-    distributed ``fit``, each process evaluates its part and the sums are combined."""
-    parallel = model.data_parallel
+    distributed ``fit`` (``parallel``), each process evaluates its part and the sums are combined."""
     if parallel is not None:
         x, y, weights = parallel.own_rows([x, y, weights])
     totals = _Totals(model.metrics)
@@ -250,7 +273,7 @@ def evaluate_arrays(model, x, y, weights=None, batch_size=256):
     return totals.means(regularizers.total_penalty(model.regularized_parameters))
 
 
-def predict_arrays(model, x, batch_size=256):
+def predict_arrays(model, x, batch_size=INFERENCE_BATCH_SIZE):
     """The model's outputs (after its final activation) for prepared inputs, batch by batch."""
     outputs = np.empty((len(x),) + tuple(model.output_shape), dtype=model.dtype)
     for start in range(0, len(x), batch_size):

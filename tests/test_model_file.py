@@ -144,7 +144,7 @@ def rewrite(path, tensors=None, **metadata_changes):
             metadata.pop(key, None)
         else:
             metadata[key] = value
-    metadata["checksum"] = model_file._checksum(metadata, arrays)
+    metadata["checksum"] = model_file.checksum(metadata, arrays)
     path.write_bytes(safetensors.numpy.save(arrays, metadata=metadata))
 
 

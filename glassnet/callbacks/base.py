@@ -17,9 +17,11 @@ HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
 
 
 class Callback:
-    """Base class: every hook does nothing. ``self.model`` is the model being trained and
+    """Base class: every hook does nothing. ``self.model`` is the model being trained,
     ``self.params`` holds ``epochs``, ``steps`` (batches per epoch), ``verbose`` and
-    ``callbacks`` (every callback of this ``fit``, in the order they run).
+    ``callbacks`` (every callback of this ``fit``, in the order they run), and
+    ``self.progress`` is where the fit stands (``training.Progress``: the epoch, the position a
+    checkpoint saves, whether this process writes files).
 
     A callback that remembers something from epoch to epoch (a best value, a patience counter)
     returns it from ``get_state`` and takes it back in ``set_state``, so that ``BackupAndRestore``
@@ -33,12 +35,21 @@ class Callback:
     def __init__(self):
         self.model = None
         self.params = {}
+        self.progress = None
 
     def set_model(self, model):
         self.model = model
 
     def set_params(self, params):
         self.params = params
+
+    def set_progress(self, progress):
+        self.progress = progress
+
+    def resume_position(self):
+        """The position in training (``{"epoch", "batch", ...}``) that this callback restored in
+        ``on_train_begin`` and ``fit`` should continue from, or None (``BackupAndRestore``)."""
+        return None
 
     def get_state(self):
         """What this callback must remember across an interrupted run, or None for nothing."""
@@ -70,18 +81,23 @@ class CallbackList:
     """Calls each hook on every callback, in order. Hooks a callback leaves as the base class's
     no-op are skipped, so per-batch hooks cost nothing unless some callback uses them."""
 
-    def __init__(self, callbacks, model, params):
+    def __init__(self, callbacks, model, params, progress=None):
         self.callbacks = list(callbacks)
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
                 raise ConfigurationError(f"callbacks must be Callback instances, got {type(callback).__name__}")
             callback.set_model(model)
             callback.set_params({**params, "callbacks": self.callbacks})
+            callback.set_progress(progress)
         for hook in HOOKS:
             setattr(self, hook, _dispatch([getattr(c, hook) for c in self.callbacks if overrides(c, hook)]))
 
     def has(self, hook):
         return self.__dict__[hook] is not _nothing
+
+    def resume_position(self):
+        """The first position a callback restored training to, or None (see ``Callback``)."""
+        return next((p for p in (c.resume_position() for c in self.callbacks) if p is not None), None)
 
 
 def overrides(callback, hook):

@@ -6,20 +6,77 @@ random generator, history, and the position: epoch and batch) and, when ``fit`` 
 one, continues from it; if the process was killed, running the same script again finishes the
 training with exactly the weights an uninterrupted run would have had (same seed, same data).
 
-Both write through ``model.save``: a temporary file renamed into place, so a crash mid-write
-never leaves a broken file where a good one was. In data-parallel training only process 0 writes
-(every process holds the same state), and every process restores from the backup.
+The training state is the model's own (``model.to_tensors(include_optimizer=True)``: weights,
+optimizer state, random generator, history) plus what this module adds to the file's
+``training_state`` field: the ``position`` (``training.Progress.position``) and the state of the
+other callbacks (``Callback.get_state``), their arrays as tensors ``callbacks/<i>/<j>``.
+
+Files are written through ``io.model_file``: a temporary file renamed into place, so a crash
+mid-write never leaves a broken file where a good one was. In data-parallel training only
+process 0 writes (every process holds the same state), and every process restores from the backup.
 """
 import os
 
-from .base import Callback, Monitor
 from ..errors import ConfigurationError, ModelFileError
 from ..io import model_file
+from .base import Callback, Monitor
 
 
-def _writes(model):
+def save_training_state(model, path, position, callbacks=()):
+    """Write ``model`` with its optimizer and generator state, ``position`` and the state of
+    ``callbacks`` to ``path``."""
+    tensors, fields = model.to_tensors(include_optimizer=True)
+    fields["training_state"]["position"] = position
+    fields["training_state"]["callbacks"] = _callback_states(callbacks, tensors)
+    model_file.write(path, tensors, fields)
+
+
+def restore_training_state(model, path, callbacks=()):
+    """Load the backup at ``path`` into ``model`` (whose architecture must be the file's) and
+    into ``callbacks``; return the position training stood at."""
+    file = model_file.read(path)
+    model.load_state(file)
+    position = (file.fields.get("training_state") or {}).get("position")
+    if position is None:
+        raise ModelFileError(f"{path} is not a training backup: it has no training position")
+    try:
+        _restore_callbacks(file, callbacks)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: a callback's saved state is not valid: {error!r}") from None
+    return position
+
+
+def _callback_states(callbacks, tensors):
+    """``[{"class_name", "state", "arrays": count}]`` for the callbacks that have a state; their
+    arrays go into ``tensors`` as ``callbacks/<i>/<j>``."""
+    states = []
+    for callback in callbacks:
+        state = callback.get_state()
+        if state is None:
+            continue
+        arrays = list(state.get("arrays", ()))
+        for j, array in enumerate(arrays):
+            tensors[f"callbacks/{len(states)}/{j}"] = array
+        states.append({"class_name": type(callback).__name__, "arrays": len(arrays),
+                       "state": {k: v for k, v in state.items() if k != "arrays"}})
+    return states
+
+
+def _restore_callbacks(file, callbacks):
+    """Give each of ``callbacks`` the state saved for it in ``file``: the saved states of a class
+    go, in order, to the callbacks of that class."""
+    saved = file.fields["training_state"].get("callbacks") or []
+    for class_name in {entry["class_name"] for entry in saved}:
+        entries = [(i, e) for i, e in enumerate(saved) if e["class_name"] == class_name]
+        mine = [c for c in callbacks if type(c).__name__ == class_name]
+        for (i, entry), callback in zip(entries, mine):
+            arrays = [file.tensors[f"callbacks/{i}/{j}"] for j in range(entry["arrays"])]
+            callback.set_state({**entry["state"], "arrays": arrays})
+
+
+def _writes(callback):
     """Whether this process writes the files: always, but only process 0 of a distributed fit."""
-    return model.data_parallel is None or model.data_parallel.rank == 0
+    return callback.progress is None or callback.progress.writes_files
 
 
 def _save_freq(save_freq):
@@ -68,8 +125,7 @@ class ModelCheckpoint(Callback):
     def _on_batch_end(self, batch, logs=None):
         self.batches_seen += 1
         if self.batches_seen % self.save_freq == 0:
-            progress = self.model.epoch_progress
-            self._save(logs, progress.position(batch + 1), epoch=progress.epoch + 1, batch=batch + 1)
+            self._save(logs, self.progress.position(batch + 1), epoch=self.progress.epoch + 1, batch=batch + 1)
 
     def get_state(self):
         return {"best": self.best}
@@ -89,9 +145,12 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError, ValueError) as error:
             raise ConfigurationError(f"ModelCheckpoint filepath {self.filepath!r} names {error}, which is "
                                      f"not in the logs ({', '.join(['epoch', *logs])})") from None
-        if not _writes(self.model):
+        if not _writes(self):
             return
-        model_file.save(self.model, path, include_optimizer=self.include_optimizer, position=position)
+        if self.include_optimizer:
+            save_training_state(self.model, path, position)
+        else:
+            self.model.save(path)
         if self.verbose:
             print(f"Epoch {names['epoch']}: saved model to {path}")
 
@@ -126,14 +185,10 @@ class BackupAndRestore(Callback):
         self.batches_seen = 0
         self.restored_from = None
         if os.path.exists(self.path):
-            file = model_file.restore(self.model, self.path)
-            if self.model.saved_position is None:
-                raise ModelFileError(f"{self.path} is not a training backup: it has no training position")
-            self.model.resume_from = self.restored_from = self.model.saved_position
-            try:
-                model_file.restore_callbacks(file, self._others())
-            except (KeyError, TypeError, ValueError) as error:
-                raise ModelFileError(f"{self.path}: a callback's saved state is not valid: {error!r}") from None
+            self.restored_from = restore_training_state(self.model, self.path, self._others())
+
+    def resume_position(self):
+        return self.restored_from
 
     def on_epoch_end(self, epoch, logs=None):
         self._save({"epoch": epoch + 1, "batch": 0})
@@ -141,17 +196,16 @@ class BackupAndRestore(Callback):
     def _on_batch_end(self, batch, logs=None):
         self.batches_seen += 1
         if self.batches_seen % self.save_freq == 0:
-            self._save(self.model.epoch_progress.position(batch + 1))
+            self._save(self.progress.position(batch + 1))
 
     def _others(self):
         """The other callbacks of this fit, whose state (EarlyStopping's patience, ...) is backed up."""
         return [c for c in self.params.get("callbacks", ()) if c is not self]
 
     def _save(self, position):
-        if _writes(self.model):
-            model_file.save(self.model, self.path, include_optimizer=True, position=position,
-                            callbacks=self._others())
+        if _writes(self):
+            save_training_state(self.model, self.path, position, self._others())
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and _writes(self.model) and os.path.exists(self.path):
+        if self.delete_checkpoint and _writes(self) and os.path.exists(self.path):
             os.remove(self.path)

@@ -1,4 +1,6 @@
 """Files: the model file format (safetensors + JSON fields) and atomic writes."""
-from .model_file import load, save
 
-__all__ = ["load", "save"]
+
+def load(path):  # TEMPORARY shim while tabular/cli/sklearn move to glassnet.load; removed in this issue
+    from ..model import Sequential
+    return Sequential.load(path)
