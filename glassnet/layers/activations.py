@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import ops, serialization
 from ..errors import ConfigurationError, lookup
 from .base import Layer
 
@@ -213,8 +213,7 @@ def get(activation):
     if activation is None or isinstance(activation, Layer):
         return activation
     if isinstance(activation, dict):
-        from . import deserialize
-        return deserialize(activation)
+        return serialization.deserialize(activation, set(ACTIVATIONS.values()), "activation")
     if not isinstance(activation, str):
         raise ConfigurationError(
             f"activation must be a name or a Layer, got {type(activation).__name__} {activation!r}")
