@@ -238,3 +238,23 @@ def test_a_thousand_random_damages_load_the_same_model_or_raise_model_file_error
         assert_same_model(model, loaded)
         outcomes["same model"] += 1
     assert outcomes["refused"] > 900, outcomes
+
+
+def test_an_architecture_larger_than_the_stored_weights_is_refused_before_any_allocation(trained):
+    """A 3 kB file whose architecture asks for a 25,000 x 25,000 Dense (2.5 GB of float32) is
+    compared with the tensors it stores before a layer is built: refused, allocating almost nothing."""
+    import tracemalloc
+    _, path, _ = trained
+
+    def huge(config):
+        config["input_shape"] = [25_000]
+        config["layers"][0]["config"].update(units=25_000, input_shape=[25_000])
+    rewrite(path, model=config_with(path, huge))
+    tracemalloc.start()
+    try:
+        with pytest.raises(gn.ModelFileError, match=r"\(25000, 25000\)"):
+            gn.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * path.stat().st_size + 1_000_000, f"loading allocated {peak:,} bytes"

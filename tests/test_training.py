@@ -102,13 +102,21 @@ def test_shuffle_false_uses_the_data_in_order():
     np.testing.assert_array_equal(np.concatenate(seen), x)
 
 
-def test_class_weight_equals_the_same_sample_weight():
+def test_class_weight_weighs_each_class_in_the_loss():
+    """L = sum_i w_{y_i} l_i / N: with weight 1 on class 0 and 0 on the others, a full-batch SGD
+    step equals a step on the class-0 rows alone with the learning rate scaled by N_0 / N."""
     x, y = blobs()
-    a, b = classifier(), classifier()
-    a.fit(x, y, epochs=2, verbose=0, class_weight={0: 1.0, 1: 3.0, 2: 0.5})
-    b.fit(x, y, epochs=2, verbose=0, sample_weight=np.array([1.0, 3.0, 0.5])[y])
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_array_equal(wa, wb)
+    n, n0 = len(x), int((y == 0).sum())
+    weighted = classifier(optimizer=gn.optimizers.SGD(0.5))
+    weighted.fit(x, y, batch_size=None, epochs=1, verbose=0, class_weight={0: 1.0, 1: 0.0, 2: 0.0})
+    alone = classifier(optimizer=gn.optimizers.SGD(0.5 * n0 / n))
+    alone.fit(x[y == 0], y[y == 0], batch_size=None, epochs=1, verbose=0)
+    for wa, wb in zip(weighted.get_weights(), alone.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+    start = classifier()
+    start.build((4,))
+    moved = [np.abs(w - w0).max() for w, w0 in zip(weighted.get_weights(), start.get_weights())]
+    assert max(moved) > 1e-3  # the step did something
 
 
 def test_zero_sample_weights_ignore_examples():
