@@ -19,13 +19,13 @@ from .extras import require
 require("sklearn", extra="sklearn", purpose="glassnet.sklearn")
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data  # noqa: E402
 
-from . import callbacks, checks, io, optimizers  # noqa: E402
+from . import callbacks, checks  # noqa: E402
+from .errors import ConfigurationError, DataError, ModelFileError  # noqa: E402
+from .model import Sequential  # noqa: E402
 from .tabular import networks  # noqa: E402
-from .errors import ConfigurationError, DataError, ModelFileError, lookup  # noqa: E402
 
 __all__ = ["GlassnetClassifier", "GlassnetRegressor"]
 
@@ -97,9 +97,9 @@ class _GlassnetEstimator(BaseEstimator):
         the weights of the epoch with the lowest validation loss are kept). Returns ``self``."""
         X, y = self._validate(X, y, reset=True)
         self._learn_targets(y)
-        units, activation, loss, targets = self._head(y)
+        head, targets = self._head(y)
         seed = self._seed()
-        self.model_ = self._network(X.shape[1], units, activation, loss, seed)
+        self.model_ = self._network(X.shape[1], head, seed)
         weights = _sample_weights(sample_weight, len(X))
         fit_args = {}
         if self.early_stopping:
@@ -116,9 +116,9 @@ class _GlassnetEstimator(BaseEstimator):
     def _partial_fit(self, X, y, sample_weight, first_call):
         """One epoch over ``(X, y)``; the first call builds the network."""
         X, y = self._validate(X, y, reset=first_call)
-        units, activation, loss, targets = self._head(y)
+        head, targets = self._head(y)
         if first_call:
-            self.model_ = self._network(X.shape[1], units, activation, loss, self._seed())
+            self.model_ = self._network(X.shape[1], head, self._seed())
             self.history_, self.n_iter_ = {"loss": []}, 0
         history = self.model_.fit(X, targets, batch_size=self.batch_size, epochs=1,
                                   sample_weight=_sample_weights(sample_weight, len(X)),
@@ -136,7 +136,7 @@ class _GlassnetEstimator(BaseEstimator):
         """What ``fit`` learns from the targets alone (the classifier's ``classes_``)."""
 
     def _head(self, y):
-        """``(output units, output activation, loss, targets for the loss)`` for checked ``y``."""
+        """``(networks.output_head, targets for the loss)`` for checked ``y``."""
         raise NotImplementedError
 
     def _seed(self):
@@ -145,19 +145,12 @@ class _GlassnetEstimator(BaseEstimator):
             return self.random_state
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _network(self, n_features, units, output_activation, loss, seed):
+    def _network(self, n_features, head, seed):
         """The compiled, built, untrained network these hyperparameters describe."""
         sizes = networks.hidden_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
-        if not isinstance(self.activation, str):
-            raise ConfigurationError(f"activation must be a name such as 'relu', got {self.activation!r}")
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, numbers.Real):
-            raise ConfigurationError(f"learning_rate must be a number, got {self.learning_rate!r}")
-        model = networks.dense_network(n_features, sizes, units, activation=self.activation,
-                                       output_activation=output_activation, dropout=self.dropout,
-                                       l1=self.l1, l2=self.l2, seed=seed)
-        optimizer = lookup(optimizers.OPTIMIZERS, self.optimizer, "optimizer")(learning_rate=self.learning_rate)
-        model.compile(optimizer=optimizer, loss=loss)
-        return model
+        return networks.compiled_network(n_features, sizes, head, activation=self.activation,
+                                         optimizer=self.optimizer, learning_rate=self.learning_rate,
+                                         dropout=self.dropout, l1=self.l1, l2=self.l2, seed=seed)
 
     def _split(self, X, targets, weights, seed):
         """Hold out ``validation_fraction`` of the examples, shuffled (and stratified by class
@@ -167,10 +160,9 @@ class _GlassnetEstimator(BaseEstimator):
             raise ConfigurationError(f"validation_fraction must be in (0, 1), got {fraction!r}")
         if weights is None:
             weights = np.ones(len(X))
-        stratify = targets if isinstance(self, ClassifierMixin) else None
-        X, X_val, targets, targets_val, weights, weights_val = train_test_split(
-            X, targets, weights, test_size=fraction, random_state=seed, stratify=stratify)
-        return X, targets, weights, (X_val, targets_val, weights_val)
+        train, val = networks.holdout_split(len(X), fraction, seed,
+                                            stratify=targets if isinstance(self, ClassifierMixin) else None)
+        return X[train], targets[train], weights[train], (X[val], targets[val], weights[val])
 
     # -- model files -----------------------------------------------------------------------------
     def save(self, path, include_optimizer=False):
@@ -199,7 +191,7 @@ class _GlassnetEstimator(BaseEstimator):
     @classmethod
     def load(cls, path):
         """The estimator saved by ``save`` in ``path``, fitted, ready to predict or to train on."""
-        model = io.load(path)
+        model = Sequential.load(path)
         saved = model.metadata.get("sklearn")
         if not isinstance(saved, dict) or saved.get("estimator") != cls.__name__:
             holds = saved.get("estimator") if isinstance(saved, dict) else "a glassnet model without one"
@@ -276,13 +268,12 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
             raise DataError(f"y has labels that are not in classes_ {self.classes_.tolist()!r}: "
                             f"{np.unique(y[unknown])[:5].tolist()!r}")
         index = np.searchsorted(self.classes_, y)
-        units, activation, loss = networks.classification_head(len(self.classes_))
-        return units, activation, loss, index.reshape(-1, 1).astype(np.float32) if units == 1 else index
+        head = networks.output_head("classification", len(self.classes_))
+        return head, index.reshape(-1, 1).astype(np.float32) if head[0] == 1 else index
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_examples, n_classes), in the order of ``classes_``."""
-        p = self._outputs(X).astype(np.float64)
-        return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
+        return networks.class_probabilities(self._outputs(X).astype(np.float64))
 
     def predict(self, X):
         """The most probable class of each example (a label from ``classes_``)."""
@@ -312,7 +303,7 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
     def _head(self, y):
         y = np.asarray(y, dtype=np.float64)
         targets = y.reshape(len(y), -1)
-        return targets.shape[1], None, "mse", targets
+        return networks.output_head("regression", targets.shape[1]), targets
 
     def predict(self, X):
         """Predictions, shape (n_examples,) for a single target, else (n_examples, n_targets)."""

@@ -1,4 +1,4 @@
-"""Table preprocessing: standardization, one-hot encoding, imputation, targets, and their JSON."""
+"""Table preprocessing (``glassnet.tabular.preprocessing``): standardization, one-hot encoding, imputation, targets, and their JSON."""
 import json
 
 import numpy as np
@@ -51,17 +51,6 @@ def test_class_labels_keep_the_users_values_and_types():
     assert list(target.decode([2, 0])) == [3, 1]
     with pytest.raises(gn.DataError, match="classes the model does not know: 7"):
         target.encode(pd.Series([7]))
-
-
-def test_a_regression_target_folds_its_scale_into_the_last_layer():
-    y = pd.Series(np.linspace(100, 300, 50), name="price")
-    target = TargetEncoder.fit(y)
-    assert target.task == "regression"
-    model = gn.Sequential([gn.layers.Input((2,)), gn.layers.Dense(1)], seed=0)
-    x = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
-    standardized = model.predict(x)
-    target.fold_into(model)
-    np.testing.assert_allclose(model.predict(x), standardized * target.std + target.mean, rtol=1e-5)
 
 
 def test_targets_that_cannot_be_learned_are_refused():

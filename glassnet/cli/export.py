@@ -2,7 +2,7 @@
 import argparse
 import os
 
-from ..io import load
+from ..model import Sequential
 from ..tabular import files as tables
 
 EXAMPLES = """examples:
@@ -38,7 +38,7 @@ def run(args):
     from .. import onnx
     output = args.output or os.path.splitext(args.model)[0] + ".onnx"
     tables.check_output_path(output, args.force)
-    model = load(args.model)
+    model = Sequential.load(args.model)
     proto = onnx.export(model, output, opset=args.opset or onnx.DEFAULT_OPSET, dtype=args.dtype,
                         preprocessing=args.preprocessing)
     print(f"wrote {output}: {os.path.getsize(output):,} bytes, opset {proto.opset_import[0].version}")

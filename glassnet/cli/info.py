@@ -2,6 +2,7 @@
 import json
 
 from ..io import model_file
+from ..model import Sequential
 
 SHOWN_COLUMNS = 12
 
@@ -22,7 +23,7 @@ def run(args):
     if args.json:
         print(json.dumps(file.fields, indent=2))
         return 0
-    model = model_file.build(file)  # the file is read and checked once
+    model = Sequential.from_file(file)  # the file is read and checked once
     print(f"{args.model}: glassnet model file, format version {file.format_version}, written by "
           f"glassnet {file.glassnet_version}")
     print()
@@ -75,7 +76,8 @@ def _training(metadata, history):
         options = training["options"]
         print(f"\ntrained on {training['data']} ({training['train_rows']} rows, validated on "
               f"{training['validation_rows']}) on {training['date']} with glassnet {training['glassnet_version']}")
-        print(f"  {options['optimizer']} lr {options['lr']:g}, batch {options['batch_size'] or 'full'}, "
+        learning_rate = options.get("lr", options.get("learning_rate"))  # glassnet train's, or TableModel.fit's
+        print(f"  {options['optimizer']} lr {learning_rate:g}, batch {options['batch_size'] or 'full'}, "
               f"{training['epochs_run']} epochs" + (f", best epoch {training['best_epoch']}" if training["best_epoch"] else ""))
         for part, scores in training["scores"].items():
             print(f"  {part}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))

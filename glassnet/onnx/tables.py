@@ -1,6 +1,6 @@
 """The table preprocessing of a model made by ``glassnet train``, as ONNX operators, so that the
-exported graph takes the raw columns and gives labels (``glassnet/preprocessing.py`` is the
-NumPy side of each step).
+exported graph takes the raw columns and gives labels (``glassnet/tabular/preprocessing.py`` and
+``tabular/networks.py`` are the NumPy side of each step).
 
 Inputs, one per feature column, each of shape ``(batch, 1)``, named after the column:
 
@@ -11,7 +11,7 @@ Inputs, one per feature column, each of shape ``(batch, 1)``, named after the co
 
 Outputs: ``label`` (batch,) and ``probabilities`` (batch, classes) in the order of the classes,
 for classification; ``prediction`` (batch,) for regression (the target's scaling is folded into
-the last layer by ``glassnet train``).
+the last layer by ``networks.fold_target_scale``).
 """
 import numpy as np
 
@@ -40,12 +40,14 @@ class TableStage:
         return graph.node("Concat", parts, "features", axis=1) if len(parts) > 1 else parts[0]
 
     def outputs(self, graph, outputs, model):
-        """Turn the network's ``outputs`` into the graph's outputs (see the module docstring)."""
+        """Turn the network's ``outputs`` into the graph's outputs (see the module docstring); one
+        sigmoid output ``p`` becomes the columns ``[1 - p, p]``, as ``networks.class_probabilities``
+        does in NumPy."""
         if self.target.task == "regression":
             flat = graph.node("Reshape", [outputs, graph.constant("flat_shape", [-1], np.int64)], "prediction")
             graph.output(flat, "prediction", ())
             return
-        if model.output_shape == (1,):  # one sigmoid unit: the probability of the second class
+        if model.output_shape == (1,):
             other = graph.node("Sub", [graph.constant("one", [[1.0]]), outputs], "other_class")
             outputs = graph.node("Concat", [other, outputs], "probabilities", axis=1)
         outputs = graph.output(outputs, "probabilities", (self.target.n_classes,))

@@ -1,23 +1,155 @@
-"""What the table commands share: a model with its table preprocessing, predictions for the rows
-of a table, and the scores of those predictions."""
+"""``TableModel``: a network with the steps from a table's raw columns to its inputs and from its
+outputs to the user's labels or values; ``TableModel.fit`` trains one from a DataFrame, which is
+all that ``glassnet train`` does between reading the table and writing the files:
+
+    table, training = TableModel.fit(frame, "price", drop=["id"], epochs=200)
+    outputs, report = table.predict(new_rows)      # values, or one probability per class
+    training.scores                                # {"rmse": ..., "mae": ..., "r2": ...}
+
+``fit`` leaves out rows without a target, infers the task, holds out ``validation_split`` of the
+rows (shuffled, seeded, stratified by class), learns the preprocessing from the training rows,
+trains with early stopping on the validation loss (keeping the best weights), scores the
+validation rows, then trains a fresh network on all rows for the best number of epochs.
+
+In data-parallel training each process passes its own part of the rows and ``comm`` (a
+``distributed.Communicator``): counts, statistics and scores are those of all rows, and every
+process ends with the same model.
+"""
+import dataclasses
+import datetime
+
 import numpy as np
 
-from ..errors import ModelFileError
+from .. import callbacks
+from ..errors import ConfigurationError, DataError, ModelFileError
 from ..extras import require
-from ..io import load
+from ..model import Sequential
+from ..version import __version__
+from . import networks
 from .preprocessing import TablePreprocessor, TargetEncoder
+
+TASKS = ("auto", "classification", "regression")
+# What the history shows besides the loss.
+METRICS = {"classification": ["accuracy"], "regression": ["mae"]}
+
+
+@dataclasses.dataclass
+class Training:
+    """What ``TableModel.fit`` did: the facts ``glassnet train`` prints and the model file keeps."""
+    source: str           # the table's name
+    rows: int             # rows with a target value (of all processes)
+    train_rows: int
+    validation_rows: int
+    history: callbacks.History  # of the run that chose the number of epochs, with validation
+    best_epoch: int       # counted from 1; None without early stopping
+    refit: dict           # {"rows", "epochs"} of the training on all rows, or None
+    scored_on: str        # "validation", or "training" when no rows were held out
+    scores: dict          # TableModel.scores of the first network on the rows scored on
+
+    @property
+    def epochs_run(self):
+        return len(self.history.epoch)
 
 
 class TableModel:
-    """A model trained by ``glassnet train``, with the steps from raw columns to its inputs
+    """A model trained from a table, with the steps from raw columns to its inputs
     (``features``) and from its outputs to the user's labels or values (``target``)."""
 
     def __init__(self, model, features, target, dropped=()):
         self.model, self.features, self.target, self.dropped = model, features, target, list(dropped)
 
     @classmethod
+    def fit(cls, frame, target, *, drop=(), task="auto", layers=(128, 64), activation="relu",
+            optimizer="adam", learning_rate=3e-4, batch_size=32, epochs=500, dropout=0.2, l1=0.0, l2=1e-4,
+            early_stopping=20, validation_split=0.2, refit=True, seed=0, source="the table", comm=None,
+            progress=None, log=None, options=None):
+        """Train a model on the DataFrame ``frame`` to predict its column ``target`` from the
+        others but ``drop``; ``(table_model, Training)``. The settings are ``glassnet train``'s
+        options (``docs/cli.md``): ``batch_size=None`` is the whole data set,
+        ``early_stopping`` the patience (0: off), ``validation_split=0`` holds out nothing.
+
+        ``source`` names the table in messages; ``progress(stage)`` returns callbacks for each
+        training (``stage`` is "epoch", then "refit"), e.g. ``lambda stage: [TrainingBar(stage)]``;
+        ``log(text)`` receives the report lines as they come (``print``); ``options`` is what the
+        model file records as the settings (by default these arguments)."""
+        progress = progress or (lambda stage: [])
+        log = log or (lambda text: None)
+        settings = {"task": task, "layers": networks.hidden_sizes(layers, "layers"), "activation": activation,
+                    "optimizer": optimizer, "learning_rate": learning_rate, "batch_size": batch_size,
+                    "epochs": epochs, "dropout": dropout, "l1": l1, "l2": l2, "early_stopping": early_stopping,
+                    "validation_split": validation_split, "refit": refit, "seed": seed}
+        if task not in TASKS:
+            raise ConfigurationError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        if not 0 <= validation_split < 1:
+            raise ConfigurationError(f"validation_split must be in [0, 1), got {validation_split}")
+        drop = list(drop)
+        _check_columns(frame, source, target, drop)
+
+        frame, rows, left_out = _rows_with_target(frame, target, source, comm)
+        encoder = TargetEncoder.fit(frame[target], None if task == "auto" else task, comm)
+        features = frame.drop(columns=[target, *drop])
+        if features.shape[1] == 0:
+            raise DataError(f"{source} has no columns left to learn from after the target and --drop")
+        y = encoder.encode(frame[target])
+        train_rows, val_rows = _split(y, encoder, validation_split, seed)
+        table = cls(None, TablePreprocessor.fit(features.iloc[train_rows], comm), encoder, drop)
+        n_train = _total(comm, len(train_rows))
+        n_val = 0 if val_rows is None else _total(comm, len(val_rows))
+
+        x_train, _ = table.features.transform(features.iloc[train_rows])
+        validation = None
+        if val_rows is not None:
+            validation = (table.features.transform(features.iloc[val_rows])[0], y[val_rows])
+        outputs = encoder.n_classes if encoder.task == "classification" else 1
+
+        def network(n_inputs):
+            return networks.compiled_network(
+                n_inputs, settings["layers"], networks.output_head(encoder.task, outputs), activation=activation,
+                optimizer=optimizer, learning_rate=learning_rate, dropout=dropout, l1=l1, l2=l2, seed=seed,
+                metrics=METRICS[encoder.task])
+
+        def train(model, x, y, epochs, stage, validation=None, stopper=None):
+            """Train ``model``; its target scale folded into its last layer afterwards."""
+            history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation,
+                                callbacks=([stopper] if stopper else []) + progress(stage), verbose=0,
+                                distributed="shards" if comm is not None else False)
+            if encoder.task == "regression":
+                networks.fold_target_scale(model, encoder.mean, encoder.std)
+            return history
+
+        table.model = network(x_train.shape[1])
+        log(_intro(source, rows, left_out, table, n_train, n_val, settings))
+        stopper = None
+        if early_stopping and validation is not None:
+            stopper = callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping, restore_best_weights=True)
+        history = train(table.model, x_train, y[train_rows], epochs, "epoch", validation, stopper)
+        best_epoch = None if stopper is None or stopper.best_epoch is None else stopper.best_epoch + 1
+        if stopper is not None and stopper.stopped_epoch is not None:
+            log(f"stopped early after epoch {stopper.stopped_epoch + 1}: no better validation loss "
+                f"for {early_stopping} epochs; kept the weights of epoch {best_epoch}")
+        x_score, y_score = validation or (x_train, y[train_rows])
+        scores = table.scores(_everyone(comm, y_score), _everyone(comm, table.outputs(x_score)))
+
+        refitted = None
+        if refit and validation is not None:
+            # The validation rows chose the number of epochs; the final model learns from every row.
+            refitted = {"rows": rows, "epochs": len(history.epoch) if best_epoch is None else best_epoch}
+            log(f"refitting on all {rows} rows for {refitted['epochs']} epochs")
+            table.features = TablePreprocessor.fit(features, comm)
+            x_all, _ = table.features.transform(features)
+            table.model = network(x_all.shape[1])
+            train(table.model, x_all, y, refitted["epochs"], "refit")
+            table.model.history = history  # the curves that chose the epochs, with validation
+
+        training = Training(source, rows, n_train, n_val, history, best_epoch, refitted,
+                            "validation" if validation else "training", scores)
+        table.model.preprocessing = table.preprocessing_config()
+        table.model.metadata = {"training": _metadata(training, encoder, settings if options is None else options)}
+        return table, training
+
+    @classmethod
     def load(cls, path):
-        model = load(path)
+        model = Sequential.load(path)
         config = model.preprocessing
         if not isinstance(config, dict) or not {"features", "target"} <= set(config):
             raise ModelFileError(f"{path} has no table preprocessing: it was not made by 'glassnet train' "
@@ -38,9 +170,7 @@ class TableModel:
         outputs = self.model.predict(inputs)
         if self.target.task == "regression":
             return outputs[:, 0]
-        if outputs.shape[1] == 1:  # one sigmoid unit: the probability of the second class
-            return np.hstack([1 - outputs, outputs])
-        return outputs
+        return networks.class_probabilities(outputs)
 
     def prediction_frame(self, outputs):
         """Predictions as columns: the label and one probability per class, or the value."""
@@ -79,3 +209,95 @@ class TableModel:
 def format_scores(scores):
     names = {"accuracy": "accuracy", "f1": "F1 (macro)", "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
     return ", ".join(f"{names.get(k, k)} {v:.4f}" for k, v in scores.items())
+
+
+def _total(comm, count):
+    """``count`` summed over all processes (itself on one)."""
+    return count if comm is None else comm.total(count)
+
+
+def _everyone(comm, array):
+    """Every process's rows of ``array``, in rank order (itself on one)."""
+    return array if comm is None else comm.concatenate(array)
+
+
+def _check_columns(frame, source, target, dropped):
+    columns = ", ".join(map(str, frame.columns))
+    for name, what in [(target, "target")] + [(d, "--drop") for d in dropped]:
+        if name not in frame.columns:
+            raise DataError(f"{what} column {name!r} is not in {source}; its columns are: {columns}")
+    if target in dropped:
+        raise ConfigurationError(f"the target {target!r} cannot also be dropped")
+
+
+def _rows_with_target(frame, target, source, comm):
+    """``(rows of frame that have a target value, their count, the count of the others)``, the
+    counts over all processes."""
+    left_out = _total(comm, int(frame[target].isna().sum()))
+    frame = frame[frame[target].notna()]
+    rows = _total(comm, len(frame))
+    if rows < 2:
+        raise DataError(f"{source} has {rows} row(s) with a target value; at least 2 are needed")
+    return frame, rows, left_out
+
+
+def _split(y, target, fraction, seed):
+    """Row positions for training and validation, each in table order (stratified by class
+    when every class has at least two rows and the validation rows can hold one of each):
+    ``(train_rows, val_rows or None)``."""
+    rows = len(y)
+    if fraction == 0:
+        return np.arange(rows), None
+    stratify = None
+    if target.task == "classification":
+        counts = np.bincount(y, minlength=target.n_classes)
+        if counts.min() >= 2 and round(rows * fraction) >= target.n_classes:
+            stratify = y
+    train, val = networks.holdout_split(rows, fraction, seed, stratify)
+    if len(train) == 0 or len(val) == 0:
+        raise DataError(f"validation_split {fraction} of {rows} rows leaves no rows for training "
+                        "or validation")
+    return np.sort(train), np.sort(val)
+
+
+def _metadata(training, target, options):
+    """``model.metadata["training"]``: how, when and on what the model was trained."""
+    return {"data": training.source, "rows": training.rows, "train_rows": training.train_rows,
+            "validation_rows": training.validation_rows, "target": target.name, "task": target.task,
+            "options": options, "epochs_run": training.epochs_run, "best_epoch": training.best_epoch,
+            "refit": training.refit, "scores": {training.scored_on: training.scores},
+            "glassnet_version": __version__, "date": datetime.datetime.now().isoformat(timespec="seconds")}
+
+
+def _intro(source, rows, left_out, table, n_train, n_val, settings):
+    """What ``fit`` found and will train, before it trains (the first lines of ``glassnet train``)."""
+    preprocessor, target, model = table.features, table.target, table.model
+    kinds = [c["kind"] for c in preprocessor.columns]
+    if target.task == "classification":
+        shown = ", ".join(map(str, target.classes[:10])) + (", ..." if target.n_classes > 10 else "")
+        task = f"classification, {target.n_classes} classes: {shown}"
+    else:
+        task = f"regression (mean {target.mean:.4g}, std {target.std:.4g})"
+    sizes = [str(len(preprocessor.feature_names))] + [
+        f"{layer.units} {layer.activation.name if layer.activation else 'linear'}"
+        for layer in model.layers if hasattr(layer, "units")]
+    lines = [f"data: {source}, {rows} rows, target {target.name!r}",
+             f"task: {task} ({target.reason})",
+             f"inputs: {kinds.count('numeric')} numeric columns standardized, "
+             f"{kinds.count('categorical')} categorical one-hot encoded -> {len(preprocessor.feature_names)} inputs"]
+    missing = {c["name"]: c["missing"] for c in preprocessor.columns if c["missing"]}
+    if missing:
+        lines.append("missing values imputed (training rows): " + ", ".join(f"{k} {v}" for k, v in missing.items()))
+    for column in preprocessor.columns:
+        if column["kind"] == "categorical" and len(column["categories"]) > max(50, n_train // 2):
+            lines.append(f"note: {column['name']!r} has {len(column['categories'])} distinct values in "
+                         f"{n_train} rows, like an identifier; consider --drop {column['name']}")
+    if left_out:
+        lines.append(f"left out {left_out} row(s) without a target value")
+    lines.append(f"network: {' -> '.join(sizes)} ({model.count_params():,} parameters), "
+                 f"{settings['optimizer']} lr {settings['learning_rate']:g}, batch {settings['batch_size'] or 'full'}"
+                 + (f", dropout {settings['dropout']:g}" if settings["dropout"] else "")
+                 + (f", L1 {settings['l1']:g}" if settings["l1"] else "")
+                 + (f", L2 {settings['l2']:g}" if settings["l2"] else ""))
+    lines.append(f"training on {n_train} rows, validating on {n_val}")
+    return "\n".join(lines)

@@ -1,13 +1,18 @@
-"""Networks described by a few numbers: what the command line and the scikit-learn estimators
-build from their options, written once.
+"""Networks described by a few numbers, and what the command line and the scikit-learn estimators
+do around them, written once: the output layer and loss of a task, building and compiling, the
+hold-out split that early stopping validates on, the probabilities of one sigmoid output, and
+folding a regression target's scale into the last layer.
 
-    model = dense_network(n_features=30, hidden=[64, 32], outputs=1, output_activation="sigmoid",
-                          dropout=0.2, l2=1e-4, seed=0)
+    model = compiled_network(n_features=30, hidden=[64, 32], head=output_head("classification", 2),
+                             optimizer="adam", learning_rate=1e-3, dropout=0.2, l2=1e-4, seed=0)
 """
 import numbers
 
-from .. import layers, regularizers
-from ..errors import ConfigurationError
+import numpy as np
+
+from .. import layers, optimizers, regularizers
+from ..errors import ConfigurationError, lookup
+from ..extras import require
 from ..model import Sequential
 
 
@@ -39,3 +44,56 @@ def classification_head(n_classes):
     if n_classes == 2:
         return 1, "sigmoid", "binary_crossentropy"
     return n_classes, "softmax", "sparse_categorical_crossentropy"
+
+
+def output_head(task, outputs):
+    """``(output units, output activation, loss)`` of a task: ``classification_head(outputs)``
+    for ``outputs`` classes, or ``outputs`` linear units and mean squared error for regression."""
+    if task == "classification":
+        return classification_head(outputs)
+    return outputs, None, "mse"
+
+
+def compiled_network(n_features, hidden, head, activation="relu", optimizer="adam", learning_rate=1e-3,
+                     dropout=0.0, l1=0.0, l2=0.0, seed=None, metrics=None):
+    """``dense_network`` ending in ``head`` = ``(units, output activation, loss)``, compiled with
+    the optimizer named ``optimizer`` (``optimizers.OPTIMIZERS``) at ``learning_rate``."""
+    if not isinstance(activation, str):
+        raise ConfigurationError(f"activation must be a name such as 'relu', got {activation!r}")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise ConfigurationError(f"learning_rate must be a number, got {learning_rate!r}")
+    units, output_activation, loss = head
+    model = dense_network(n_features, hidden, units, activation=activation, output_activation=output_activation,
+                          dropout=dropout, l1=l1, l2=l2, seed=seed)
+    model.compile(optimizer=lookup(optimizers.OPTIMIZERS, optimizer, "optimizer")(learning_rate=learning_rate),
+                  loss=loss, metrics=metrics)
+    return model
+
+
+def holdout_split(n, fraction, seed, stratify=None):
+    """``(train, validation)`` positions of ``n`` rows: ``round up(n * fraction)`` of them held
+    out, shuffled with ``seed``, and with labels ``stratify`` in the same proportions in both
+    parts (scikit-learn's ``train_test_split``, so its numbers are scikit-learn's)."""
+    model_selection = require("sklearn.model_selection", "sklearn", "the hold-out split")
+    return model_selection.train_test_split(np.arange(n), test_size=fraction, random_state=seed,
+                                            stratify=stratify)
+
+
+def class_probabilities(outputs):
+    """One probability column per class from a classifier's outputs: a single sigmoid output
+    ``p``, the probability of the second class, becomes ``[1 - p, p]``; softmax outputs already
+    are. (``onnx/tables.py`` writes the same as graph nodes.)"""
+    return np.hstack([1 - outputs, outputs]) if outputs.shape[1] == 1 else outputs
+
+
+def fold_target_scale(model, mean, std):
+    """Make ``model``, trained on standardized targets ``t = (y - mean) / std``, predict ``y``
+    itself by rescaling its last (linear) layer:
+
+        y = t * std + mean = x @ (W * std) + (b * std + mean)
+
+    Afterwards ``model.predict`` needs no post-processing (nor does an ONNX export)."""
+    last = model.layers[-1]
+    last.weight.value *= std
+    last.bias.value *= std
+    last.bias.value += mean

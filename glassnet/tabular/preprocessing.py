@@ -308,16 +308,6 @@ class TargetEncoder:
             raise DataError(f"the target {self.name!r} of {where} holds text where numbers are expected")
         return ((values - self.mean) / self.std).astype(np.float32)
 
-    def fold_into(self, model):
-        """Make ``model``, trained on standardized targets ``t = (y - mean) / std``, predict ``y``
-        itself, by rescaling its last (linear) layer:  ``y = t * std + mean = x @ (W * std) +
-        (b * std + mean)``. Afterwards ``model.predict`` needs no post-processing (nor does an
-        ONNX export)."""
-        last = model.layers[-1]
-        last.weight.value *= self.std
-        last.bias.value *= self.std
-        last.bias.value += self.mean
-
     def decode(self, indices):
         """Labels (the user's values) for class indices."""
         return np.asarray(self.classes, dtype=object)[np.asarray(indices)]
