@@ -51,8 +51,8 @@ def run(args):
     from ..io.atomic import write_text
     model = None
     if args.model:
-        from ..io import load
-        model = load(args.model)
+        from ..model import Sequential
+        model = Sequential.load(args.model)
     trace = explain(model, args.x, args.y, learning_rate=args.lr, task=args.task, inputs=args.inputs,
                     hidden=args.hidden, outputs=args.outputs, activation=args.activation, seed=args.seed)
     trace.print(color=False if args.plain else None)

@@ -1,6 +1,3 @@
-"""Files: the model file format (safetensors + JSON fields) and atomic writes."""
-
-
-def load(path):  # TEMPORARY shim while tabular/cli/sklearn move to glassnet.load; removed in this issue
-    from ..model import Sequential
-    return Sequential.load(path)
+"""Files: the model file format (safetensors + JSON fields, ``model_file``) and writes that never
+leave a half-written file (``atomic``). Models read and write themselves through them:
+``Sequential.save`` and ``Sequential.load`` (``glassnet.load``)."""
