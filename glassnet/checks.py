@@ -1,4 +1,10 @@
-"""Checks on what users pass in, so that mistakes give a clear message instead of a NumPy traceback."""
+"""Checks on what users pass in, so that mistakes give a clear message instead of a NumPy traceback.
+
+Arguments (``positive_int``, ``positive_ints``, ``shape``, ``number``) raise a ConfigurationError
+that names the argument, says what was expected and shows what came; data (``finite_array``,
+``model_inputs``, ``same_length``, ``sample_weights``, ``class_weights``) a DataError or ShapeError.
+"""
+import math
 import numbers
 
 import numpy as np
@@ -10,9 +16,64 @@ def positive_int(name, value, allow_none=False):
     """``value`` as an int > 0 (or None where allowed), else a ConfigurationError naming ``name``."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+    if not _is_int(value) or value <= 0:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def positive_ints(name, values):
+    """``values`` (one int or a sequence of ints) as a tuple of ints > 0; an empty one is allowed."""
+    ints = _ints(values)
+    if ints is None:
+        raise ConfigurationError(f"{name} must be positive integers, got {values!r}")
+    return ints
+
+
+def shape(name, value):
+    """The shape of one example (no batch axis): one int or a non-empty sequence of ints > 0."""
+    dims = _ints(value)
+    if not dims:
+        raise ConfigurationError(f"{name} must be a tuple of positive integers, got {value!r}")
+    return dims
+
+
+def number(name, value, low=-math.inf, high=math.inf, low_open=False, high_open=False):
+    """``value`` as a float from ``low`` to ``high`` (each end included unless ``*_open``); bools,
+    NaN, infinity and non-numbers are refused with a ConfigurationError."""
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    inside = is_number and math.isfinite(value) and (value > low if low_open else value >= low)
+    if not (inside and (value < high if high_open else value <= high)):
+        expected = _expected(low, high, low_open, high_open, is_number)
+        raise ConfigurationError(f"{name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _ints(values):
+    """``values`` as a tuple of ints > 0, or None if it is not one int or a sequence of them."""
+    if _is_int(values):
+        values = (values,)
+    try:
+        values = tuple(values)
+    except TypeError:
+        return None
+    if not all(_is_int(v) and v > 0 for v in values):
+        return None
+    return tuple(int(v) for v in values)
+
+
+def _expected(low, high, low_open, high_open, is_number):
+    """The words for what ``number`` accepts: ``in [0, 1)`` (``a number in [0, 1)`` when no number
+    came), ``a finite number > 0``, ``a finite number``."""
+    if math.isfinite(low) and math.isfinite(high):
+        interval = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        return interval if is_number else f"a number {interval}"
+    bounds = [f"{'>' if low_open else '>='} {low:g}"] if math.isfinite(low) else []
+    bounds += [f"{'<' if high_open else '<='} {high:g}"] if math.isfinite(high) else []
+    return " ".join(["a finite number", *bounds])
 
 
 def finite_array(name, values, dtype=None):

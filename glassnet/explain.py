@@ -116,7 +116,7 @@ def _run(model, x, y):
         record.inputs, record.weight = a[0], layer.weight.value.copy()
         record.bias = None if layer.bias is None else layer.bias.value.copy()
         z, backward_affine = layer.forward_logits(a, training=True)
-        record.z = z[0].copy()  # kept before Dense's activation, which may compute in place of z
+        record.z = z[0]
         backward_activation = None
         if layer.activation is None:
             a = shown = z

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from . import kernels, ops, serialization
+from . import checks, kernels, ops, serialization
 from .layers.activations import Sigmoid, Softmax
 from .errors import ConfigurationError, DataError, ShapeError, lookup
 
@@ -113,9 +113,7 @@ class Huber(Loss):
     name = "huber"
 
     def __init__(self, delta=1.0):
-        self.delta = float(delta)
-        if not self.delta > 0:
-            raise ConfigurationError(f"Huber delta must be > 0, got {delta}")
+        self.delta = checks.number("Huber delta", delta, low=0, low_open=True)
 
     def per_example(self, y_true, y_pred):
         r = y_pred - y_true
@@ -128,13 +126,6 @@ class Huber(Loss):
         return {"delta": self.delta}
 
 
-def _check_smoothing(label_smoothing):
-    label_smoothing = float(label_smoothing)
-    if not 0 <= label_smoothing <= 1:
-        raise ConfigurationError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    return label_smoothing
-
-
 class _CrossEntropy(Loss):
     """Shared arguments of the cross-entropies."""
 
@@ -142,7 +133,7 @@ class _CrossEntropy(Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0):
         self.from_logits = bool(from_logits)
-        self.label_smoothing = _check_smoothing(label_smoothing)
+        self.label_smoothing = checks.number("label_smoothing", label_smoothing, low=0, high=1)
 
     def fused_with(self, activation):
         if self.from_logits or not isinstance(activation, self.fuses):
@@ -257,7 +248,8 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         s, k = self.label_smoothing, y_pred.shape[-1]
         if self.from_logits:  # one compiled pass (the formula is in its docstring)
             values, grads = np.empty(y_pred.shape[0], y_pred.dtype), np.empty_like(y_pred)
-            kernels.sparse_softmax_cross_entropy(y_pred, y_true, s, values, grads)
+            kernels.sparse_softmax_cross_entropy(z=y_pred, labels=y_true, smoothing=s, values=values,
+                                                 grads=grads)
             return values, grads
         rows = np.arange(y_pred.shape[0])
         p, inside = _clip_probabilities(y_pred)

@@ -15,20 +15,10 @@ import math
 
 import numpy as np
 
-from . import kernels, schedules, serialization
+from . import checks, kernels, schedules, serialization
 from .errors import ConfigurationError, NotBuiltError, StateError, lookup
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
-
-
-def _number(name, value, low=0.0, high=math.inf, low_open=False, high_open=False):
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (value > low if low_open else value >= low)
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ConfigurationError(f"{name} must be a number in {lo}{low}, {high}{hi}, got {value!r}")
-    return float(value)
 
 
 class Optimizer:
@@ -42,14 +32,14 @@ class Optimizer:
             self._schedule, self._learning_rate = learning_rate, None
         else:
             self._schedule = None
-            self._learning_rate = _number("learning_rate", learning_rate, low_open=True)
+            self._learning_rate = checks.number("learning_rate", learning_rate, low=0, low_open=True)
         if clipnorm is not None and global_clipnorm is not None:
             raise ConfigurationError("pass clipnorm (per parameter) or global_clipnorm, not both")
-        self.clipnorm = None if clipnorm is None else _number("clipnorm", clipnorm, low_open=True)
-        self.clipvalue = None if clipvalue is None else _number("clipvalue", clipvalue, low_open=True)
+        self.clipnorm = None if clipnorm is None else checks.number("clipnorm", clipnorm, low=0, low_open=True)
+        self.clipvalue = None if clipvalue is None else checks.number("clipvalue", clipvalue, low=0, low_open=True)
         self.global_clipnorm = (None if global_clipnorm is None
-                                else _number("global_clipnorm", global_clipnorm, low_open=True))
-        self.weight_decay = _number("weight_decay", weight_decay)
+                                else checks.number("global_clipnorm", global_clipnorm, low=0, low_open=True))
+        self.weight_decay = checks.number("weight_decay", weight_decay, low=0)
         self.iterations = 0
         self.params = None
         self.state = {}
@@ -67,7 +57,7 @@ class Optimizer:
         if self._schedule is not None:
             raise ConfigurationError(
                 f"this optimizer follows the schedule {self._schedule!r}; its learning rate cannot be set")
-        self._learning_rate = _number("learning_rate", value, low_open=True)
+        self._learning_rate = checks.number("learning_rate", value, low=0, low_open=True)
 
     # -- stepping --------------------------------------------------------------------------------
     def build(self, params):
@@ -176,7 +166,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.momentum = _number("momentum", momentum, high=1.0, high_open=True)
+        self.momentum = checks.number("momentum", momentum, low=0, high=1, high_open=True)
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
             raise ConfigurationError("nesterov=True needs a momentum > 0")
@@ -184,8 +174,8 @@ class SGD(Optimizer):
 
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
-        kernels.sgd(w, g, self._slot("momentum"), c(learning_rate), c(self.momentum), self.nesterov,
-                    c(self.weight_decay))
+        kernels.sgd(w=w, g=g, momentum_buffer=self._slot("momentum"), learning_rate=c(learning_rate),
+                    momentum=c(self.momentum), nesterov=self.nesterov, weight_decay=c(self.weight_decay))
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -204,18 +194,20 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = _number("beta_1", beta_1, high=1.0, high_open=True)
-        self.beta_2 = _number("beta_2", beta_2, high=1.0, high_open=True)
-        self.epsilon = _number("epsilon", epsilon, low_open=True)
+        self.beta_1 = checks.number("beta_1", beta_1, low=0, high=1, high_open=True)
+        self.beta_2 = checks.number("beta_2", beta_2, low=0, high=1, high_open=True)
+        self.epsilon = checks.number("epsilon", epsilon, low=0, low_open=True)
 
     decoupled = False  # AdamW: decay the weights directly instead of adding wd * w to g
 
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
         coupled, shrink = (0.0, 1 - learning_rate * self.weight_decay) if self.decoupled else (self.weight_decay, 1.0)
-        kernels.adam(w, g, self.state["m"], self.state["v"], c(1 - self.beta_1), c(self.beta_2),
-                     c(1 - self.beta_2), c(learning_rate / (1 - self.beta_1 ** t)),
-                     c(math.sqrt(1 - self.beta_2 ** t)), c(self.epsilon), c(coupled), c(shrink))
+        kernels.adam(w=w, g=g, m=self.state["m"], v=self.state["v"], one_minus_beta_1=c(1 - self.beta_1),
+                     beta_2=c(self.beta_2), one_minus_beta_2=c(1 - self.beta_2),
+                     step_size=c(learning_rate / (1 - self.beta_1 ** t)),
+                     root_correction=c(math.sqrt(1 - self.beta_2 ** t)), epsilon=c(self.epsilon),
+                     weight_decay=c(coupled), shrink=c(shrink))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -245,17 +237,18 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.rho = _number("rho", rho, high=1.0, high_open=True)
-        self.momentum = _number("momentum", momentum, high=1.0, high_open=True)
-        self.epsilon = _number("epsilon", epsilon, low_open=True)
+        self.rho = checks.number("rho", rho, low=0, high=1, high_open=True)
+        self.momentum = checks.number("momentum", momentum, low=0, high=1, high_open=True)
+        self.epsilon = checks.number("epsilon", epsilon, low=0, low_open=True)
         self.centered = bool(centered)
         self.slots = ("v",) + (("mean",) if self.centered else ()) + (("momentum",) if self.momentum else ())
 
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
-        kernels.rmsprop(w, g, self.state["v"], self._slot("mean"), self._slot("momentum"), c(learning_rate),
-                        c(self.rho), c(1 - self.rho), c(self.momentum), c(self.epsilon), self.centered,
-                        c(self.weight_decay))
+        kernels.rmsprop(w=w, g=g, v=self.state["v"], mean=self._slot("mean"),
+                        momentum_buffer=self._slot("momentum"), learning_rate=c(learning_rate),
+                        rho=c(self.rho), one_minus_rho=c(1 - self.rho), momentum=c(self.momentum),
+                        epsilon=c(self.epsilon), centered=self.centered, weight_decay=c(self.weight_decay))
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

@@ -31,8 +31,8 @@ loss of a batch is ``mean(data loss over the batch) + sum of penalties``. (PyTor
 """
 import numpy as np
 
-from . import serialization
-from .errors import ConfigurationError, lookup
+from . import checks, serialization
+from .errors import lookup
 
 
 class Regularizer:
@@ -59,19 +59,12 @@ class Regularizer:
         return f"{type(self).__name__}({args})"
 
 
-def _check_factor(name, value):
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ConfigurationError(f"regularization factor {name} must be a finite number >= 0, got {value}")
-    return value
-
-
 class L1L2(Regularizer):
     """``l1 * sum(|w|) + l2 * sum(w**2)``; gradient ``l1 * sign(w) + 2 * l2 * w``."""
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _check_factor("l1", l1)
-        self.l2 = _check_factor("l2", l2)
+        self.l1 = checks.number("l1", l1, low=0)
+        self.l2 = checks.number("l2", l2, low=0)
 
     def penalty(self, w):
         total = 0.0

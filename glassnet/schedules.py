@@ -8,16 +8,7 @@ learning rate to use for that step. Pass one as ``learning_rate`` to any optimiz
 """
 import math
 
-from . import serialization
-from .errors import ConfigurationError
-
-
-def _positive(name, value, integer=False):
-    if integer and (isinstance(value, bool) or int(value) != value):
-        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
-    return int(value) if integer else float(value)
+from . import checks, serialization
 
 
 class LearningRateSchedule:
@@ -39,9 +30,10 @@ class StepDecay(LearningRateSchedule):
     ``step_size`` steps (PyTorch's ``StepLR``, counted in optimizer steps)."""
 
     def __init__(self, initial_learning_rate, step_size, gamma=0.1):
-        self.initial_learning_rate = _positive("initial_learning_rate", initial_learning_rate)
-        self.step_size = _positive("step_size", step_size, integer=True)
-        self.gamma = _positive("gamma", gamma)
+        self.initial_learning_rate = checks.number("initial_learning_rate", initial_learning_rate,
+                                                   low=0, low_open=True)
+        self.step_size = checks.positive_int("step_size", step_size)
+        self.gamma = checks.number("gamma", gamma, low=0, low_open=True)
 
     def __call__(self, step):
         return self.initial_learning_rate * self.gamma ** (step // self.step_size)
@@ -56,9 +48,10 @@ class ExponentialDecay(LearningRateSchedule):
     exponent is rounded down, so the rate drops in steps (Keras's ``ExponentialDecay``)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial_learning_rate = _positive("initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _positive("decay_steps", decay_steps, integer=True)
-        self.decay_rate = _positive("decay_rate", decay_rate)
+        self.initial_learning_rate = checks.number("initial_learning_rate", initial_learning_rate,
+                                                   low=0, low_open=True)
+        self.decay_steps = checks.positive_int("decay_steps", decay_steps)
+        self.decay_rate = checks.number("decay_rate", decay_rate, low=0, low_open=True)
         self.staircase = bool(staircase)
 
     def __call__(self, step):
@@ -80,11 +73,10 @@ class CosineDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
-        self.initial_learning_rate = _positive("initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _positive("decay_steps", decay_steps, integer=True)
-        if not 0 <= alpha <= 1:
-            raise ConfigurationError(f"alpha must be in [0, 1], got {alpha!r}")
-        self.alpha = float(alpha)
+        self.initial_learning_rate = checks.number("initial_learning_rate", initial_learning_rate,
+                                                   low=0, low_open=True)
+        self.decay_steps = checks.positive_int("decay_steps", decay_steps)
+        self.alpha = checks.number("alpha", alpha, low=0, high=1)
 
     def __call__(self, step):
         progress = min(step, self.decay_steps) / self.decay_steps

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import layers
+from glassnet import checks, layers
 
 X = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)
 Y = np.arange(20) % 3
@@ -85,6 +85,19 @@ CASES = [
     ("early_stopping_patience", lambda: gn.callbacks.EarlyStopping(patience=-1), gn.ConfigurationError, "patience"),
     ("metrics_not_a_list", lambda: compiled(metrics="accuracy"), gn.ConfigurationError, "list"),
     ("summary_shape_unknown", lambda: gn.Sequential([layers.Dense(2)]).build(), gn.NotBuiltError, "Input"),
+    # arguments (glassnet/checks.py): the name, what was expected, what came; bool, NaN, inf and text refused
+    ("learning_rate_bool", lambda: gn.optimizers.SGD(True), gn.ConfigurationError, "learning_rate must be a finite number > 0, got True"),
+    ("momentum_nan", lambda: gn.optimizers.SGD(momentum=float("nan")), gn.ConfigurationError, r"momentum must be in \[0, 1\), got nan"),
+    ("l2_infinite", lambda: gn.regularizers.L2(float("inf")), gn.ConfigurationError, "l2 must be a finite number >= 0, got inf"),
+    ("label_smoothing_text", lambda: gn.losses.CategoricalCrossentropy(label_smoothing="0.1"), gn.ConfigurationError, r"label_smoothing must be a number in \[0, 1\], got '0.1'"),
+    ("huber_delta_zero", lambda: gn.losses.Huber(0), gn.ConfigurationError, "Huber delta must be a finite number > 0, got 0"),
+    ("leaky_relu_slope", lambda: layers.LeakyReLU(-0.1), gn.ConfigurationError, "negative_slope must be a finite number >= 0, got -0.1"),
+    ("decay_steps_float", lambda: gn.optimizers.schedules.ExponentialDecay(0.1, 2.5, 0.9), gn.ConfigurationError, "decay_steps must be a positive integer, got 2.5"),
+    ("cosine_alpha", lambda: gn.optimizers.schedules.CosineDecay(0.1, 10, alpha=1.5), gn.ConfigurationError, r"alpha must be in \[0, 1\], got 1.5"),
+    ("dense_units_float", lambda: layers.Dense(2.0), gn.ConfigurationError, "Dense units must be a positive integer, got 2.0"),
+    ("input_shape_float", lambda: layers.Input((3.5,)), gn.ConfigurationError, r"Input shape must be a tuple of positive integers, got \(3.5,\)"),
+    ("input_shape_text", lambda: layers.Dense(2, input_shape="4"), gn.ConfigurationError, "input_shape must be a tuple of positive integers, got '4'"),
+    ("hidden_sizes", lambda: checks.positive_ints("hidden layer sizes", [64, 0]), gn.ConfigurationError, r"hidden layer sizes must be positive integers, got \[64, 0\]"),
 ]
 
 

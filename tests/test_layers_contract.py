@@ -123,3 +123,17 @@ def test_parameter_shapes_are_the_shapes_build_creates(case):
     layer, shape = make(case)
     built = {p.name.split(".", 1)[1]: p.shape for p in layer.parameters()}
     assert layer.parameter_shapes(shape) == built
+
+
+def test_an_activation_shared_by_a_dense_and_a_standalone_layer_leaves_the_input_untouched():
+    """In-place computation is an argument of Dense's call, not a flag on the activation object:
+    the same ReLU object inside a Dense and as a standalone layer must not overwrite the data."""
+    relu = layers.ReLU()
+    model = gn.Sequential([relu, layers.Dense(3, activation=relu)], seed=0)
+    x = inputs((4,), dtype=np.float32)
+    before = x.copy()
+    y = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(x, before)
+    dense = model.layers[1]
+    expected = np.maximum(np.maximum(before, 0) @ dense.weight.value + dense.bias.value, 0)
+    np.testing.assert_allclose(y, expected, rtol=1e-6)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .. import ops, serialization
+from .. import checks, ops, serialization
 from ..errors import ConfigurationError, lookup
 from .base import Layer
 
@@ -20,24 +20,23 @@ except ImportError:  # pragma: no cover - depends on the environment
 class Activation(Layer):
     """Base class of the activation layers: no parameters, output shape = input shape.
 
-    ``overwrites_input`` is set by ``Dense`` on its own activation: that activation's input is the
-    fresh array ``z = x @ W + b``, which nothing else reads, so an activation whose backward needs
-    only its output (ReLU, LeakyReLU, Tanh) computes ``y`` in place of ``z``. That saves a new
-    array per layer and batch (on a batch of 10,000 about 10 MB to allocate and fault in per
-    layer). A standalone activation layer never overwrites its input, which may be the user's data.
+    ``forward(x, training, in_place=True)`` allows the activation to write ``y`` over ``x``; a caller
+    passes it only for an ``x`` of its own that nothing else reads: ``Dense`` does for its fresh
+    ``z = x @ W + b``. ReLU, LeakyReLU and Tanh, whose backward needs only ``y``, then compute in
+    place, which saves a new array per layer and batch (on a batch of 10,000 about 10 MB to
+    allocate and fault in per layer); the others ignore it. By default (``in_place=False``, and so
+    as a standalone layer, whose input may be the user's data) ``x`` is never written.
     """
 
-    overwrites_input = False
-
-    def _output(self, x):
-        """Where ``y`` goes: over ``x`` when allowed (see the class docstring), else a new array."""
-        return x if self.overwrites_input else None
+    def forward(self, x, training=False, in_place=False):
+        """Return ``(y, backward)``; ``in_place`` allows ``y`` to be written over ``x``."""
+        raise NotImplementedError
 
 
 class Linear(Activation):
     """``y = x``; ``dx = dy``."""
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         return x, _identity
 
 
@@ -48,8 +47,8 @@ def _identity(dy):
 class ReLU(Activation):
     """``y = max(x, 0)``; ``dx = dy * (x > 0)``."""
 
-    def forward(self, x, training=False):
-        y = np.maximum(x, 0, out=self._output(x))
+    def forward(self, x, training=False, in_place=False):
+        y = np.maximum(x, 0, out=x if in_place else None)
 
         def backward(dy):
             return dy * (y > 0)  # y > 0 exactly where x > 0
@@ -65,13 +64,11 @@ class LeakyReLU(Activation):
 
     def __init__(self, negative_slope=0.2, **kwargs):
         super().__init__(**kwargs)
-        self.negative_slope = float(negative_slope)
-        if not self.negative_slope >= 0:
-            raise ConfigurationError(f"LeakyReLU negative_slope must be >= 0, got {negative_slope}")
+        self.negative_slope = checks.number("LeakyReLU negative_slope", negative_slope, low=0)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
-        return np.multiply(x, slope, out=self._output(x)), lambda dy: dy * slope
+        return np.multiply(x, slope, out=x if in_place else None), lambda dy: dy * slope
 
     def get_config(self):
         return {**super().get_config(), "negative_slope": self.negative_slope}
@@ -84,7 +81,7 @@ class ELU(Activation):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         negative = self.alpha * np.expm1(np.minimum(x, 0))
         y = np.where(x > 0, x, negative)
         slope = np.where(x > 0, 1, negative + self.alpha).astype(x.dtype)
@@ -100,7 +97,7 @@ class SELU(Activation):
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         negative = self.alpha * np.expm1(np.minimum(x, 0))
         y = (self.scale * np.where(x > 0, x, negative)).astype(x.dtype)
         slope = (self.scale * np.where(x > 0, 1, negative + self.alpha)).astype(x.dtype)
@@ -117,7 +114,7 @@ class GELU(Activation):
         super().__init__(**kwargs)
         self.approximate = bool(approximate)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         if self.approximate:
             c = math.sqrt(2 / math.pi)
             t = np.tanh(c * (x + 0.044715 * x ** 3))
@@ -148,7 +145,7 @@ class OutputActivation(Activation):
 class Sigmoid(OutputActivation):
     """``y = 1 / (1 + exp(-x))``; ``f'(x) = y * (1 - y)``."""
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         y = ops.sigmoid(x)
         return y, lambda dy: dy * y * (1 - y)
 
@@ -156,8 +153,8 @@ class Sigmoid(OutputActivation):
 class Tanh(Activation):
     """``y = tanh(x)``; ``f'(x) = 1 - y**2``."""
 
-    def forward(self, x, training=False):
-        y = np.tanh(x, out=self._output(x))
+    def forward(self, x, training=False, in_place=False):
+        y = np.tanh(x, out=x if in_place else None)
         return y, lambda dy: dy * (1 - y * y)
 
 
@@ -171,7 +168,7 @@ class Softmax(OutputActivation):
         super().__init__(**kwargs)
         self.axis = int(axis)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         y = ops.softmax(x, self.axis)
 
         def backward(dy):
@@ -186,7 +183,7 @@ class Softmax(OutputActivation):
 class Softplus(Activation):
     """``y = log(1 + exp(x))``; ``f'(x) = sigmoid(x)``."""
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         y = np.logaddexp(0, x).astype(x.dtype)
         slope = ops.sigmoid(x)
         return y, lambda dy: dy * slope
@@ -195,7 +192,7 @@ class Softplus(Activation):
 class Swish(Activation):
     """Swish, also called SiLU: ``y = x * sigmoid(x)``; ``f'(x) = s + x * s * (1 - s)``."""
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, in_place=False):
         s = ops.sigmoid(x)
         slope = s * (1 + x * (1 - s))
         return x * s, lambda dy: dy * slope

@@ -22,6 +22,7 @@ largest matrix product of the backward pass), and that layer's backward then ret
 """
 import numpy as np
 
+from .. import checks
 from ..errors import ConfigurationError
 from ..parameter import Parameter
 
@@ -38,7 +39,7 @@ class Layer:
         if name is not None and not isinstance(name, str):
             raise ConfigurationError(f"layer name must be a string, got {name!r}")
         self.name = name or type(self).__name__.lower()
-        self.input_shape = None if input_shape is None else _as_shape(input_shape, "input_shape")
+        self.input_shape = None if input_shape is None else checks.shape("input_shape", input_shape)
         self.built = False
         self.rng = None
         self.dtype = None
@@ -49,7 +50,7 @@ class Layer:
         """Build the layer for inputs of shape ``input_shape`` (no batch axis), once."""
         if self.built:
             return
-        self.input_shape = _as_shape(input_shape, "input_shape")
+        self.input_shape = checks.shape("input_shape", input_shape)
         self.rng = rng
         self.dtype = np.dtype(dtype)
         self.build(self.input_shape, rng, self.dtype)
@@ -113,15 +114,3 @@ class Layer:
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"
-
-
-def _as_shape(shape, argument):
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{argument} must be a tuple of positive integers, got {shape!r}") from None
-    if not shape or any(d <= 0 for d in shape):
-        raise ConfigurationError(f"{argument} must be a tuple of positive integers, got {shape!r}")
-    return shape

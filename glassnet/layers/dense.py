@@ -1,7 +1,7 @@
 """Dense: the fully connected layer, ``z = x @ W + b`` followed by an optional activation."""
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import checks, initializers, regularizers
 from ..errors import ConfigurationError
 from . import activations
 from .base import Layer
@@ -26,12 +26,14 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ConfigurationError(f"Dense units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = checks.positive_int("Dense units", units)
         self.activation = activations.get(activation)
         if isinstance(self.activation, activations.Linear):
             self.activation = None
+        # z = x @ W + b is this layer's own array, so an Activation may compute over it (see
+        # Activation); any other layer given as the activation is called as a plain layer
+        takes_in_place = isinstance(self.activation, activations.Activation)
+        self._activation_options = {"in_place": True} if takes_in_place else {}
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -59,7 +61,6 @@ class Dense(Layer):
                 "bias", self.bias_initializer(shapes["bias"], rng, dtype), self.bias_regularizer)
         if self.activation is not None:
             self.activation.ensure_built((self.units,), rng, dtype)
-            self.activation.overwrites_input = True  # its input is our fresh z (see Activation)
 
     def compute_output_shape(self, input_shape):
         return (self.units,)
@@ -87,7 +88,7 @@ class Dense(Layer):
         z, backward_affine = self.forward_logits(x, training)
         if self.activation is None:
             return z, backward_affine
-        y, backward_activation = self.activation.forward(z, training)
+        y, backward_activation = self.activation.forward(z, training, **self._activation_options)
         return y, lambda dy: backward_affine(backward_activation(dy))
 
     def get_config(self):

@@ -1,5 +1,5 @@
 """Dropout: randomly silence neurons during training so the network cannot rely on any one."""
-from ..errors import ConfigurationError
+from .. import checks
 from .base import Layer
 
 
@@ -20,13 +20,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
-        try:
-            rate = float(rate)
-        except (TypeError, ValueError):
-            raise ConfigurationError(f"Dropout rate must be a number in [0, 1), got {rate!r}") from None
-        if not 0 <= rate < 1:
-            raise ConfigurationError(f"Dropout rate must be in [0, 1), got {rate}")
-        self.rate = rate
+        self.rate = checks.number("Dropout rate", rate, low=0, high=1, high_open=True)
 
     def forward(self, x, training=False):
         if not training or self.rate == 0:

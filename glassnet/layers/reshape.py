@@ -1,7 +1,8 @@
 """Layers and markers that only change or declare shapes."""
 import numpy as np
 
-from .base import Layer, _as_shape
+from .. import checks
+from .base import Layer
 
 
 class Flatten(Layer):
@@ -24,7 +25,7 @@ class Input:
     """
 
     def __init__(self, shape):
-        self.shape = _as_shape(shape, "Input shape")
+        self.shape = checks.shape("Input shape", shape)
 
     def __repr__(self):
         return f"Input(shape={self.shape})"
