@@ -1,8 +1,9 @@
 """Checks on what users pass in, so that mistakes give a clear message instead of a NumPy traceback.
 
-Arguments (``positive_int``, ``positive_ints``, ``shape``, ``number``) raise a ConfigurationError
-that names the argument, says what was expected and shows what came; data (``finite_array``,
-``model_inputs``, ``same_length``, ``sample_weights``, ``class_weights``) a DataError or ShapeError.
+Arguments (``positive_int``, ``positive_ints``, ``shape``, ``number``, and the ``class_weight``
+dict) get a ConfigurationError that names the argument, says what was expected and shows what came;
+data (``finite_array``, ``model_inputs``, ``same_length``, ``sample_weights``) a DataError or
+ShapeError.
 """
 import math
 import numbers

@@ -34,7 +34,8 @@ def assert_close(got, expected, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("momentum, nesterov, weight_decay", [(0.0, False, 0.0), (0.9, False, 0.0), (0.9, True, 0.1)])
+@pytest.mark.parametrize("momentum, nesterov, weight_decay",
+                         [(0.0, False, 0.0), (0.9, False, 0.0), (0.9, True, 0.1)])
 def test_sgd_kernel(dtype, momentum, nesterov, weight_decay):
     buffers = random_buffers(dtype, ["w", "momentum_buffer"])
     coefficients = dict(learning_rate=0.1, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
@@ -46,8 +47,9 @@ def test_sgd_kernel(dtype, momentum, nesterov, weight_decay):
 def test_adam_kernel(dtype, weight_decay, shrink):
     buffers = random_buffers(dtype, ["w", "m", "v"])
     buffers["v"] **= 2  # a second moment is >= 0
-    coefficients = dict(one_minus_beta_1=0.1, beta_2=0.999, one_minus_beta_2=0.001, step_size=0.01 / 0.1,
-                        root_correction=np.sqrt(0.001), epsilon=1e-8, weight_decay=weight_decay, shrink=shrink)
+    coefficients = dict(one_minus_beta_1=0.1, beta_2=0.999, one_minus_beta_2=0.001,
+                        step_size=0.01 / 0.1, root_correction=np.sqrt(0.001), epsilon=1e-8,
+                        weight_decay=weight_decay, shrink=shrink)  # Adam's first step at rate 0.01
     assert_close(*run_both(kernels.adam, kernels.adam_reference, dtype, buffers, coefficients), dtype)
 
 
