@@ -22,6 +22,13 @@ def positive_int(name, value, allow_none=False):
     return int(value)
 
 
+def nonnegative_int(name, value):
+    """``value`` as an int >= 0, else a ConfigurationError naming ``name``."""
+    if not _is_int(value) or value < 0:
+        raise ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
 def positive_ints(name, values):
     """``values`` (one int or a sequence of ints) as a tuple of ints > 0; an empty one is allowed."""
     ints = _ints(values)

@@ -25,6 +25,7 @@ counted from 0 as in ``History.epoch``; the text counts from 1, like the progres
 """
 import math
 
+from . import checks
 from .errors import ConfigurationError, DataError
 
 
@@ -152,6 +153,4 @@ def metric_name(logs):
 
 
 def _fraction(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ConfigurationError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return checks.number(name, value, low=0, high=1, high_open=True)

@@ -124,8 +124,7 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
     if validation_data is not None:
         val = _validation_arrays(model, validation_data)
     elif validation_split:
-        if not 0 < validation_split < 1:
-            raise ConfigurationError(f"validation_split must be in (0, 1), got {validation_split!r}")
+        checks.number("validation_split", validation_split, low=0, high=1, low_open=True, high_open=True)
         split = int(len(x) * (1 - validation_split))
         if split == 0 or split == len(x):
             raise ConfigurationError(f"validation_split={validation_split} leaves no examples for "

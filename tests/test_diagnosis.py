@@ -107,7 +107,7 @@ def test_epoch_list_must_match_the_curves():
 
 
 @pytest.mark.parametrize("rules, message", [
-    ({"min_rise": 1.5}, "min_rise must be a number in \\[0, 1\\), got 1.5"),
+    ({"min_rise": 1.5}, "min_rise must be in \\[0, 1\\), got 1.5"),
     ({"min_progress": -0.1}, "min_progress must be"),
     ({"min_rise": True}, "min_rise must be"),
     ({"window": 4}, "window must be an integer in \\[1, 3\\] for a run of 4 epochs, got 4"),

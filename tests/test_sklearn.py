@@ -375,7 +375,7 @@ ERRORS = [
     ("activation_object", lambda: small(activation=layers.ReLU()).fit(X, Y), gn.ConfigurationError,
      "activation must be a name such as 'relu'"),
     ("learning_rate_schedule", lambda: small(learning_rate=gn.schedules.ExponentialDecay(0.1, 10, 0.5)).fit(X, Y),
-     gn.ConfigurationError, "learning_rate must be a number"),
+     gn.ConfigurationError, "learning_rate must be a finite number > 0"),
     ("optimizer", lambda: small(optimizer="adagrad").fit(X, Y), gn.ConfigurationError, "unknown optimizer 'adagrad'"),
     ("learning_rate", lambda: small(learning_rate=-1).fit(X, Y), gn.ConfigurationError, "learning_rate"),
     ("epochs", lambda: small(epochs=0).fit(X, Y), gn.ConfigurationError, "epochs must be a positive integer"),

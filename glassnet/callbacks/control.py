@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 
+from .. import checks
 from ..errors import ConfigurationError
 from .base import HOOKS, Callback, Monitor
 
@@ -25,9 +26,7 @@ class EarlyStopping(Callback):
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__()
         self._monitor = Monitor(monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ConfigurationError(f"patience must be an integer >= 0, got {patience!r}")
-        self.monitor, self.patience, self.verbose = monitor, patience, verbose
+        self.monitor, self.patience, self.verbose = monitor, checks.nonnegative_int("patience", patience), verbose
         self.baseline = baseline
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = start_from_epoch
@@ -76,8 +75,7 @@ class ReduceLROnPlateau(Callback):
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):
         super().__init__()
-        if not 0 < factor < 1:
-            raise ConfigurationError(f"factor must be in (0, 1), got {factor!r}")
+        factor = checks.number("factor", factor, low=0, high=1, low_open=True, high_open=True)
         self._monitor = Monitor(monitor, mode, min_delta)
         self.factor, self.patience, self.verbose = float(factor), patience, verbose
         self.cooldown, self.min_lr = cooldown, float(min_lr)

@@ -6,11 +6,9 @@ folding a regression target's scale into the last layer.
     model = compiled_network(n_features=30, hidden=[64, 32], head=output_head("classification", 2),
                              optimizer="adam", learning_rate=1e-3, dropout=0.2, l2=1e-4, seed=0)
 """
-import numbers
-
 import numpy as np
 
-from .. import layers, optimizers, regularizers
+from .. import checks, layers, optimizers, regularizers
 from ..errors import ConfigurationError, lookup
 from ..extras import require
 from ..model import Sequential
@@ -18,10 +16,7 @@ from ..model import Sequential
 
 def hidden_sizes(hidden, name="hidden layer sizes"):
     """``hidden`` (an int or a sequence of ints) as a list of positive ints, checked."""
-    sizes = [hidden] if isinstance(hidden, numbers.Integral) else list(hidden)
-    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
-        raise ConfigurationError(f"{name} must be positive integers, got {hidden!r}")
-    return [int(s) for s in sizes]
+    return list(checks.positive_ints(name, hidden))
 
 
 def dense_network(n_features, hidden, outputs, activation="relu", output_activation=None, dropout=0.0,
@@ -60,8 +55,7 @@ def compiled_network(n_features, hidden, head, activation="relu", optimizer="ada
     the optimizer named ``optimizer`` (``optimizers.OPTIMIZERS``) at ``learning_rate``."""
     if not isinstance(activation, str):
         raise ConfigurationError(f"activation must be a name such as 'relu', got {activation!r}")
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise ConfigurationError(f"learning_rate must be a number, got {learning_rate!r}")
+    checks.number("learning_rate", learning_rate, low=0, low_open=True)
     units, output_activation, loss = head
     model = dense_network(n_features, hidden, units, activation=activation, output_activation=output_activation,
                           dropout=dropout, l1=l1, l2=l2, seed=seed)
