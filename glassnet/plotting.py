@@ -13,10 +13,11 @@ from .io.atomic import atomic_path
 TRAIN_COLOR, VAL_COLOR, MARK_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 
 
-def plot_history(history, path, title=None, dpi=100):
+def plot_history(history, path, title=None, dpi=100, file_format=None):
     """Write the training curves of ``history`` (a ``History`` or its ``.history`` dict) to
-    ``path`` (PNG, SVG, PDF, ... from the extension); returns the ``Diagnosis``, or None when the
-    run has no validation curve (then only the training curves are drawn)."""
+    ``path`` (PNG, SVG, PDF, ...: ``file_format``, by default the extension); returns the
+    ``Diagnosis``, or None when the run has no validation curve (then only the training curves are
+    drawn)."""
     figure_module = require("matplotlib.figure", extra="plots", purpose="plot_history")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -24,7 +25,7 @@ def plot_history(history, path, title=None, dpi=100):
     if not isinstance(logs, dict) or not logs.get("loss"):
         raise ConfigurationError(f"plot_history needs a History with a 'loss' curve, got {type(history).__name__}")
     path = os.fspath(path)
-    file_format = os.path.splitext(path)[1][1:].lower()
+    file_format = file_format or os.path.splitext(path)[1][1:].lower()
     figure = figure_module.Figure(figsize=(10 if metric_name(logs) else 6, 4), dpi=dpi)
     canvas = FigureCanvasAgg(figure)
     if file_format not in canvas.get_supported_filetypes():

@@ -3,13 +3,16 @@
 Each subcommand is one module of this package with a ``register(subparsers)`` function that adds
 its parser and sets ``run`` (a function of the parsed arguments that returns the exit status).
 Errors a user can cause (a ``GlassnetError``, a missing file, a missing optional extra) are
-printed as one line, ``glassnet: error: ...``, with exit status 1 and no traceback.
+printed as one line, ``glassnet: error: ...``, with exit status 1 and no traceback. Strings from
+files (labels, column names, anything in a model file) reach the terminal through
+``tabular.files.printable``: shown escaped, never obeyed.
 """
 import argparse
 import importlib
 import sys
 
 from ..errors import GlassnetError
+from ..tabular.files import printable
 from ..version import __version__
 
 # The modules that define the subcommands, in the order ``glassnet --help`` lists them.
@@ -26,6 +29,11 @@ def build_parser():
     return parser
 
 
+def note(text):
+    """Print ``text`` (escaped: it may hold strings from files) as a note on standard error."""
+    print(f"note: {printable(text)}", file=sys.stderr)
+
+
 def main(argv=None):
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -34,7 +42,7 @@ def main(argv=None):
     except (GlassnetError, OSError) as error:
         message = str(error) if not isinstance(error, OSError) or not error.filename else (
             f"{error.strerror}: {error.filename}")
-        print(f"glassnet: error: {message}", file=sys.stderr)
+        print(f"glassnet: error: {printable(message)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("glassnet: interrupted", file=sys.stderr)

@@ -5,6 +5,7 @@ import sys
 from ..errors import DataError
 from ..io import atomic
 from ..tabular import files as tables
+from . import note
 from ..tabular.model import TableModel, format_scores
 
 
@@ -38,15 +39,15 @@ def run(args):
     outputs, report = table.predict(frame, args.data)
     scores = table.scores(targets, outputs)
     for line in report.lines() + ([f"left out {missing} row(s) without a target value"] if missing else []):
-        print(f"note: {line}", file=sys.stderr)
-    print(f"{args.data}: {len(frame)} rows; {format_scores(scores)}")
+        note(line)
+    print(f"{tables.printable(args.data)}: {len(frame)} rows; {format_scores(scores)}")
     result = {"data": args.data, "rows": len(frame), "scores": scores}
     if table.target.task == "classification":
         matrix = table.confusion_matrix(targets, outputs)
         print("\nconfusion matrix (rows: true class, columns: predicted class)")
-        print(matrix.to_string())
+        print(matrix.rename(index=tables.printable, columns=tables.printable).to_string())
         result["confusion_matrix"] = {"labels": [str(c) for c in table.target.classes],
                                       "counts": matrix.to_numpy().tolist()}
     if args.json:
-        atomic.write_text(args.json, json.dumps(result, indent=2) + "\n")
+        atomic.write_text(args.json, json.dumps(result, indent=2) + "\n", overwrite=args.force)
     return 0

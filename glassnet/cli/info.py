@@ -3,6 +3,7 @@ import json
 
 from ..io import model_file
 from ..model import Sequential
+from ..tabular.files import printable
 
 SHOWN_COLUMNS = 12
 
@@ -24,22 +25,22 @@ def run(args):
         print(json.dumps(file.fields, indent=2))
         return 0
     model = Sequential.from_file(file)  # the file is read and checked once
-    print(f"{args.model}: glassnet model file, format version {file.format_version}, written by "
+    _say(f"{args.model}: glassnet model file, format version {file.format_version}, written by "
           f"glassnet {file.glassnet_version}")
     print()
-    model.summary()
+    model.summary(print_fn=_say)
     compiled = file.fields.get("compile")
     if compiled:
-        print(f"\ncompiled: loss {model.loss!r}, optimizer {model.optimizer!r}"
+        _say(f"\ncompiled: loss {model.loss!r}, optimizer {model.optimizer!r}"
               + (f", metrics {', '.join(compiled['metrics'])}" if compiled["metrics"] else ""))
     estimator = (file.fields.get("metadata") or {}).get("sklearn")
     if estimator:
         params = ", ".join(f"{k}={v!r}" for k, v in estimator["params"].items())
-        print(f"saved by scikit-learn's {estimator['estimator']}({params}); "
+        _say(f"saved by scikit-learn's {estimator['estimator']}({params}); "
               f"load it with glassnet.sklearn.{estimator['estimator']}.load")
     if file.fields.get("training_state"):
         position = file.fields["training_state"].get("position") or {}
-        print(f"optimizer state included (step {file.fields['training_state']['optimizer']['iterations']}"
+        _say(f"optimizer state included (step {file.fields['training_state']['optimizer']['iterations']}"
               + (f", epoch {position['epoch']}, batch {position['batch']}" if position else "") + ")")
     _preprocessing(file.fields.get("preprocessing"))
     _training(file.fields.get("metadata") or {}, model.history)
@@ -50,37 +51,44 @@ def _preprocessing(config):
     if not config:
         return
     target = config["target"]
-    print(f"\ntarget: {target['name']!r}, {target['task']}"
+    _say(f"\ntarget: {target['name']!r}, {target['task']}"
           + (f", classes: {', '.join(map(str, target['classes']))}" if target["task"] == "classification"
              else f" (trained on (y - {target['mean']:.4g}) / {target['std']:.4g}, folded back into the last layer)"))
     columns = config["features"]["columns"]
-    print(f"input columns ({len(columns)}):")
+    _say(f"input columns ({len(columns)}):")
     for column in columns[:SHOWN_COLUMNS]:
         missing = f", {column['missing']} missing in training (imputed)" if column["missing"] else ""
         if column["kind"] == "numeric":
-            print(f"  {column['name']}: numeric, standardized with mean {column['mean']:.4g}, "
+            _say(f"  {column['name']}: numeric, standardized with mean {column['mean']:.4g}, "
                   f"std {column['std']:.4g}{missing}")
         else:
             shown = ", ".join(column["categories"][:8]) + (", ..." if len(column["categories"]) > 8 else "")
-            print(f"  {column['name']}: categorical, one-hot over {len(column['categories'])} "
+            _say(f"  {column['name']}: categorical, one-hot over {len(column['categories'])} "
                   f"categories ({shown}){missing}")
     if len(columns) > SHOWN_COLUMNS:
-        print(f"  ... and {len(columns) - SHOWN_COLUMNS} more (glassnet info --json shows them all)")
+        _say(f"  ... and {len(columns) - SHOWN_COLUMNS} more (glassnet info --json shows them all)")
     if config.get("dropped"):
-        print(f"left out: {', '.join(config['dropped'])}")
+        _say(f"left out: {', '.join(config['dropped'])}")
 
 
 def _training(metadata, history):
     training = metadata.get("training")
     if training:
         options = training["options"]
-        print(f"\ntrained on {training['data']} ({training['train_rows']} rows, validated on "
+        _say(f"\ntrained on {training['data']} ({training['train_rows']} rows, validated on "
               f"{training['validation_rows']}) on {training['date']} with glassnet {training['glassnet_version']}")
         learning_rate = options.get("lr", options.get("learning_rate"))  # glassnet train's, or TableModel.fit's
-        print(f"  {options['optimizer']} lr {learning_rate:g}, batch {options['batch_size'] or 'full'}, "
+        _say(f"  {options['optimizer']} lr {learning_rate:g}, batch {options['batch_size'] or 'full'}, "
               f"{training['epochs_run']} epochs" + (f", best epoch {training['best_epoch']}" if training["best_epoch"] else ""))
         for part, scores in training["scores"].items():
-            print(f"  {part}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+            _say(f"  {part}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     elif history is not None and history.epoch:
         last = {k: v[-1] for k, v in history.history.items()}
-        print(f"\ntrained for {len(history.epoch)} epochs; last: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
+        _say(f"\ntrained for {len(history.epoch)} epochs; last: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
+
+
+def _say(text=""):
+    """Print a line made of the file's strings, escaped (a leading newline: a blank line first)."""
+    if text.startswith("\n"):
+        print()
+    print(printable(text.removeprefix("\n")))

@@ -1,7 +1,9 @@
 """``glassnet predict``: predictions for the rows of a table, from a model made by ``train``."""
+import argparse
 import sys
 
 from ..tabular import files as tables
+from . import note
 from ..tabular.model import TableModel
 
 
@@ -17,6 +19,10 @@ def register(subparsers):
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV or Parquet; "
                                                "default: print CSV)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    parser.add_argument("--escape-formulas", action=argparse.BooleanOptionalAction, default=True,
+                        help="in CSV, prefix with ' the text cells that a spreadsheet would run as "
+                             "formulas (starting with = + - @, tab or CR; numbers are never changed) "
+                             "(default: on)")
     parser.set_defaults(run=run)
 
 
@@ -30,11 +36,16 @@ def run(args):
     kept = [c for c in table.dropped if c in frame.columns]
     if kept:
         predictions = frame[kept].reset_index(drop=True).join(predictions)
-    for line in report.lines():
-        print(f"note: {line}", file=sys.stderr)
+    notes = report.lines()
+    if args.escape_formulas and (args.output is None or tables.is_csv(args.output)):
+        predictions, escaped = tables.escape_formulas(predictions)
+        notes += [f"{escaped} text cell(s) that a spreadsheet would run as formulas were prefixed with ' "
+                  "(--no-escape-formulas keeps them as they are)"] if escaped else []
+    for line in notes:
+        note(line)
     if args.output:
-        tables.write_table(predictions, args.output)
-        print(f"wrote {len(predictions)} predictions to {args.output}", file=sys.stderr)
+        tables.write_table(predictions, args.output, overwrite=args.force)
+        print(f"wrote {len(predictions)} predictions to {tables.printable(args.output)}", file=sys.stderr)
     else:
         predictions.to_csv(sys.stdout, index=False)
     return 0

@@ -5,14 +5,13 @@ import argparse
 import json
 import os
 
-from .. import distributed, optimizers
+from .. import checks, distributed, optimizers
 from ..callbacks import TrainingBar
 from ..errors import ConfigurationError
 from ..extras import require
 from ..io import atomic
 from ..plotting import plot_history
 from ..tabular import files as tables
-from ..tabular import networks
 from ..tabular.model import TableModel, format_scores
 
 EXAMPLES = """examples:
@@ -41,28 +40,29 @@ def register(subparsers):
                       help="default: classification for text, boolean or a few integer values")
     data.add_argument("--drop", action="append", default=[], metavar="COLUMNS",
                       help="columns to leave out, comma-separated (repeatable), e.g. an id")
-    data.add_argument("--validation-split", type=float, default=0.2, metavar="FRACTION",
+    data.add_argument("--validation-split", type=checks.option(float, checks.number, low=0, high=1, high_open=True),
+                      default=0.2, metavar="FRACTION",
                       help="rows held out to validate on, shuffled (default 0.2)")
     net = parser.add_argument_group("network and training")
-    net.add_argument("--layers", default="128,64", help="hidden layer sizes (default 128,64)")
+    net.add_argument("--layers", type=_checked_layers, default="128,64", help="hidden layer sizes (default 128,64)")
     net.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     net.add_argument("--optimizer", default="adam", choices=sorted(optimizers.OPTIMIZERS))
-    net.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 0.0003)")
-    net.add_argument("--batch-size", type=int, default=32,
+    net.add_argument("--lr", type=checks.option(float, checks.number, low=0, low_open=True), default=3e-4, help="learning rate (default 0.0003)")
+    net.add_argument("--batch-size", type=checks.option(int, checks.nonnegative_int), default=32,
                      help="rows per step: 1 = one example at a time, 0 = full batch (default 32)")
-    net.add_argument("--epochs", type=int, default=500, help="at most this many (default 500)")
-    net.add_argument("--dropout", type=float, default=0.2,
+    net.add_argument("--epochs", type=checks.option(int, checks.positive_int), default=500, help="at most this many (default 500)")
+    net.add_argument("--dropout", type=checks.option(float, checks.number, low=0, high=1, high_open=True), default=0.2,
                      help="dropout rate after each hidden layer (default 0.2; 0 = off)")
-    net.add_argument("--l1", type=float, default=0.0, help="L1 penalty on every weight matrix")
-    net.add_argument("--l2", type=float, default=1e-4, help="L2 penalty (default 1e-4)")
-    net.add_argument("--early-stopping", type=int, default=20, metavar="PATIENCE",
+    net.add_argument("--l1", type=checks.option(float, checks.number, low=0), default=0.0, help="L1 penalty on every weight matrix")
+    net.add_argument("--l2", type=checks.option(float, checks.number, low=0), default=1e-4, help="L2 penalty (default 1e-4)")
+    net.add_argument("--early-stopping", type=checks.option(int, checks.nonnegative_int), default=20, metavar="PATIENCE",
                      help="stop after this many epochs without a better validation loss and keep "
                           "the best weights (default 20; 0 = off)")
     net.add_argument("--no-refit", dest="refit", action="store_false",
                      help="keep the model trained on the training rows only (by default, once the "
                           "validation rows have chosen the number of epochs, the model is trained "
                           "again on all rows for that many)")
-    net.add_argument("--seed", type=int, default=0, help="the same seed gives the same model")
+    net.add_argument("--seed", type=checks.option(int, checks.nonnegative_int), default=0, help="the same seed gives the same model")
     out = parser.add_argument_group("output")
     out.add_argument("--out", "-o", help="the model file (default: next to the data, .safetensors)")
     out.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -95,29 +95,42 @@ def run(args):
         comm.end()
         if comm.rank:
             return 0
-    _write(table, training, outputs, args.quiet)
+    _write(table, training, outputs, args.force, args.quiet)
     return 0
 
 
-def _write(table, training, outputs, quiet):
-    """The model file, the metrics JSON and the picture; the verdict and the scores printed."""
-    table.model.save(outputs["model"], overwrite=True)
-    diagnosis = plot_history(training.history, outputs["plot"],
-                             title=f"{os.path.basename(training.source)}: {table.target.name}")
-    scores = {training.scored_on: training.scores}
-    report = {"scores": scores, "task": table.target.task, "history": training.history.history,
-              "epochs_run": training.epochs_run, "diagnosis": None if diagnosis is None else str(diagnosis)}
-    atomic.write_text(outputs["metrics"], json.dumps(report, indent=2) + "\n")
+def _write(table, training, outputs, force, quiet):
+    """The model file, the metrics JSON and the picture, written as one set (``io.atomic``: never a
+    mix of two runs; the model is placed first, so without ``force`` it claims the set); the
+    verdict and the scores printed."""
+    with atomic.atomic_paths(list(outputs.values()), overwrite=force) as (model, metrics, plot):
+        table.model.save(model)
+        diagnosis = plot_history(training.history, plot, file_format="png",
+                                 title=f"{os.path.basename(training.source)}: {table.target.name}")
+        scores = {training.scored_on: training.scores}
+        report = {"scores": scores, "task": table.target.task, "history": training.history.history,
+                  "epochs_run": training.epochs_run, "diagnosis": None if diagnosis is None else str(diagnosis)}
+        atomic.write_text(metrics, json.dumps(report, indent=2) + "\n")
     if diagnosis is not None and not quiet:
         print(diagnosis)
     print(f"{training.scored_on}: {format_scores(training.scores)}")
     if not quiet:
-        print("wrote " + ", ".join(outputs.values()))
+        print("wrote " + tables.printable(", ".join(outputs.values())))
 
 
 def _layers(text):
-    """``--layers 128,64`` as sizes, checked."""
-    return networks.hidden_sizes([int(s) for s in text.split(",")] if text.strip() else [], "--layers")
+    """``--layers 128,64`` as sizes (an empty text: no hidden layer), checked."""
+    try:
+        return list(checks.positive_ints("--layers", [int(s) for s in text.split(",")] if text.strip() else []))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer sizes such as 128,64, got {text!r}") from None
+
+
+def _checked_layers(text):
+    """The argparse type of ``--layers``: the text, once ``_layers`` accepts it (the model file
+    records the options as they were typed)."""
+    _layers(text)
+    return text
 
 
 def _read(args, comm):

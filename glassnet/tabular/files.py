@@ -7,8 +7,13 @@ becomes one clear ``DataError`` naming the file.
 A folder of Parquet files is one table: its files in name order. Each process of a distributed
 training reads only its part of the rows (``part=(index, count)``); from Parquet, only the row
 groups that hold them, so no process needs memory for the whole table.
+
+Strings from a table (or from a model file made from one) are untrusted on the way out:
+``printable`` shows control characters as escapes for a terminal, and ``escape_formulas`` keeps a
+spreadsheet from running CSV cells as formulas.
 """
 import os
+import re
 
 from ..errors import DataError
 from ..extras import require
@@ -18,6 +23,10 @@ CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # The data sets that ship with scikit-learn (no download); the target column is "target".
 BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+# How a CSV cell that a spreadsheet would run as a formula starts (OWASP's list), and a plain
+# number, which starts the same way but is only a number.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def read_table(path, part=None):
@@ -115,20 +124,57 @@ def builtin_dataset(name, part=None):
 
 def check_output_path(path, force=False):
     """Refuse, before any work, an output ``path`` in a folder that does not exist or a file that
-    exists (unless ``force``)."""
+    exists (unless ``force``); first finish or remove what a killed write to it left
+    (``io.atomic.tidy``). The write itself checks again (``overwrite=force``)."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise DataError(f"cannot write {path}: the folder {folder} does not exist")
-    if os.path.exists(path) and not force:
+    atomic.tidy(path)
+    if os.path.lexists(path) and not force:
         raise DataError(f"{path} already exists; pass --force to overwrite it")
 
 
+def is_csv(path):
+    """Whether ``write_table`` writes ``path`` as CSV (anything but Parquet's suffixes)."""
+    return os.path.splitext(os.fspath(path))[1].lower() not in PARQUET_SUFFIXES
+
+
 def write_table(frame, path, overwrite=True):
-    """Write ``frame`` to CSV or Parquet (by the suffix of ``path``) atomically."""
+    """Write ``frame`` to CSV or Parquet (by the suffix of ``path``) atomically; with
+    ``overwrite=False``, only if ``path`` does not exist (checked as it is created)."""
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
     with atomic.atomic_path(path, overwrite) as tmp:
-        if suffix in PARQUET_SUFFIXES:
-            frame.to_parquet(tmp, index=False)
-        else:
+        if is_csv(path):
             frame.to_csv(tmp, index=False, sep=CSV_SUFFIXES.get(suffix) or ",")
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def escape_formulas(frame):
+    """``(copy of frame, count)``: every text cell and column name that a spreadsheet would run as
+    a formula (starting with ``= + - @``, a tab or a carriage return, and not a plain number such
+    as ``-1.5``) prefixed with ``'``, as OWASP recommends, and how many were changed. Numbers and
+    other non-text cells are never changed."""
+    changed = {"count": 0}
+
+    def escape(value):
+        if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(value):
+            changed["count"] += 1
+            return "'" + value
+        return value
+
+    frame = frame.rename(columns=escape)
+    text = frame.select_dtypes(exclude=["number", "bool", "datetime", "timedelta"]).columns
+    frame[text] = frame[text].apply(lambda column: column.map(escape))
+    return frame, changed["count"]
+
+
+def printable(text):
+    """``text`` with every character a terminal would act on rather than show (escape sequences,
+    carriage returns, newlines, other control and invisible format characters) written as its
+    Python escape (``\\x1b``, ``\\r``, ``\\u202e``): a string from a file is shown, never obeyed."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

@@ -23,9 +23,11 @@ import numpy as np
 from .. import callbacks
 from ..errors import ConfigurationError, DataError, ModelFileError
 from ..extras import require
+from ..io import schema
 from ..model import Sequential
 from ..version import __version__
 from . import networks
+from .files import printable
 from .preprocessing import TablePreprocessor, TargetEncoder
 
 TASKS = ("auto", "classification", "regression")
@@ -149,13 +151,28 @@ class TableModel:
 
     @classmethod
     def load(cls, path):
+        """The table model in the file ``path`` (made by ``glassnet train`` or ``fit``): the
+        network, and its preprocessing checked against it (one network input per feature, one
+        output per class or one for a value); anything wrong raises ``ModelFileError``."""
         model = Sequential.load(path)
         config = model.preprocessing
         if not isinstance(config, dict) or not {"features", "target"} <= set(config):
             raise ModelFileError(f"{path} has no table preprocessing: it was not made by 'glassnet train' "
                                  "(load it in Python with glassnet.load and call predict on arrays)")
-        return cls(model, TablePreprocessor.from_config(config["features"]),
-                   TargetEncoder.from_config(config["target"]), config.get("dropped", ()))
+        try:
+            schema.fields("preprocessing", config, ("features", "target"), ("dropped",))
+            table = cls(model, TablePreprocessor.from_config(config["features"]),
+                        TargetEncoder.from_config(config["target"]),
+                        [schema.string("preprocessing.dropped", name)
+                         for name in schema.listing("preprocessing.dropped", config.get("dropped", []))])
+            outputs = table.target.n_classes if table.target.task == "classification" else 1
+            shapes = ((len(table.features.feature_names),), (networks.output_head(table.target.task, outputs)[0],))
+            if (model.input_shape, model.output_shape) != shapes:
+                raise ModelFileError(f"the network takes {model.input_shape} and gives {model.output_shape}, but "
+                                     f"the preprocessing makes {shapes[0]} and needs {shapes[1]}")
+        except ModelFileError as error:
+            raise ModelFileError(f"{path}: the table preprocessing is not valid: {error}") from None
+        return table
 
     def preprocessing_config(self):
         return {"features": self.features.get_config(), "target": self.target.get_config(),
@@ -274,24 +291,25 @@ def _intro(source, rows, left_out, table, n_train, n_val, settings):
     preprocessor, target, model = table.features, table.target, table.model
     kinds = [c["kind"] for c in preprocessor.columns]
     if target.task == "classification":
-        shown = ", ".join(map(str, target.classes[:10])) + (", ..." if target.n_classes > 10 else "")
+        shown = ", ".join(map(printable, target.classes[:10])) + (", ..." if target.n_classes > 10 else "")
         task = f"classification, {target.n_classes} classes: {shown}"
     else:
         task = f"regression (mean {target.mean:.4g}, std {target.std:.4g})"
     sizes = [str(len(preprocessor.feature_names))] + [
         f"{layer.units} {layer.activation.name if layer.activation else 'linear'}"
         for layer in model.layers if hasattr(layer, "units")]
-    lines = [f"data: {source}, {rows} rows, target {target.name!r}",
+    lines = [f"data: {printable(source)}, {rows} rows, target {target.name!r}",
              f"task: {task} ({target.reason})",
              f"inputs: {kinds.count('numeric')} numeric columns standardized, "
              f"{kinds.count('categorical')} categorical one-hot encoded -> {len(preprocessor.feature_names)} inputs"]
     missing = {c["name"]: c["missing"] for c in preprocessor.columns if c["missing"]}
     if missing:
-        lines.append("missing values imputed (training rows): " + ", ".join(f"{k} {v}" for k, v in missing.items()))
+        lines.append("missing values imputed (training rows): "
+                     + ", ".join(f"{printable(k)} {v}" for k, v in missing.items()))
     for column in preprocessor.columns:
         if column["kind"] == "categorical" and len(column["categories"]) > max(50, n_train // 2):
             lines.append(f"note: {column['name']!r} has {len(column['categories'])} distinct values in "
-                         f"{n_train} rows, like an identifier; consider --drop {column['name']}")
+                         f"{n_train} rows, like an identifier; consider --drop {printable(column['name'])}")
     if left_out:
         lines.append(f"left out {left_out} row(s) without a target value")
     lines.append(f"network: {' -> '.join(sizes)} ({model.count_params():,} parameters), "
