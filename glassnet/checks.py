@@ -1,16 +1,24 @@
 """Checks on what users pass in, so that mistakes give a clear message instead of a NumPy traceback.
 
-Arguments (``positive_int``, ``positive_ints``, ``shape``, ``number``, and the ``class_weight``
-dict) get a ConfigurationError that names the argument, says what was expected and shows what came;
-data (``finite_array``, ``model_inputs``, ``same_length``, ``sample_weights``) a DataError or
-ShapeError.
+Arguments (``positive_int``, ``positive_ints``, ``shape``, ``number``, ``seed``, ``verbosity``,
+``affordable``, and the ``class_weight`` dict) get a ConfigurationError that names the argument,
+says what was expected and shows what came; data (``numeric_array``, ``finite_array``,
+``model_inputs``, ``same_length``, ``sample_weights``) a DataError or ShapeError. ``option`` turns
+an argument check into an argparse ``type`` for the command line.
 """
+import argparse
+import functools
 import math
 import numbers
+import os
 
 import numpy as np
 
 from .errors import ConfigurationError, DataError, ShapeError
+
+# A built, compiled model holds its parameters about this many times over: the weights and their
+# gradients, the layers' own arrays while they are packed into the flat buffers, optimizer state.
+PARAMETER_COPIES = 6
 
 
 def positive_int(name, value, allow_none=False):
@@ -35,6 +43,66 @@ def positive_ints(name, values):
     if ints is None:
         raise ConfigurationError(f"{name} must be positive integers, got {values!r}")
     return ints
+
+
+def seed(name, value):
+    """A random seed: None or an int >= 0 (what ``numpy.random.default_rng`` accepts)."""
+    return None if value is None else nonnegative_int(name, value)
+
+
+def float_dtype(name, value):
+    """``value`` as the NumPy dtype float32 or float64 (a name, a type or a dtype)."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype not in (np.float32, np.float64):
+        raise ConfigurationError(f"{name} must be 'float32' or 'float64', got {value!r}")
+    return dtype
+
+
+def verbosity(value):
+    """``verbose``: "auto", or 0, 1 or 2 (a bool counts as 0 or 1)."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    if not isinstance(value, numbers.Integral) or value not in (0, 1, 2):
+        raise ConfigurationError(f"verbose must be 'auto', 0, 1 or 2, got {value!r}")
+    return int(value)
+
+
+def affordable(what, nbytes):
+    """Refuse, before anything is allocated, ``what`` needing ``nbytes`` bytes when that is more
+    than this machine's physical memory (a MemoryError or the kernel's out-of-memory killer
+    would come later, after minutes of swapping)."""
+    if nbytes > physical_memory():
+        raise ConfigurationError(f"{what} would need {nbytes / 2**30:,.1f} GiB of memory, more than this "
+                                 f"machine's {physical_memory() / 2**30:,.1f} GiB")
+
+
+@functools.cache
+def physical_memory():
+    """The machine's physical memory in bytes (1 TiB where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2**40
+
+
+def option(convert, check, *args, **kwargs):
+    """An argparse ``type``: the option's text converted by ``convert`` (``int``, ``float``) and
+    checked by ``check(name, value, *args, **kwargs)`` of this module; a failure is an argparse
+    usage error (exit status 2) saying what was expected."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            expected = "an integer" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        try:
+            return check("the value", value, *args, **kwargs)
+        except ConfigurationError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return parse
 
 
 def shape(name, value):
@@ -84,32 +152,46 @@ def _expected(low, high, low_open, high_open, is_number):
     return " ".join(["a finite number", *bounds])
 
 
-def finite_array(name, values, dtype=None):
-    """``values`` as a non-empty numeric array without NaN or infinity."""
+def numeric_array(name, values):
+    """``values`` as an array of booleans, integers or floats (not strings, objects, complex
+    numbers or ragged nested lists)."""
     try:
-        array = np.asarray(values, dtype=dtype)
-    except (TypeError, ValueError) as error:
+        array = np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as error:
         raise DataError(f"{name} must be numeric, could not convert it: {error}") from None
     if array.dtype.kind not in "biuf":
         raise DataError(f"{name} must be numeric, got dtype {array.dtype}")
+    return array
+
+
+def finite_array(name, values, within=None):
+    """``values`` as a non-empty numeric array without NaN or infinity; with a float dtype
+    ``within``, also without values beyond its range (1e39 is finite in float64 but infinite in
+    float32, so it would train a float32 model to infinity)."""
+    array = numeric_array(name, values)
     if array.ndim == 0 or array.shape[0] == 0:
         raise DataError(f"{name} is empty (shape {array.shape}); expected at least one example")
+    if array.dtype.kind != "f" or array.size == 0:
+        return array
     # min and max are NaN if any value is, and infinite if any value is: two passes, no copy
-    if array.dtype.kind == "f" and not (np.isfinite(array.min()) and np.isfinite(array.max())):
+    low, high = array.min(), array.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
         bad = np.argwhere(~np.isfinite(array))[0]
         kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
         raise DataError(f"{name} contains {kind} values (first at index {tuple(int(i) for i in bad)}); "
                         "remove or impute them before training")
+    if within is not None and max(-float(low), float(high)) > np.finfo(within).max:
+        raise DataError(f"{name} has values from {low:g} to {high:g}, beyond the range of {np.dtype(within)} "
+                        f"(+-{np.finfo(within).max:g}) that the model computes in; rescale them")
     return array
 
 
 def model_inputs(x, dtype, input_shape=None):
     """Inputs as a float array of the model's dtype, checked against the built input shape."""
-    x = finite_array("x", x, None)
-    x = x.astype(dtype, copy=False)
-    if x.ndim < 2:
-        raise ShapeError(f"x must have shape (n_examples, features...), got shape {x.shape}; "
-                         "reshape a single example with x[None] or a single feature with x[:, None]")
+    x = finite_array("x", x, within=dtype).astype(dtype, copy=False)
+    if x.ndim < 2 or 0 in x.shape[1:]:
+        raise ShapeError(f"x must have shape (n_examples, features...) with at least one feature, got "
+                         f"shape {x.shape}; reshape a single example with x[None] or a single feature with x[:, None]")
     if input_shape is not None and x.shape[1:] != tuple(input_shape):
         expected = ", ".join(map(str, input_shape))
         raise ShapeError(f"x has shape {x.shape} but the model expects (n, {expected}): "
@@ -129,9 +211,9 @@ def same_length(x, y, names=("x", "y")):
                          f"got {len(x)} and {len(y)}")
 
 
-def sample_weights(sample_weight, n, name="sample_weight"):
-    """Per-example weights as a float array of length n, finite and >= 0."""
-    w = finite_array(name, sample_weight).astype(np.float64)
+def sample_weights(sample_weight, n, name="sample_weight", within=None):
+    """Per-example weights as a float array of length n, finite (in ``within``) and >= 0."""
+    w = finite_array(name, sample_weight, within).astype(np.float64)
     if w.shape != (n,):
         raise ShapeError(f"{name} must have shape ({n},), one weight per example, got {w.shape}")
     if (w < 0).any():
@@ -140,14 +222,15 @@ def sample_weights(sample_weight, n, name="sample_weight"):
 
 
 def class_weights(class_weight, labels, n_classes):
-    """Per-example weights ``class_weight[label]`` for integer labels (or one-hot rows)."""
+    """Per-example weights ``class_weight[label]`` for class labels (integers, 0/1 values or one-hot
+    rows, as a classification loss's ``check_targets`` returns them); weights finite and >= 0."""
     if not isinstance(class_weight, dict):
         raise ConfigurationError(f"class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
     table = np.ones(max(n_classes, 2))
     for label, weight in class_weight.items():
-        if not isinstance(label, numbers.Integral) or not 0 <= label < len(table):
+        if not _is_int(label) or not 0 <= label < len(table):
             raise ConfigurationError(f"class_weight key {label!r} is not a class index in [0, {len(table) - 1}]")
-        table[label] = float(weight)
+        table[label] = number(f"class_weight[{label}]", weight, low=0)
     if labels.ndim == 2 and labels.shape[1] > 1:
         labels = labels.argmax(axis=1)
     return table[np.asarray(labels).reshape(len(labels)).round().astype(np.intp)]

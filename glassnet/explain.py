@@ -19,12 +19,14 @@ recomputed here: the numbers are what the layers' own forward and backward closu
 model passed in is not changed). With a softmax (sigmoid) output and a cross-entropy the loss takes
 the logits ``z`` and sends back ``dL/dz = p - y``, as in training.
 """
+import math
+
 import numpy as np
 
-from . import losses, optimizers, regularizers, report, training
+from . import checks, losses, optimizers, regularizers, report, training
 from .errors import ConfigurationError, NotBuiltError, ShapeError
 from .gradcheck import gradcheck, relative_errors
-from .layers import Dense, activations
+from .layers import Dense, Input, activations
 from .model import Sequential
 
 TASKS = ("regression", "classification")
@@ -80,15 +82,15 @@ def explain(model=None, x=None, y=None, *, learning_rate=0.1, task="regression",
     """
     if task not in TASKS:
         raise ConfigurationError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(checks.seed("seed", seed))
+    max_parameters = checks.positive_int("max_parameters", max_parameters)
+    x = None if x is None else checks.numeric_array("x", x)
+    y = None if y is None else checks.numeric_array("y", y)
     if model is None:
         model = _default_model(task, inputs, hidden, outputs, activation, seed)
-    clone = _float64_copy(model, x)
+    clone = _float64_copy(model, x, max_parameters)
     loss = model.loss if model.loss is not None else _loss_for(clone.layers[-1])
     clone.compile(optimizer=optimizers.SGD(learning_rate), loss=loss)
-    if clone.count_params() > max_parameters:
-        raise ConfigurationError(f"the model has {clone.count_params()} parameters; a trace of more than "
-                                 f"max_parameters={max_parameters} does not read well (raise the limit to see it anyway)")
     x = _example(clone, x, rng)
     y = _target(clone, y, rng)
     x, y, _ = training.prepare(clone, x, y)
@@ -130,7 +132,7 @@ def _run(model, x, y):
         trace.layers.append(record)
         backwards.append((record, layer, backward_affine, backward_activation))
     trace.prediction = trace.layers[-1].outputs
-    data_loss, d_head = model.head_loss.value_and_grad(y, a)
+    data_loss, d_head = model.head_loss.unchecked_value_and_grad(y, a)
     trace.data_loss, trace.d_head = data_loss, d_head[0]
     d = d_head
     for record, layer, backward_affine, backward_activation in reversed(backwards):
@@ -153,23 +155,18 @@ def _run(model, x, y):
 # -- the model and the example --------------------------------------------------------------------
 
 def _default_model(task, inputs, hidden, outputs, activation, seed):
-    if isinstance(hidden, int):
-        hidden = (hidden,)
+    """The model ``explain`` makes when given none (declared, built by ``_float64_copy``)."""
     regression = task == "regression"
-    outputs = outputs if outputs is not None else (1 if regression else 2)
-    for name, value in (("inputs", inputs), ("outputs", outputs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    inputs = checks.positive_int("inputs", inputs)
+    outputs = checks.positive_int("outputs", outputs if outputs is not None else (1 if regression else 2))
     if not regression and outputs < 2:
         raise ConfigurationError(f"classification needs outputs >= 2 classes, got {outputs!r}")
-    layers = [Dense(units, activation=activation) for units in hidden]
+    layers = [Dense(units, activation=activation) for units in checks.positive_ints("hidden", hidden)]
     layers.append(Dense(outputs, activation=None if regression else "softmax"))
-    model = Sequential(layers, seed=seed, dtype="float64")
-    model.build((inputs,))
-    return model
+    return Sequential([Input((inputs,)), *layers], seed=seed, dtype="float64")
 
 
-def _float64_copy(model, x):
+def _float64_copy(model, x, max_parameters):
     if not isinstance(model, Sequential):
         raise ConfigurationError(f"explain takes a Sequential model, got {type(model).__name__}")
     for layer in model.layers:
@@ -178,10 +175,14 @@ def _float64_copy(model, x):
                                      f"is a {type(layer).__name__} (use Dense(units, activation=...))")
     if not model.layers:
         raise ConfigurationError("the model has no layers")
+    if model.input_shape is None and x is None:
+        raise NotBuiltError("the model does not know its input size: build it or pass an example x")
+    size = sum(math.prod(shape) for shape in model.parameter_shapes(model.input_shape or x.shape[-1:]).values())
+    if size > max_parameters:
+        raise ConfigurationError(f"the model has {size} parameters; a trace of more than "
+                                 f"max_parameters={max_parameters} does not read well (raise the limit to see it anyway)")
     if not model.built:
-        if x is None:
-            raise NotBuiltError("the model does not know its input size: build it or pass an example x")
-        model.build(np.shape(x)[-1:])
+        model.build(model.input_shape or x.shape[-1:])
     clone = Sequential.from_config({**model.get_config(), "dtype": "float64", "input_shape": list(model.input_shape)})
     clone.set_weights(model.get_weights())
     return clone
@@ -199,7 +200,7 @@ def _loss_for(last):
 def _example(model, x, rng):
     if x is None:
         return np.round(rng.uniform(-1, 1, (1,) + model.input_shape), 1)
-    x = np.asarray(x, dtype=np.float64) if np.asarray(x).dtype.kind in "biuf" else np.asarray(x)
+    x = x.astype(np.float64)
     if x.ndim == 1:
         x = x[None]
     if x.ndim != 2 or len(x) != 1:

@@ -13,7 +13,7 @@ pass: the random generators are rewound before each forward.
 """
 import numpy as np
 
-from . import regularizers
+from . import checks, regularizers
 from .errors import ConfigurationError
 from .layers import Layer
 from .losses import Loss
@@ -96,20 +96,24 @@ def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entrie
     most ``max_entries`` entries of each array are checked, chosen at random with ``seed``.
     Returns a ``GradcheckReport``; ``bool(report)`` says whether all errors are within ``tolerance``.
     """
-    rng = np.random.default_rng(seed)
-    x = np.array(x, dtype=np.float64)
+    if not isinstance(target, (Loss, Sequential, Layer)):
+        raise ConfigurationError(f"gradcheck takes a Layer, a Loss or a Sequential, got {type(target).__name__}")
+    eps = checks.number("eps", eps, low=0, low_open=True)
+    tolerance = checks.number("tolerance", tolerance, low=0)
+    max_entries = checks.positive_int("max_entries", max_entries)
+    rng = np.random.default_rng(checks.seed("seed", seed))
     if isinstance(target, Loss):
+        x = checks.numeric_array("x", x).astype(np.float64)
         return _check_loss(target, x, y, sample_weight, rng, eps, tolerance, max_entries)
+    x = checks.model_inputs(x, np.float64, target.input_shape)
     if isinstance(target, Sequential):
         if not target.built:
             target.prepare_inputs(x)
-        run, parameters, generators = _model_function(target, y, sample_weight, training, rng)
-    elif isinstance(target, Layer):
+        run, parameters, generators = _model_function(target, x, y, sample_weight, training, rng)
+    else:
         if not target.built:
             target.ensure_built(x.shape[1:], np.random.default_rng(seed), np.float64)
         run, parameters, generators = _layer_function(target, training, rng)
-    else:
-        raise ConfigurationError(f"gradcheck takes a Layer, a Loss or a Sequential, got {type(target).__name__}")
 
     saved = [(p, p.value, p.grad) for p in parameters]
     states = [g.bit_generator.state for g in generators]
@@ -172,14 +176,16 @@ def _layer_function(layer, training, rng):
     return run, layer.parameters(), generators
 
 
-def _model_function(model, y, sample_weight, training, rng):
+def _model_function(model, x, y, sample_weight, training, rng):
     if model.head_loss is not None and y is not None:
-        y = model.head_loss.check_targets(np.asarray(y), model.output_shape)
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        y = checks.finite_array("y", y)
+        checks.same_length(x, y)
+        y = model.head_loss.check_targets(y, model.output_shape)
+        weights = None if sample_weight is None else checks.sample_weights(sample_weight, len(x))
 
         def run(x, backward):
             outputs, back = model.forward_head(x, training)
-            loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
+            loss, d_outputs = model.head_loss.unchecked_value_and_grad(y, outputs, weights)
             if not backward:
                 return loss + regularizers.total_penalty(model.regularized_parameters)
             d_inputs = back(d_outputs)
@@ -193,10 +199,9 @@ def _model_function(model, y, sample_weight, training, rng):
 def _check_loss(loss, y_pred, y_true, sample_weight, rng, eps, tolerance, max_entries):
     if y_true is None:
         raise ConfigurationError("gradcheck of a loss needs the targets y")
-    y_true = np.asarray(y_true)
-    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    _, analytic = loss.value_and_grad(y_true, y_pred, weights)
+    y_true, y_pred, weights = loss.checked(y_true, y_pred, sample_weight)
+    _, analytic = loss.unchecked_value_and_grad(y_true, y_pred, weights)
     entries = _entries(y_pred.size, max_entries, rng)
-    numeric = numerical_gradient(lambda: loss(y_true, y_pred, weights), y_pred, eps, entries)
+    numeric = numerical_gradient(lambda: loss.unchecked_value_and_grad(y_true, y_pred, weights)[0], y_pred, eps, entries)
     error = relative_error(analytic.reshape(-1)[entries], numeric.reshape(-1)[entries])
     return GradcheckReport({"input": error}, tolerance)

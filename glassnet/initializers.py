@@ -10,23 +10,40 @@ For a weight matrix of shape ``(fan_in, fan_out)``:
 | ``zeros``, ``ones`` | constant | 0 |
 
 The normal variants are truncated at two standard deviations and rescaled to keep the variance,
-as Keras does; a uniform on ``[-a, a]`` has variance ``a**2 / 3``.
+as Keras does; a uniform on ``[-a, a]`` has variance ``a**2 / 3``. ``shape`` must be positive
+integers whose array fits in memory, ``rng`` a ``numpy.random.Generator``, ``dtype`` float32 or
+float64 (a ConfigurationError otherwise).
 """
+import math
+
 import numpy as np
 
-from .errors import lookup
+from . import checks
+from .errors import ConfigurationError, lookup
 
 # Standard deviation of a unit normal truncated to [-2, 2], used to rescale the truncated draws.
 _TRUNCATED_STD = 0.87962566103423978
 
 
+def _checked(shape, rng, dtype):
+    """``(shape, dtype)`` checked: an array of them fits in memory (with the float64 draws)."""
+    shape = checks.shape("initializer shape", shape)
+    dtype = checks.float_dtype("initializer dtype", dtype)
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise ConfigurationError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    checks.affordable(f"a weight array of shape {shape}", math.prod(shape) * (8 + dtype.itemsize))
+    return shape, dtype
+
+
 def _fans(shape):
+    shape = checks.shape("initializer shape", shape)
     if len(shape) == 1:
         return shape[0], shape[0]
     return shape[0], shape[-1]
 
 
 def _truncated_normal(shape, rng, dtype, variance):
+    shape, dtype = _checked(shape, rng, dtype)
     std = np.sqrt(variance) / _TRUNCATED_STD
     draws = rng.standard_normal(shape)
     outside = np.abs(draws) > 2
@@ -37,6 +54,7 @@ def _truncated_normal(shape, rng, dtype, variance):
 
 
 def _uniform(shape, rng, dtype, variance):
+    shape, dtype = _checked(shape, rng, dtype)
     limit = np.sqrt(3.0 * variance)
     return rng.uniform(-limit, limit, shape).astype(dtype)
 
@@ -68,11 +86,11 @@ def lecun_uniform(shape, rng, dtype=np.float32):
 
 
 def zeros(shape, rng=None, dtype=np.float32):
-    return np.zeros(shape, dtype=dtype)
+    return np.zeros(*_checked(shape, rng, dtype))
 
 
 def ones(shape, rng=None, dtype=np.float32):
-    return np.ones(shape, dtype=dtype)
+    return np.ones(*_checked(shape, rng, dtype))
 
 
 INITIALIZERS = {f.__name__: f for f in (he_normal, he_uniform, glorot_normal, glorot_uniform,
@@ -91,4 +109,4 @@ def name_of(initializer):
     for name, function in INITIALIZERS.items():
         if function is initializer:
             return name
-    raise ValueError(f"initializer {initializer!r} is not registered and cannot be saved by name")
+    raise ConfigurationError(f"initializer {initializer!r} is not registered and cannot be saved by name")

@@ -19,6 +19,12 @@ updated with float32 arithmetic (as PyTorch does) and the loop vectorizes; compl
 5e-5 relative). Two details make the compiler vectorize it: ``error_model="numpy"`` (a division by zero gives inf instead of raising,
 so there is no branch per element) and reading each element once into a local before storing it
 (otherwise a store to one buffer forces reloads from the others, which might overlap it).
+
+No argument a caller passes makes a kernel touch memory outside its arrays: each first compares
+the sizes of its buffers (a ShapeError if they differ; a buffer of an option that is off, such as
+SGD's momentum buffer without momentum, is not read and may be empty), and the cross-entropy
+checks each label against the number of classes in its loop and returns the first bad row. The
+checks cost a few comparisons per call, nothing measurable next to the loops.
 """
 import math
 
@@ -26,6 +32,7 @@ import numba
 import numpy as np
 
 from . import ops
+from .errors import ShapeError
 
 _compile = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -33,6 +40,8 @@ _compile = numba.njit(cache=True, nogil=True, error_model="numpy")
 @_compile
 def sgd(w, g, momentum_buffer, learning_rate, momentum, nesterov, weight_decay):
     """g += wd * w;  b = momentum * b + g;  w -= lr * (g + momentum * b if nesterov else b)."""
+    if g.size != w.size or (momentum != 0 and momentum_buffer.size != w.size):
+        raise ShapeError("sgd: g and momentum_buffer must have as many entries as w")
     for i in range(w.size):
         grad = g[i] + weight_decay * w[i]
         if momentum != 0:
@@ -59,6 +68,8 @@ def adam(w, g, m, v, one_minus_beta_1, beta_2, one_minus_beta_2, step_size, root
 
     with ``step_size = lr / (1 - b1^t)`` and ``root_correction = sqrt(1 - b2^t)`` (Adam's bias
     corrections) and ``shrink = 1 - lr * wd`` for AdamW's decoupled decay (1 for Adam)."""
+    if g.size != w.size or m.size != w.size or v.size != w.size:
+        raise ShapeError("adam: g, m and v must have as many entries as w")
     for i in range(w.size):
         grad = g[i] + weight_decay * w[i]
         m_i = m[i] + one_minus_beta_1 * (grad - m[i])  # = b1 m + (1 - b1) g, rounded as PyTorch does
@@ -83,6 +94,9 @@ def rmsprop(w, g, v, mean, momentum_buffer, learning_rate, rho, one_minus_rho, m
     """g += wd * w;  v = rho v + (1 - rho) g^2;  a = rho a + (1 - rho) g (centered only);
     d = sqrt(v - a^2) + eps (centered) or sqrt(v) + eps;
     b = momentum b + g / d, w -= lr * b  (w -= lr * g / d without momentum)."""
+    if (g.size != w.size or v.size != w.size or (centered and mean.size != w.size)
+            or (momentum != 0 and momentum_buffer.size != w.size)):
+        raise ShapeError("rmsprop: g, v, mean (centered) and momentum_buffer (momentum) must have as many entries as w")
     zero = w.dtype.type(0)
     for i in range(w.size):
         grad = g[i] + weight_decay * w[i]
@@ -129,11 +143,19 @@ def sparse_softmax_cross_entropy(z, labels, smoothing, values, grads):
         grads[i, j] = softmax(z)_j - y_j = exp(z_j - lse) - y_j
 
     One pass over a row for the maximum, one for the sum of exponentials (kept in ``grads``),
-    one to finish the gradient: the dozen NumPy calls of the same formula become one call."""
+    one to finish the gradient: the dozen NumPy calls of the same formula become one call.
+
+    Returns -1, or the first row whose label is not in ``[0, K)``: that row and the ones after
+    it are left unwritten, and the caller raises."""
     n, k = z.shape
+    if labels.shape[0] != n or values.shape[0] != n or grads.shape[0] != n or grads.shape[1] != k:
+        raise ShapeError("sparse_softmax_cross_entropy: labels and values need one entry per row of z, "
+                         "grads the shape of z")
     off = smoothing / k
     for i in range(n):
         c = labels[i]
+        if c < 0 or c >= k:
+            return i
         m = z[i, 0]
         total = 0.0
         for j in range(k):
@@ -149,10 +171,11 @@ def sparse_softmax_cross_entropy(z, labels, smoothing, values, grads):
         for j in range(k):
             grads[i, j] = grads[i, j] / sum_exp - off
         grads[i, c] -= 1 - smoothing
+    return -1
 
 
 def sparse_softmax_cross_entropy_reference(z, labels, smoothing, values, grads):
-    """``sparse_softmax_cross_entropy`` as whole-array NumPy."""
+    """``sparse_softmax_cross_entropy`` as whole-array NumPy (labels already in range)."""
     y = np.full(z.shape, smoothing / z.shape[1])
     y[np.arange(len(z)), labels] += 1 - smoothing
     log_p = ops.log_softmax(z)

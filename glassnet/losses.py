@@ -26,9 +26,17 @@ _EPSILON = 1e-7  # probabilities are clipped to [eps, 1 - eps] before a log, as 
 
 
 class Loss:
-    """Base class. Subclasses implement ``per_example(y_true, y_pred) -> (l, dl)``."""
+    """Base class. Subclasses implement ``unchecked_per_example(y_true, y_pred) -> (l, dl)``.
+
+    The public methods (``__call__``, ``value_and_grad``, ``per_example``) check their arguments
+    first (``checked``): ``y_pred`` numeric of shape (N, outputs...), ``y_true`` as
+    ``check_targets`` makes it for those outputs (targets of shape (N,) for predictions of shape
+    (N, 1) are reshaped to (N, 1), as ``fit`` does; any other difference of shapes is a
+    ShapeError, never a broadcast), one finite weight >= 0 per example. The training loop
+    checks its data once per ``fit`` and calls the ``unchecked_`` methods on every batch."""
 
     name = "loss"
+    classification = False  # whether targets are classes (class_weight needs them)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The loss value of a batch (a float)."""
@@ -36,7 +44,30 @@ class Loss:
 
     def value_and_grad(self, y_true, y_pred, sample_weight=None):
         """``(L, dL/dy_pred)`` for a batch; see the module docstring for the reduction."""
-        losses, grads = self.per_example(y_true, y_pred)
+        return self.unchecked_value_and_grad(*self.checked(y_true, y_pred, sample_weight))
+
+    def per_example(self, y_true, y_pred):
+        """Per-example losses ``l`` (shape (N,)) and ``dl/dy_pred`` (shape of ``y_pred``)."""
+        y_true, y_pred, _ = self.checked(y_true, y_pred)
+        return self.unchecked_per_example(y_true, y_pred)
+
+    def checked(self, y_true, y_pred, sample_weight=None):
+        """``(y_true, y_pred, sample_weight)`` checked and converted as the class docstring says
+        (predictions that are not float32 or float64 become float64)."""
+        y_pred = checks.numeric_array("y_pred", y_pred)
+        if y_pred.dtype not in (np.float32, np.float64):
+            y_pred = y_pred.astype(np.float64)
+        if y_pred.ndim == 0 or 0 in y_pred.shape[1:]:
+            raise ShapeError(f"y_pred must have shape (n, outputs...) with at least one output, got {y_pred.shape}")
+        y_true = self.check_targets(y_true, y_pred.shape[1:])
+        checks.same_length(y_true, y_pred, ("y_true", "y_pred"))
+        if sample_weight is not None:
+            sample_weight = checks.sample_weights(sample_weight, len(y_pred), within=y_pred.dtype)
+        return y_true, y_pred, sample_weight
+
+    def unchecked_value_and_grad(self, y_true, y_pred, sample_weight=None):
+        """``value_and_grad`` on arrays ``checked`` would pass unchanged (the training loop's)."""
+        losses, grads = self.unchecked_per_example(y_true, y_pred)
         n = y_pred.shape[0] or 1  # 1 for an empty batch: L = 0
         if sample_weight is None:
             return float(np.add.reduce(losses)) / n, grads / grads.dtype.type(n)
@@ -44,21 +75,19 @@ class Loss:
         grads *= (weight / y_pred.dtype.type(n)).reshape((-1,) + (1,) * (grads.ndim - 1))
         return float((losses * weight).sum()) / n, grads
 
-    def per_example(self, y_true, y_pred):
-        """Per-example losses ``l`` (shape (N,)) and ``dl/dy_pred`` (shape of ``y_pred``)."""
+    def unchecked_per_example(self, y_true, y_pred):
+        """``per_example`` on checked arrays: the formula of each loss."""
         raise NotImplementedError
 
     def check_targets(self, y, output_shape):
         """Validate targets for a model whose outputs have ``output_shape`` and return them as the
         array this loss computes with. Dense targets must match the output shape; a flat ``y``
         is accepted for a single output."""
-        y = np.asarray(y)
-        if y.dtype.kind not in "biuf":
-            raise DataError(f"{self.name} needs numeric targets, got dtype {y.dtype}")
+        y = checks.numeric_array(f"{self.name} targets", y)
         if y.ndim == 1 and tuple(output_shape) == (1,):
             y = y.reshape(-1, 1)
-        if y.shape[1:] != tuple(output_shape):
-            raise ShapeError(f"{self.name} targets must have shape (n, {', '.join(map(str, output_shape))}) "
+        if y.ndim == 0 or y.shape[1:] != tuple(output_shape):
+            raise ShapeError(f"{self.name} targets must have shape {_batch_shape(output_shape)} "
                              f"to match the model output, got {y.shape}")
         return y
 
@@ -72,6 +101,11 @@ class Loss:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _batch_shape(output_shape):
+    """``(n, 3)`` for outputs of shape (3,), ``(n,)`` for scalar outputs."""
+    return "(" + ", ".join(["n", *map(str, output_shape)]) + (",)" if not output_shape else ")")
 
 
 def _features(a):
@@ -88,7 +122,7 @@ class MeanSquaredError(Loss):
 
     name = "mean_squared_error"
 
-    def per_example(self, y_true, y_pred):
+    def unchecked_per_example(self, y_true, y_pred):
         diff = y_pred - y_true
         return _mean_features(diff * diff), diff * y_pred.dtype.type(2 / _features(diff))
 
@@ -98,7 +132,7 @@ class MeanAbsoluteError(Loss):
 
     name = "mean_absolute_error"
 
-    def per_example(self, y_true, y_pred):
+    def unchecked_per_example(self, y_true, y_pred):
         diff = y_pred - y_true
         return _mean_features(np.abs(diff)), np.sign(diff) * y_pred.dtype.type(1 / _features(diff))
 
@@ -115,7 +149,7 @@ class Huber(Loss):
     def __init__(self, delta=1.0):
         self.delta = checks.number("Huber delta", delta, low=0, low_open=True)
 
-    def per_example(self, y_true, y_pred):
+    def unchecked_per_example(self, y_true, y_pred):
         r = y_pred - y_true
         a = np.abs(r)
         values = np.where(a <= self.delta, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
@@ -130,6 +164,7 @@ class _CrossEntropy(Loss):
     """Shared arguments of the cross-entropies."""
 
     fuses = None  # the activation class this loss absorbs when it trains on logits
+    classification = True
 
     def __init__(self, from_logits=False, label_smoothing=0.0):
         self.from_logits = bool(from_logits)
@@ -144,6 +179,13 @@ class _CrossEntropy(Loss):
 
     def get_config(self):
         return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+def _classes(loss, output_shape):
+    """The number of classes K of outputs of shape ``output_shape``, which must be (K,)."""
+    if len(output_shape) != 1:
+        raise ShapeError(f"{loss.name} needs outputs of shape (n, classes), got {_batch_shape(output_shape)}")
+    return output_shape[0]
 
 
 def _clip_probabilities(p):
@@ -169,7 +211,7 @@ class BinaryCrossentropy(_CrossEntropy):
             raise DataError(f"{self.name} targets must be in [0, 1], got values from {y.min()} to {y.max()}")
         return y
 
-    def per_example(self, y_true, y_pred):
+    def unchecked_per_example(self, y_true, y_pred):
         y = y_true.astype(y_pred.dtype, copy=False)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
@@ -195,13 +237,14 @@ class CategoricalCrossentropy(_CrossEntropy):
     fuses = Softmax
 
     def check_targets(self, y, output_shape):
-        y = np.asarray(y)
-        if y.ndim == 1 and tuple(output_shape) != (1,):
-            raise ShapeError(f"{self.name} needs one-hot targets of shape (n, {output_shape[-1]}), got "
+        n_classes = _classes(self, output_shape)
+        y = checks.numeric_array(f"{self.name} targets", y)
+        if y.ndim == 1 and n_classes != 1:
+            raise ShapeError(f"{self.name} needs one-hot targets of shape (n, {n_classes}), got "
                              f"{y.shape}; for integer class labels use 'sparse_categorical_crossentropy'")
         return super().check_targets(y, output_shape)
 
-    def per_example(self, y_true, y_pred):
+    def unchecked_per_example(self, y_true, y_pred):
         y = y_true.astype(y_pred.dtype, copy=False)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[-1]
@@ -225,31 +268,30 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
     fuses = Softmax
 
     def check_targets(self, y, output_shape):
-        y = np.asarray(y)
-        n_classes = output_shape[-1]
+        n_classes = _classes(self, output_shape)
+        y = checks.numeric_array(f"{self.name} targets", y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1:
             raise ShapeError(f"{self.name} needs integer class labels of shape (n,), got {y.shape}; "
                              "for one-hot targets use 'categorical_crossentropy'")
-        if y.dtype.kind == "f":
-            if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-                raise DataError(f"{self.name} needs integer class labels, got non-integer values "
-                                f"such as {y[y != np.round(y)][:3].tolist()}")
-        elif y.dtype.kind not in "biu":
-            raise DataError(f"{self.name} needs integer class labels, got dtype {y.dtype}")
+        if y.dtype.kind == "f" and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
+            raise DataError(f"{self.name} needs integer class labels, got non-integer values "
+                            f"such as {y[y != np.round(y)][:3].tolist()}")
         if y.size and (y.min() < 0 or y.max() >= n_classes):
             bad = y[(y < 0) | (y >= n_classes)][:3].tolist()
             raise DataError(f"class labels must be in [0, {n_classes - 1}] for a model with "
                             f"{n_classes} outputs, got {bad}")
         return y.astype(np.intp)
 
-    def per_example(self, y_true, y_pred):
+    def unchecked_per_example(self, y_true, y_pred):
         s, k = self.label_smoothing, y_pred.shape[-1]
         if self.from_logits:  # one compiled pass (the formula is in its docstring)
             values, grads = np.empty(y_pred.shape[0], y_pred.dtype), np.empty_like(y_pred)
-            kernels.sparse_softmax_cross_entropy(z=y_pred, labels=y_true, smoothing=s, values=values,
-                                                 grads=grads)
+            bad = kernels.sparse_softmax_cross_entropy(z=y_pred, labels=y_true, smoothing=s, values=values,
+                                                       grads=grads)
+            if bad >= 0:
+                raise DataError(f"class label {y_true[bad]} of row {bad} is not in [0, {k - 1}]")
             return values, grads
         rows = np.arange(y_pred.shape[0])
         p, inside = _clip_probabilities(y_pred)

@@ -54,7 +54,7 @@ class LossMetric(Metric):
         self.loss = loss
 
     def totals(self, y_true, y_pred):
-        return float(self.loss.per_example(y_true, y_pred)[0].sum()), y_true.shape[0]
+        return float(self.loss.unchecked_per_example(y_true, y_pred)[0].sum()), y_true.shape[0]
 
 
 class OnActivation(Metric):

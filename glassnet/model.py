@@ -8,6 +8,8 @@ The model owns the random generator (seeded by ``seed``: the same seed gives bit
 and training on one machine), the flat parameter and gradient buffers, the optimizer, the loss and
 the metrics. Training itself is in ``training.py``.
 """
+import math
+
 import numpy as np
 
 from . import layers as layers_module
@@ -24,12 +26,14 @@ class Sequential:
     """A linear stack of layers. ``layers`` may start with ``gn.layers.Input(shape)``."""
 
     def __init__(self, layers=None, seed=None, name="sequential", dtype="float32"):
+        if not isinstance(name, str):
+            raise ConfigurationError(f"name must be a string, got {name!r}")
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise ConfigurationError(f"layers must be a list of layers, got {type(layers).__name__}")
         self.name = name
-        self.seed = seed
+        self.seed = checks.seed("seed", seed)
         self.rng = np.random.default_rng(seed)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ConfigurationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.dtype = checks.float_dtype("dtype", dtype)
         self.layers = []
         self.input_shape = None
         self.built = False
@@ -82,7 +86,9 @@ class Sequential:
                                 "gn.layers.Input(shape), pass input_shape= to the first layer, or call fit/predict")
         if not self.layers:
             raise ConfigurationError("the model has no layers")
-        self.input_shape = tuple(int(d) for d in input_shape)
+        self.input_shape = checks.shape("input_shape", input_shape)
+        size = sum(math.prod(shape) for shape in self.parameter_shapes().values())
+        checks.affordable(f"a model of {size:,} parameters", size * self.dtype.itemsize * checks.PARAMETER_COPIES)
         shape = self.input_shape
         self._output_shapes = []
         for layer in self.layers:
@@ -231,7 +237,8 @@ class Sequential:
         """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
         (or a dict with ``return_dict=True``). The loss includes the L1/L2 penalties."""
         self.require_compiled("evaluate")
-        batch_size = checks.positive_int("batch_size", batch_size or training.INFERENCE_BATCH_SIZE)
+        batch_size = checks.positive_int("batch_size", batch_size, allow_none=True) or training.INFERENCE_BATCH_SIZE
+        verbose = checks.verbosity(verbose)
         x, y, weights = training.prepare(self, x, y, sample_weight)
         logs = training.evaluate_arrays(self, x, y, weights, batch_size)
         if verbose and verbose != "auto":
@@ -242,7 +249,8 @@ class Sequential:
 
     def predict(self, x, batch_size=None, verbose=0):
         """The outputs for ``x`` (probabilities for a softmax/sigmoid model), in batches."""
-        batch_size = checks.positive_int("batch_size", batch_size or training.INFERENCE_BATCH_SIZE)
+        batch_size = checks.positive_int("batch_size", batch_size, allow_none=True) or training.INFERENCE_BATCH_SIZE
+        checks.verbosity(verbose)
         return training.predict_arrays(self, self.prepare_inputs(x), batch_size)
 
     # -- weights and configuration ---------------------------------------------------------------

@@ -27,13 +27,14 @@ class LearningRateSchedule:
 
 class StepDecay(LearningRateSchedule):
     """``lr(t) = initial_learning_rate * gamma ** floor(t / step_size)``: cut by ``gamma`` every
-    ``step_size`` steps (PyTorch's ``StepLR``, counted in optimizer steps)."""
+    ``step_size`` steps (PyTorch's ``StepLR``, counted in optimizer steps). ``gamma`` is in
+    (0, 1]: a rate that grew would overflow in the middle of training."""
 
     def __init__(self, initial_learning_rate, step_size, gamma=0.1):
         self.initial_learning_rate = checks.number("initial_learning_rate", initial_learning_rate,
                                                    low=0, low_open=True)
         self.step_size = checks.positive_int("step_size", step_size)
-        self.gamma = checks.number("gamma", gamma, low=0, low_open=True)
+        self.gamma = checks.number("gamma", gamma, low=0, high=1, low_open=True)
 
     def __call__(self, step):
         return self.initial_learning_rate * self.gamma ** (step // self.step_size)
@@ -45,13 +46,14 @@ class StepDecay(LearningRateSchedule):
 
 class ExponentialDecay(LearningRateSchedule):
     """``lr(t) = initial_learning_rate * decay_rate ** (t / decay_steps)``; with ``staircase`` the
-    exponent is rounded down, so the rate drops in steps (Keras's ``ExponentialDecay``)."""
+    exponent is rounded down, so the rate drops in steps (Keras's ``ExponentialDecay``).
+    ``decay_rate`` is in (0, 1] (Keras also allows growth, which overflows in a long run)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
         self.initial_learning_rate = checks.number("initial_learning_rate", initial_learning_rate,
                                                    low=0, low_open=True)
         self.decay_steps = checks.positive_int("decay_steps", decay_steps)
-        self.decay_rate = checks.number("decay_rate", decay_rate, low=0, low_open=True)
+        self.decay_rate = checks.number("decay_rate", decay_rate, low=0, high=1, low_open=True)
         self.staircase = bool(staircase)
 
     def __call__(self, step):

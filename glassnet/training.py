@@ -4,7 +4,7 @@ Everything that trains a glassnet model (``Sequential.fit``, and later the comma
 scikit-learn estimators and the distributed trainer) comes through ``fit`` here. One step is:
 
     forward:   outputs, backward = model.forward_head(x_batch, training=True)
-    loss:      L, dL/doutputs = loss.value_and_grad(y_batch, outputs, weights)
+    loss:      L, dL/doutputs = loss.unchecked_value_and_grad(y_batch, outputs, weights)
     backward:  backward(dL/doutputs) stores every parameter's gradient, layer by layer in reverse
     average:   on several processes (``glassnet.distributed``), one allreduce of the flat
                gradient buffer turns each process's gradient into that of the whole batch
@@ -14,7 +14,7 @@ scikit-learn estimators and the distributed trainer) comes through ``fit`` here.
 import numpy as np
 
 from . import checks, distributed as distributed_training, regularizers
-from .callbacks.base import CallbackList, History
+from .callbacks.base import Callback, CallbackList, History
 from .callbacks.progress import ProgressBar
 from .errors import ConfigurationError
 
@@ -97,7 +97,7 @@ def train_step(model, x, y, weights, parallel=None):
     """One step of gradient descent on one batch; returns the batch loss and the outputs.
     ``parallel``: the ``distributed.DataParallel`` of a fit on several processes."""
     outputs, backward = model.forward_head(x, training=True)
-    loss, d_outputs = model.head_loss.value_and_grad(y, outputs, weights)
+    loss, d_outputs = model.head_loss.unchecked_value_and_grad(y, outputs, weights)
     backward(d_outputs)
     if parallel is not None:  # None on one process
         parallel.average_gradients(len(x))
@@ -117,14 +117,17 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
     model.require_compiled("fit")
     epochs = checks.positive_int("epochs", epochs)
     batch_size = checks.positive_int("batch_size", batch_size, allow_none=True)
-    if not isinstance(initial_epoch, int) or not 0 <= initial_epoch < epochs:
-        raise ConfigurationError(f"initial_epoch must be an integer in [0, epochs), got {initial_epoch!r}")
+    initial_epoch = checks.nonnegative_int("initial_epoch", initial_epoch)
+    if initial_epoch >= epochs:
+        raise ConfigurationError(f"initial_epoch must be less than epochs={epochs}, got {initial_epoch}")
+    verbose = checks.verbosity(verbose)
+    callbacks = _callbacks(callbacks)
+    validation_split = checks.number("validation_split", validation_split, low=0, high=1, high_open=True)
     parallel = distributed_training.data_parallel(model, distributed)  # None on one process
     x, y, weights = prepare(model, x, y, sample_weight, class_weight)
     if validation_data is not None:
         val = _validation_arrays(model, validation_data)
     elif validation_split:
-        checks.number("validation_split", validation_split, low=0, high=1, low_open=True, high_open=True)
         split = int(len(x) * (1 - validation_split))
         if split == 0 or split == len(x):
             raise ConfigurationError(f"validation_split={validation_split} leaves no examples for "
@@ -141,7 +144,6 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
     if parallel is not None and parallel.rank:
         verbose = 0  # process 0 prints
     history = History()
-    callbacks = list(callbacks or [])
     # See Callback.saves_training_state; the progress bar prints last.
     ordered = ([c for c in callbacks if not c.saves_training_state] + [history]
                + [c for c in callbacks if c.saves_training_state]
@@ -235,18 +237,33 @@ class Progress:
 
 
 def prepare(model, x, y, sample_weight=None, class_weight=None):
-    """Check and convert inputs, targets and per-example weights (building the model if needed)."""
+    """Check and convert inputs, targets and per-example weights (building the model if needed);
+    every value must be finite in the model's dtype."""
     x = model.prepare_inputs(x)
-    y = checks.finite_array("y", y)
+    y = checks.finite_array("y", y, within=model.dtype)
     checks.same_length(x, y)
     y = model.head_loss.check_targets(y, model.output_shape)
     weights = None
     if sample_weight is not None:
         weights = checks.sample_weights(sample_weight, len(x))
     if class_weight is not None:
+        if not model.head_loss.classification:
+            raise ConfigurationError(f"class_weight weighs classes, but the loss {model.head_loss.name} "
+                                     "has no classes; use sample_weight")
         per_class = checks.class_weights(class_weight, y, model.output_shape[-1])
         weights = per_class if weights is None else weights * per_class
+    if weights is not None:
+        weights = checks.sample_weights(weights, len(x), "sample_weight * class_weight", within=model.dtype)
     return x, y, weights
+
+
+def _callbacks(callbacks):
+    """``callbacks`` (None, or a list or tuple of ``Callback`` objects) as a list."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
+        raise ConfigurationError(f"callbacks must be a list of Callback objects, got {callbacks!r}")
+    return list(callbacks)
 
 
 def _validation_arrays(model, validation_data):
@@ -265,7 +282,7 @@ def evaluate_arrays(model, x, y, weights=None, batch_size=INFERENCE_BATCH_SIZE, 
     for start in range(0, len(x), batch_size):
         rows = slice(start, start + batch_size)
         outputs, _ = model.forward_head(x[rows], training=False)
-        loss = model.head_loss(y[rows], outputs, None if weights is None else weights[rows])
+        loss, _ = model.head_loss.unchecked_value_and_grad(y[rows], outputs, None if weights is None else weights[rows])
         totals.add(loss, y[rows], outputs)
     if parallel is not None:
         totals = parallel.combined(totals)

@@ -60,7 +60,7 @@ CASES = [
     ("batch_size_float", lambda: compiled().fit(X, Y, batch_size=2.5, verbose=0), gn.ConfigurationError, "batch_size"),
     ("epochs_zero", lambda: compiled().fit(X, Y, epochs=0, verbose=0), gn.ConfigurationError, "epochs must be a positive integer, got 0"),
     ("epochs_negative", lambda: compiled().fit(X, Y, epochs=-3, verbose=0), gn.ConfigurationError, "epochs"),
-    ("validation_split_one", lambda: compiled().fit(X, Y, validation_split=1.0, verbose=0), gn.ConfigurationError, r"validation_split must be in \(0, 1\), got 1.0"),
+    ("validation_split_one", lambda: compiled().fit(X, Y, validation_split=1.0, verbose=0), gn.ConfigurationError, r"validation_split must be in \[0, 1\), got 1.0"),
     ("validation_split_negative", lambda: compiled().fit(X, Y, validation_split=-0.2, verbose=0), gn.ConfigurationError, "validation_split"),
     ("validation_split_tiny", lambda: compiled().fit(X, Y, validation_split=0.99, verbose=0), gn.ConfigurationError, "leaves no examples"),
     ("validation_data_shape", lambda: compiled().fit(X, Y, validation_data=X, verbose=0), gn.ConfigurationError, r"\(x_val, y_val\)"),

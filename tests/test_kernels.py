@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from glassnet import kernels
+from glassnet.errors import ShapeError
 
 TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=2e-5, atol=2e-6)}
 
@@ -78,3 +79,60 @@ def test_sparse_softmax_cross_entropy_kernel(dtype, tolerance, smoothing, scale)
     np.testing.assert_allclose(values, expected_values, rtol=tolerance, atol=tolerance * scale)
     np.testing.assert_allclose(grads, expected_grads, rtol=tolerance, atol=tolerance)
     assert values.dtype == grads.dtype == dtype
+
+
+def cross_entropy_buffers(n=4, k=3, dtype=np.float32):
+    return dict(z=np.zeros((n, k), dtype), labels=np.zeros(n, np.intp), smoothing=0.0,
+                values=np.empty(n, dtype), grads=np.empty((n, k), dtype))
+
+
+@pytest.mark.parametrize("label", [-1, 3, 10**9])
+def test_cross_entropy_kernel_returns_the_first_row_whose_label_is_out_of_range(label):
+    buffers = cross_entropy_buffers()
+    buffers["labels"][2] = label
+    assert kernels.sparse_softmax_cross_entropy(**buffers) == 2
+    buffers["labels"][2] = 1
+    assert kernels.sparse_softmax_cross_entropy(**buffers) == -1
+
+
+def test_cross_entropy_kernel_with_no_classes_touches_nothing():
+    assert kernels.sparse_softmax_cross_entropy(**cross_entropy_buffers(k=0)) == 0
+    assert kernels.sparse_softmax_cross_entropy(**cross_entropy_buffers(n=0, k=0)) == -1
+
+
+@pytest.mark.parametrize("name, array", [("labels", np.zeros(3, np.intp)), ("values", np.empty(3, np.float32)),
+                                         ("grads", np.empty((4, 2), np.float32)),
+                                         ("grads", np.empty((3, 3), np.float32))])
+def test_cross_entropy_kernel_refuses_buffers_of_other_sizes(name, array):
+    with pytest.raises(ShapeError):
+        kernels.sparse_softmax_cross_entropy(**{**cross_entropy_buffers(), name: array})
+
+
+def optimizer_buffers(names, n=8, dtype=np.float32):
+    return {name: np.zeros(n, dtype) for name in names}
+
+
+SGD_COEFFICIENTS = dict(learning_rate=0.1, momentum=0.9, nesterov=False, weight_decay=0.0)
+ADAM_COEFFICIENTS = dict(one_minus_beta_1=0.1, beta_2=0.999, one_minus_beta_2=0.001, step_size=0.1,
+                         root_correction=0.03, epsilon=1e-7, weight_decay=0.0, shrink=1.0)
+RMSPROP_COEFFICIENTS = dict(learning_rate=0.1, rho=0.9, one_minus_rho=0.1, momentum=0.5, epsilon=1e-7,
+                            centered=True, weight_decay=0.0)
+
+
+@pytest.mark.parametrize("kernel, names, coefficients", [
+    (kernels.sgd, ["w", "g", "momentum_buffer"], SGD_COEFFICIENTS),
+    (kernels.adam, ["w", "g", "m", "v"], ADAM_COEFFICIENTS),
+    (kernels.rmsprop, ["w", "g", "v", "mean", "momentum_buffer"], RMSPROP_COEFFICIENTS)])
+def test_optimizer_kernels_refuse_a_buffer_shorter_than_the_weights(kernel, names, coefficients):
+    for short in names[1:]:
+        buffers = {**optimizer_buffers(names), short: np.zeros(3, np.float32)}
+        with pytest.raises(ShapeError, match="as many entries as w"):
+            kernel(**buffers, **coefficients)
+
+
+def test_a_buffer_of_an_option_that_is_off_may_be_empty():
+    buffers = {**optimizer_buffers(["w", "g"]), "momentum_buffer": np.zeros(0, np.float32)}
+    kernels.sgd(**buffers, **{**SGD_COEFFICIENTS, "momentum": 0.0})
+    buffers = {**optimizer_buffers(["w", "g", "v"]), "mean": np.zeros(0, np.float32),
+               "momentum_buffer": np.zeros(0, np.float32)}
+    kernels.rmsprop(**buffers, **{**RMSPROP_COEFFICIENTS, "momentum": 0.0, "centered": False})

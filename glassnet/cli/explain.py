@@ -2,6 +2,8 @@
 small network, with every number (``glassnet.explain``)."""
 import argparse
 
+from .. import checks
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -14,13 +16,13 @@ def register(subparsers):
     parser.add_argument("--model", metavar="PATH", help="trace a saved model file instead (Dense layers only)")
     parser.add_argument("--task", choices=("regression", "classification"), default="regression",
                         help="regression: 1 linear output and MSE; classification: softmax and cross-entropy")
-    parser.add_argument("--inputs", type=int, default=2, help="number of inputs (default 2)")
+    parser.add_argument("--inputs", type=checks.option(int, checks.positive_int), default=2, help="number of inputs (default 2)")
     parser.add_argument("--hidden", type=_sizes, default=(3,), metavar="SIZES",
                         help="hidden layer sizes, comma-separated, e.g. 4,3 (default 3)")
-    parser.add_argument("--outputs", type=int, help="outputs (default 1 for regression, 2 classes for classification)")
+    parser.add_argument("--outputs", type=checks.option(int, checks.positive_int), help="outputs (default 1 for regression, 2 classes for classification)")
     parser.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and of the example drawn")
-    parser.add_argument("--lr", type=float, default=0.1, help="learning rate of the step (default 0.1)")
+    parser.add_argument("--seed", type=checks.option(int, checks.nonnegative_int), default=0, help="seed of the weights and of the example drawn")
+    parser.add_argument("--lr", type=checks.option(float, checks.number, low=0, low_open=True), default=0.1, help="learning rate of the step (default 0.1)")
     parser.add_argument("--x", type=_numbers, metavar="VALUES", help="the example, comma-separated (default: drawn)")
     parser.add_argument("--y", type=_numbers, metavar="VALUES",
                         help="its target: a number, several comma-separated, or a class (default: drawn)")

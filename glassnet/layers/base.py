@@ -94,9 +94,10 @@ class Layer:
         """Run the forward pass alone and return the output. An unbuilt layer is built on first
         use with a fresh, unseeded generator; for reproducible weights build it yourself first:
         ``layer.ensure_built(shape, np.random.default_rng(seed), dtype)``."""
-        x = np.asarray(x)
+        x = checks.numeric_array("x", x)
+        dtype = self.dtype if self.built else x.dtype if x.dtype in (np.float32, np.float64) else np.float32
+        x = checks.model_inputs(x, dtype, self.input_shape)
         if not self.built:
-            dtype = x.dtype if x.dtype.kind == "f" else np.float32
             self.ensure_built(x.shape[1:], np.random.default_rng(), dtype)
         return self.forward(x, training)[0]
 

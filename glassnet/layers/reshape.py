@@ -1,5 +1,5 @@
 """Layers and markers that only change or declare shapes."""
-import numpy as np
+import math
 
 from .. import checks
 from .base import Layer
@@ -9,7 +9,7 @@ class Flatten(Layer):
     """``(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)``; the backward reshapes back."""
 
     def compute_output_shape(self, input_shape):
-        return (int(np.prod(input_shape)),)
+        return (math.prod(input_shape),)
 
     def forward(self, x, training=False):
         shape = x.shape
