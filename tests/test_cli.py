@@ -1,8 +1,13 @@
 """The command line: train, predict, evaluate and info on tables, and every bad input's message."""
+import collections
+import concurrent.futures
+import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -10,6 +15,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.cli import main
+from glassnet.io import atomic
 from glassnet.tabular.model import TableModel
 from glassnet.tabular.preprocessing import TargetEncoder
 
@@ -236,3 +242,200 @@ def test_info_on_a_python_model_and_a_scikit_learn_one(tmp_path, capsys):
         rng.random((30, 3)), rng.integers(0, 2, 30)).save(tmp_path / "sk.safetensors")
     status, out, _ = run(["info", tmp_path / "sk.safetensors"], capsys)
     assert "saved by scikit-learn's GlassnetClassifier(" in out and "GlassnetClassifier.load" in out
+
+
+# -- strings from files, prediction CSVs ------------------------------------------------------------------
+RED, CRLF = "\x1b[31mred", "bad\r\nlabel"
+
+
+def hostile_table(path, n=120, seed=0):
+    """A table whose column name is an escape sequence, whose labels hold a CR LF, and whose id
+    and categories are spreadsheet formulas."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({"id": [["=HYPERLINK(\"http://x\")", "-1.5", "+44 20", "@SUM(A1)", "plain"][i % 5]
+                                 for i in range(n)],
+                          RED: x, "plan": rng.choice(["basic", "=1+1"], n),
+                          "y": np.where(x > 0, CRLF, "=cmd|' /C calc'!A0")})
+    frame.loc[::10, RED] = np.nan
+    frame.to_csv(path, index=False)
+    return path
+
+
+def assert_escaped(*texts):
+    for text in texts:
+        assert "\x1b" not in text and "\r" not in text
+
+
+def test_strings_from_files_reach_the_terminal_escaped(tmp_path, capsys):
+    data = hostile_table(tmp_path / "hostile.csv")
+    status, out, err = run(["train", data, "--target", "y", "--drop", "id", "--epochs", "2", "--layers", "4"], capsys)
+    assert status == 0 and "bad\\r\\nlabel" in out and "imputed (training rows): \\x1b[31mred" in out
+    assert_escaped(out, err)
+    model = tmp_path / "hostile.safetensors"
+    status, out, err = run(["info", model], capsys)
+    assert status == 0 and "\\x1b[31mred: numeric" in out and "bad\\r\\nlabel" in out
+    assert_escaped(out, err)
+    status, out, err = run(["evaluate", model, data], capsys)
+    assert status == 0 and "true bad\\r\\nlabel" in out
+    assert_escaped(out, err)
+    new = pd.read_csv(data)
+    new.loc[0, "plan"] = "\x1b[2J"  # an unseen category: reported in a note
+    new = new.rename(columns={"plan": "plan\x1b[0m"}).assign(plan=new["plan"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    status, out, err = run(["predict", model, tmp_path / "new.csv"], capsys)
+    assert status == 0 and "\\x1b[2J" in err
+    assert_escaped(err)
+    err = error_of(["train", data, "--target", "nope", "--force"], capsys)
+    assert "\\x1b[31mred" in err and "\x1b" not in err
+
+
+def test_prediction_csvs_neutralise_formula_cells_unless_told_not_to(tmp_path, capsys):
+    data = hostile_table(tmp_path / "hostile.csv")
+    run(["train", data, "--target", "y", "--drop", "id", "--epochs", "2", "--layers", "4", "-q"], capsys)
+    model = tmp_path / "hostile.safetensors"
+    status, out, err = run(["predict", model, data], capsys)
+    assert status == 0 and "were prefixed with '" in err
+    for predictions in (pd.read_csv(__import__("io").StringIO(out), keep_default_na=False),
+                        pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+                        if run(["predict", model, data, "-o", tmp_path / "p.csv"], capsys)[0] == 0 else None):
+        assert set(predictions["id"]) == {"'=HYPERLINK(\"http://x\")", "-1.5", "'+44 20", "'@SUM(A1)", "plain"}
+        assert set(predictions["y"]) <= {"'=cmd|' /C calc'!A0", CRLF.replace("\r\n", "\n"), CRLF}
+        assert "probability_=cmd|' /C calc'!A0" in predictions.columns  # starts with "probability_": safe
+    status, out, err = run(["predict", model, data, "--no-escape-formulas"], capsys)
+    assert "=HYPERLINK" in out and "'=HYPERLINK" not in out and "prefixed" not in err
+    assert run(["predict", model, data, "-o", tmp_path / "p.parquet"], capsys)[0] == 0
+    assert "=HYPERLINK(\"http://x\")" in set(pd.read_parquet(tmp_path / "p.parquet")["id"])  # Parquet: as it was
+
+
+def test_only_text_cells_are_neutralised_never_numbers():
+    from glassnet.tabular.files import escape_formulas
+    frame = pd.DataFrame({"value": [-1.5, 2.0, -3e-4], "count": [-1, 0, 1], "flag": [True, False, True],
+                          "text": ["-1.5", "-x", "=1"], "=name": ["a", "b", "c"]})
+    escaped, count = escape_formulas(frame)
+    assert count == 3 and list(escaped.columns) == ["value", "count", "flag", "text", "'=name"]
+    pd.testing.assert_frame_equal(escaped.iloc[:, :3], frame.iloc[:, :3])
+    assert list(escaped["text"]) == ["-1.5", "'-x", "'=1"] and list(frame["text"]) == ["-1.5", "-x", "=1"]
+
+
+# -- writing the outputs of glassnet train ------------------------------------------------------------
+def test_a_name_taken_during_training_is_not_overwritten_without_force(table, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "m.safetensors"
+    fit = TableModel.fit
+
+    def fit_while_someone_writes_the_output(*args, **kwargs):
+        result = fit(*args, **kwargs)
+        out.write_bytes(b"written meanwhile")
+        return result
+    monkeypatch.setattr(TableModel, "fit", fit_while_someone_writes_the_output)
+    err = error_of(["train", table, "--target", "churned", "--out", out, *FAST], capsys)
+    assert "will not overwrite an existing file" in err and str(out) in err
+    assert sorted(os.listdir(tmp_path)) == ["customers.csv", "m.safetensors"]  # nothing else written
+    assert out.read_bytes() == b"written meanwhile"
+
+
+def test_a_read_only_output_is_refused_before_training_even_with_force(table, tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    out.write_bytes(b"protected")
+    os.chmod(out, 0o444)
+    err = error_of(["train", table, "--target", "churned", "--out", out, "--force", *FAST], capsys)
+    assert f"{out} is read-only" in err and out.read_bytes() == b"protected"
+
+
+KILL_RUNS = int(os.environ.get("GLASSNET_KILL_RUNS", "6"))  # more for a long run: GLASSNET_KILL_RUNS=100
+OUTPUTS = ("iris.safetensors", "iris.metrics.json", "iris.png")
+
+
+def start_training(folder, seed):
+    return subprocess.Popen([sys.executable, "-m", "glassnet", "train", "--dataset", "iris", "--epochs", "3",
+                             "--layers", "4", "-q", "--force", "--seed", str(seed), "-o", str(folder / OUTPUTS[0])],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def output_hashes(folder):
+    return tuple(hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in OUTPUTS)
+
+
+def one_run(folder):
+    """Whether the outputs in ``folder`` are one run's: the model's history is the metrics'."""
+    metrics = json.loads((folder / OUTPUTS[1]).read_text())
+    return gn.load(folder / OUTPUTS[0]).history.history == metrics["history"]
+
+
+def kill_at_random(process, folder, rng):
+    """SIGKILL ``process`` at a random moment: mostly while it writes (from the moment its first
+    temporary file appears), sometimes anywhere in the run. Returns what it was doing."""
+    if rng.random() < 0.25:
+        time.sleep(rng.uniform(0, 4))
+    else:
+        while process.poll() is None and not atomic_leftovers(folder):
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0, 0.6))
+    writing = bool(atomic_leftovers(folder))
+    process.kill()
+    process.wait()
+    return "finished" if process.returncode == 0 else "killed writing" if writing else "killed"
+
+
+def atomic_leftovers(folder):
+    return [name for name in os.listdir(folder) if atomic._match(name)]
+
+
+def kill_trials(folder, first_seed, runs):
+    """Train, then ``runs`` times: train again (a new seed) and kill it; after each kill the outputs
+    must be the whole previous set or the whole new one (once the next run's first step, tidying,
+    has completed an interrupted set), and no temporary file may remain after the next run."""
+    rng, counts = random.Random(first_seed), collections.Counter()
+    assert start_training(folder, first_seed).wait() == 0
+    for seed in range(first_seed + 1, first_seed + 1 + runs):
+        before = output_hashes(folder)
+        counts[kill_at_random(start_training(folder, seed), folder, rng)] += 1
+        journal = any(name.endswith(".set") for name in atomic_leftovers(folder))
+        counts["left a set half renamed"] += journal
+        if not journal:  # as the kill left them
+            after = output_hashes(folder)
+            assert after == before or (all(a != b for a, b in zip(after, before)) and one_run(folder))
+        for name in OUTPUTS:
+            atomic.tidy(folder / name)  # what the next run does first
+        after = output_hashes(folder)
+        assert after == before or (all(a != b for a, b in zip(after, before)) and one_run(folder))
+        counts["previous set" if after == before else "new set"] += 1
+    assert start_training(folder, 0).wait() == 0
+    assert atomic_leftovers(folder) == [] and one_run(folder)
+    return counts
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGKILL")
+def test_killed_training_runs_leave_one_whole_set_of_outputs_and_no_temporary_file(tmp_path):
+    folders = [tmp_path / str(i) for i in range(2)]
+    for folder in folders:
+        folder.mkdir()
+    with concurrent.futures.ThreadPoolExecutor(len(folders)) as pool:
+        trials = [pool.submit(kill_trials, folder, 1000 * i, KILL_RUNS // len(folders))
+                  for i, folder in enumerate(folders)]
+        counts = sum((trial.result() for trial in trials), collections.Counter())
+    print(f"{KILL_RUNS} killed glassnet train runs: {dict(counts)}")
+
+
+@pytest.mark.parametrize("option, value", [("--layers", "a,b"), ("--layers", "64,,32"), ("--seed", "-1"),
+                                           ("--epochs", "0"), ("--epochs", "-2"), ("--batch-size", "-3"),
+                                           ("--lr", "nan"), ("--dropout", "1.5"), ("--validation-split", "2"),
+                                           ("--seed", str(2**64))])
+def test_bad_training_options_are_usage_errors_without_traceback(table, option, value, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["train", str(table), "--target", "churned", option, value])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and f"argument {option}:" in err and "Traceback" not in err
+
+
+def test_a_network_larger_than_memory_is_refused_before_allocating(table, tmp_path, capsys):
+    err = error_of(["train", table, "--target", "churned", "--layers", "1000000,1000000", "-o",
+                    tmp_path / "m.safetensors"], capsys)
+    assert "GiB of memory" in err
+
+
+@pytest.mark.parametrize("options", [["--inputs", "0"], ["--seed", "-1"], ["--lr", "nan"], ["--hidden", "a"]])
+def test_bad_explain_options_are_usage_errors(options, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["explain", *options])
+    assert exit.value.code == 2 and "Traceback" not in capsys.readouterr().err

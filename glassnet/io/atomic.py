@@ -59,7 +59,8 @@ def atomic_paths(paths, overwrite=True):
         tidy(target)
     temps = []
     try:
-        temps.extend(_create_temp(target) for target in targets)
+        for target in targets:
+            temps.append(_create_temp(target))
         yield list(temps)
         for tmp, target in zip(temps, targets):
             _fsync_file(tmp)
@@ -88,8 +89,8 @@ def tidy(path):
     untouched for ``STALE_AFTER_SECONDS``."""
     folder, name = os.path.split(os.path.realpath(path))
     with os.scandir(folder) as entries:
-        stale = sorted((entry.path for entry in entries if _is_stale(entry, name)), key=lambda p: not p.endswith(".set"))
-    for leftover in stale:  # journals first: they need their temporary files
+        stale = [entry.path for entry in entries if _is_stale(entry, name)]
+    for leftover in sorted(stale, key=lambda p: not p.endswith(".set")):  # journals first
         if leftover.endswith(".set"):
             _complete_set(leftover)
         with contextlib.suppress(FileNotFoundError):
@@ -106,13 +107,14 @@ def _target(path, overwrite):
         raise FileNotFoundError(errno.ENOENT, "the folder to write into does not exist", folder)
     if not overwrite and os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, "will not overwrite an existing file", path)
-    if overwrite and os.path.exists(target) and _read_only(target):
+    if overwrite and os.path.exists(target) and read_only(target):
         raise PermissionError(errno.EACCES, "will not replace a read-only file (make it writable first)", path)
     return target
 
 
-def _read_only(path):
-    """Whether ``path`` has no write permission for anyone, or none for this process."""
+def read_only(path):
+    """Whether ``path`` is a file glassnet refuses to replace: one with no write permission for
+    anyone (even for root), or none for this process."""
     return not os.stat(path).st_mode & 0o222 or not os.access(path, os.W_OK)
 
 
@@ -137,16 +139,23 @@ def _match(name, target_name=None):
 
 def _is_stale(entry, target_name):
     match = _match(entry.name, target_name)
-    if match is None or not entry.is_file(follow_symlinks=False) or not _ours(entry.stat(follow_symlinks=False)):
+    status = _own_file(entry.path) if match else None
+    if status is None:
         return False
-    if time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_SECONDS:
+    if time.time() - status.st_mtime > STALE_AFTER_SECONDS:
         return True
     return match["host"] == HOST and not _running(int(match["pid"]))
 
 
-def _ours(status):
-    """Whether a file belongs to this user (on Windows, where ownership is not in ``stat``: yes)."""
-    return not hasattr(os, "geteuid") or status.st_uid == os.geteuid()
+def _own_file(path):
+    """The ``stat`` of ``path`` if it is a plain file of this user (on Windows, where ownership
+    is not in ``stat``, of anyone), else None (also when another write just removed it)."""
+    try:
+        status = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    mine = not hasattr(os, "geteuid") or status.st_uid == os.geteuid()
+    return status if stat.S_ISREG(status.st_mode) and mine else None
 
 
 def _running(pid):
@@ -243,8 +252,8 @@ def _complete_set(journal):
 
 def _is_temp_of(tmp, target):
     folder, name = os.path.split(target)
-    return (os.path.dirname(tmp) == folder and _match(os.path.basename(tmp), name) is not None
-            and tmp.endswith(".tmp") and os.path.isfile(tmp) and _ours(os.stat(tmp)))
+    return (os.path.dirname(tmp) == folder and tmp.endswith(".tmp")
+            and _match(os.path.basename(tmp), name) is not None and _own_file(tmp) is not None)
 
 
 def _fsync_file(path):

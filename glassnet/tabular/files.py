@@ -123,15 +123,17 @@ def builtin_dataset(name, part=None):
 
 
 def check_output_path(path, force=False):
-    """Refuse, before any work, an output ``path`` in a folder that does not exist or a file that
-    exists (unless ``force``); first finish or remove what a killed write to it left
-    (``io.atomic.tidy``). The write itself checks again (``overwrite=force``)."""
+    """Refuse, before any work, an output ``path`` in a folder that does not exist, a file that
+    exists (unless ``force``) or a read-only one; first finish or remove what a killed write to
+    it left (``io.atomic.tidy``). The write itself checks again (``overwrite=force``)."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise DataError(f"cannot write {path}: the folder {folder} does not exist")
     atomic.tidy(path)
     if os.path.lexists(path) and not force:
         raise DataError(f"{path} already exists; pass --force to overwrite it")
+    if os.path.exists(path) and atomic.read_only(path):
+        raise DataError(f"{path} is read-only; make it writable to replace it")
 
 
 def is_csv(path):
