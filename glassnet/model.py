@@ -17,7 +17,7 @@ from . import checks, losses, metrics as metrics_module, optimizers, serializati
 from .callbacks.base import History
 from .errors import (ConfigurationError, GlassnetError, ModelFileError, NotBuiltError, NotCompiledError,
                      ShapeError, StateError)
-from .io import model_file
+from .io import model_file, schema
 from .layers import Input, Layer
 from .parameter import FlatParameters
 
@@ -49,6 +49,7 @@ class Sequential:
         self.metadata = {}
         self.stop_training = False
         self._layer_names = set()
+        self._next_suffix = {}  # name -> the first suffix not yet tried
         for layer in layers or []:
             self.add(layer)
 
@@ -67,9 +68,10 @@ class Sequential:
         if not self.layers and self.input_shape is None and layer.input_shape is not None:
             self.input_shape = layer.input_shape
         if layer.name in self._layer_names:
-            base, i = layer.name, 1
+            base, i = layer.name, self._next_suffix.get(layer.name, 1)
             while f"{base}_{i}" in self._layer_names:
                 i += 1
+            self._next_suffix[base] = i + 1  # so n layers of one name take linear time
             layer.name = f"{base}_{i}"
         self._layer_names.add(layer.name)
         self.layers.append(layer)
@@ -340,65 +342,67 @@ class Sequential:
     def from_file(cls, file):
         """The model a checked ``io.model_file.ModelFile`` describes. The parameter shapes the
         architecture asks for are compared with the tensors the file actually stores before
-        anything is built, so a small file cannot make this allocate more than it holds."""
+        anything is built, so a small file cannot make this allocate more than it holds. Every
+        field is checked here, once (``io.schema``): what loads, predicts, trains and exports."""
         if not isinstance(file.fields.get("model"), dict):
             raise ModelFileError(f"{file.path} has no architecture (metadata field 'model')")
         try:
-            model = cls.from_config(file.fields["model"], build=False)
-            if file.fields["model"].get("input_shape") is None:
-                raise ModelFileError("the architecture has no input shape, so the weights cannot be placed")
+            config = _architecture(file.fields["model"])
+            model = cls.from_config(config, build=False)
             _check_stored_shapes(model.parameter_shapes(), model.dtype, file.group("params"))
             model.build()
             if file.fields.get("compile") is not None:
-                model.compile_from_config(file.fields["compile"])
-        except ModelFileError as error:
-            raise ModelFileError(f"{file.path}: {error}") from None
-        except (GlassnetError, TypeError, KeyError, ValueError, AttributeError) as error:
+                model.compile_from_config(_compile_settings(file.fields["compile"]))
+        except (GlassnetError, TypeError, KeyError, ValueError, AttributeError, OverflowError) as error:
             raise ModelFileError(f"{file.path}: the architecture or compile settings are not valid: "
-                                 f"{type(error).__name__}: {error}") from None
+                                 f"{schema.described(error)}") from None
         model.load_state(file)
         return model
 
     def load_state(self, file):
         """Take the weights, history, preprocessing, metadata and (if the file has it) the
         optimizer and random generator state from ``file``, whose architecture must be this
-        model's. A live History (during ``fit``) is filled in place."""
-        if file.fields.get("model", {}).get("layers") != self.get_config()["layers"]:
+        model's. A live History (during ``fit``) is filled in place. Everything is checked
+        before anything of the model changes."""
+        config = file.fields.get("model")
+        if not isinstance(config, dict) or config.get("layers") != self.get_config()["layers"]:
             raise ModelFileError(f"{file.path} holds a different architecture from this model's")
         try:
             _check_stored_shapes({p.name: p.shape for p in self.parameters()}, self.dtype, file.group("params"))
         except ModelFileError as error:
             raise ModelFileError(f"{file.path}: {error}") from None
+        try:
+            history = _history(file.fields.get("history"))
+            metadata = schema.mapping("metadata", file.fields.get("metadata", {}))
+            state = file.fields.get("training_state")
+            if state is not None:
+                self._load_training_state(file, state)
+        except (GlassnetError, TypeError, KeyError, ValueError, AttributeError, OverflowError) as error:
+            raise ModelFileError(f"{file.path}: the history or training state is not valid: {schema.described(error)}") from None
         saved = file.group("params")
         for p in self.parameters():
             p.value[...] = saved[p.name]
         self.preprocessing = file.fields.get("preprocessing")
-        self.metadata = file.fields.get("metadata") or {}
-        try:
-            history = file.fields.get("history")
-            if history is not None:
-                self.history = self.history or History()
-                self.history.epoch = [int(e) for e in history["epoch"]]
-                self.history.history = {str(k): [float(v) for v in values]
-                                        for k, values in history["history"].items()}
-            state = file.fields.get("training_state")
-            if state is not None:
-                self._load_training_state(file, state)
-        except ModelFileError:
-            raise
-        except (GlassnetError, TypeError, KeyError, ValueError, AttributeError) as error:
-            raise ModelFileError(f"{file.path}: the history or training state is not valid: "
-                                 f"{type(error).__name__}: {error}") from None
+        self.metadata = metadata
+        if history is not None:
+            self.history = self.history or History()
+            self.history.epoch, self.history.history = history
 
     def _load_training_state(self, file, state):
+        """The optimizer state (its slots from the ``optimizer/<slot>/<parameter>`` tensors) and
+        the random generator's, checked, then set."""
+        schema.fields("training_state", state, ("optimizer", "rng"), ("position", "callbacks"))
         if self.optimizer is None:
-            raise ModelFileError(f"{file.path} has optimizer state but no compile settings")
+            raise ModelFileError("it has optimizer state but no compile settings")
+        saved = schema.fields("training_state.optimizer", state["optimizer"],
+                              ("class_name", "iterations", "learning_rate"))
+        rng = schema.generator_state("training_state.rng", state["rng"], self.rng.bit_generator)
         slots = {p.name: {} for p in self.parameters()}
         for name, array in file.group("optimizer").items():
-            slot, parameter = name.split("/", 1)
+            slot, _, parameter = name.partition("/")
             slots.setdefault(parameter, {})[slot] = array
-        self.optimizer.load_state_dict({**state["optimizer"], "state": slots})
-        self.rng.bit_generator.state = state["rng"]
+        self.optimizer.load_state_dict({**saved, "state": slots})
+        self.rng.bit_generator.state = rng
 
     def summary(self, print_fn=print):
         """Print a table of the layers, their output shapes and parameter counts."""
@@ -420,6 +424,57 @@ def _chain(backwards):
             d_outputs = layer_backward(d_outputs)
         return d_outputs
     return backward
+
+
+# What a model file may declare (checked by ``_architecture``): an input of at most 8 axes and
+# 2**40 values per example, and at most 100 metric names.
+MAX_INPUT_RANK, MAX_INPUT_SIZE, MAX_METRICS = 8, 2 ** 40, 100
+
+
+def _architecture(config):
+    """The ``model`` field checked: its name, seed, dtype, a declared input shape and a list of
+    layer specs (each checked by the layer it makes)."""
+    schema.fields("model", config, ("name", "seed", "dtype", "input_shape", "layers"))
+    schema.string("model.name", config["name"])
+    if config["seed"] is not None:
+        schema.integer("model.seed", config["seed"], high=2 ** 128 - 1)
+    if config["dtype"] not in ("float32", "float64"):
+        schema.refuse("model.dtype", "'float32' or 'float64'", config["dtype"])
+    if config["input_shape"] is None:
+        raise ModelFileError("the architecture has no input shape, so the weights cannot be placed")
+    dims = [schema.integer(f"model.input_shape[{i}]", d, low=1, high=MAX_INPUT_SIZE) for i, d in
+            enumerate(schema.listing("model.input_shape", config["input_shape"], max_length=MAX_INPUT_RANK))]
+    if not dims or math.prod(dims) > MAX_INPUT_SIZE:
+        schema.refuse("model.input_shape", f"1 to {MAX_INPUT_RANK} sizes of at most {MAX_INPUT_SIZE} values in all",
+                      dims)
+    schema.listing("model.layers", config["layers"])
+    return config
+
+
+def _compile_settings(config):
+    """The ``compile`` field checked: optimizer and loss specs (each checked by what it makes)
+    and a list of metric names."""
+    schema.fields("compile", config, ("optimizer", "loss", "metrics"))
+    for i, name in enumerate(schema.listing("compile.metrics", config["metrics"], max_length=MAX_METRICS)):
+        schema.string(f"compile.metrics[{i}]", name)
+    return config
+
+
+def _history(value):
+    """``(epochs, {log name: values})`` of the ``history`` field, or None: epoch numbers
+    increasing from 0 or more, and as many values (numbers, NaN and Infinity allowed: a loss
+    can diverge) for each log as there are epochs."""
+    if value is None:
+        return None
+    schema.fields("history", value, ("epoch", "history"))
+    epochs = [schema.integer(f"history.epoch[{i}]", e) for i, e in enumerate(schema.listing("history.epoch", value["epoch"]))]
+    if any(later <= earlier for earlier, later in zip(epochs, epochs[1:])):
+        schema.refuse("history.epoch", "increasing epoch numbers", epochs)
+    logs = {}
+    for key, values in schema.mapping("history.history", value["history"]).items():
+        schema.listing(f"history.history[{key!r}]", values, length=len(epochs))
+        logs[key] = [schema.number(f"history.history[{key!r}]", v, finite=False) for v in values]
+    return epochs, logs
 
 
 def _history_fields(history):

@@ -122,15 +122,18 @@ class Optimizer:
             if set(slots) != set(self.slots):
                 raise StateError(f"optimizer state for {name!r} has slots {sorted(slots)}, expected {list(self.slots)}")
             for slot, array in slots.items():
-                if np.shape(array) != by_name[name].shape:
-                    raise StateError(f"optimizer state {slot!r} of {name!r} has shape {np.shape(array)}, "
-                                     f"expected {by_name[name].shape}")
+                if np.shape(array) != by_name[name].shape or np.asarray(array).dtype != self.params.values.dtype:
+                    raise StateError(f"optimizer state {slot!r} of {name!r} has shape {np.shape(array)} and dtype "
+                                     f"{np.asarray(array).dtype}, expected {by_name[name].shape} and "
+                                     f"{self.params.values.dtype}")
+        iterations = checks.nonnegative_int("optimizer state iterations", state_dict["iterations"])
+        rate = state_dict.get("learning_rate")
+        if rate is not None and self._schedule is None:
+            self.learning_rate = rate
+        self.iterations = iterations
         for name, slots in state_dict["state"].items():
             for slot, array in slots.items():
                 self.state[slot][self.params.slices[name]] = np.asarray(array).ravel()
-        self.iterations = int(state_dict["iterations"])
-        if state_dict.get("learning_rate") is not None and self._schedule is None:
-            self.learning_rate = state_dict["learning_rate"]
 
     def get_config(self):
         """The constructor arguments as JSON (a schedule as its ``{"class_name", "config"}``)."""

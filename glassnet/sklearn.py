@@ -23,7 +23,8 @@ from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data  # noqa: E402
 
 from . import callbacks, checks  # noqa: E402
-from .errors import ConfigurationError, DataError, ModelFileError  # noqa: E402
+from .errors import ConfigurationError, DataError, GlassnetError, ModelFileError  # noqa: E402
+from .io import schema  # noqa: E402
 from .model import Sequential  # noqa: E402
 from .tabular import networks  # noqa: E402
 
@@ -35,6 +36,36 @@ _FLOATS = (np.float64, np.float32)
 # The fitted attributes a model file keeps besides the network (``model_``): arrays, then values.
 _FITTED_ARRAYS = ("classes_", "feature_names_in_")
 _FITTED = _FITTED_ARRAYS + ("n_features_in_", "history_", "n_iter_")
+# The dtypes a saved array of labels may have besides strings ("<U<width>"), and the most bytes
+# such an array may take once made.
+_LABEL_DTYPES = ("|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8", "<f4", "<f8", "|O")
+_MAX_LABEL_BYTES = 2 ** 26
+# The Python values each kind of dtype holds.
+_LABEL_VALUES = {"b": (bool,), "i": (int,), "u": (int,), "f": (int, float), "O": (int, float, str)}
+
+
+def _label_array(name, saved, length):
+    """The array ``{"values", "dtype"}`` of ``length`` labels saved for ``name``: a dtype of
+    ``_LABEL_DTYPES`` whose values are all of its kind and fit it, or a string dtype ``<U<n>``
+    exactly as wide as its longest value and at most ``_MAX_LABEL_BYTES`` in all (a file cannot
+    ask for more memory than its labels are worth)."""
+    saved = schema.fields(name, saved, ("values", "dtype"))
+    dtype = np.dtype(schema.string(f"{name}.dtype", saved["dtype"])[:20])  # TypeError for no dtype
+    values = schema.listing(f"{name}.values", saved["values"], length=length)
+    if dtype.kind == "U":
+        if not all(isinstance(v, str) for v in values):
+            schema.refuse(f"{name}.values", f"text for the dtype {dtype.str}", values)
+        width = max((len(v) for v in values), default=1)
+        if dtype.itemsize != 4 * width or dtype.itemsize * length > _MAX_LABEL_BYTES:
+            schema.refuse(f"{name}.dtype", f"'<U{width}', as wide as its longest label (and "
+                          f"{_MAX_LABEL_BYTES:,} bytes in all at most)", dtype.str)
+    elif dtype.str in _LABEL_DTYPES:
+        kinds = _LABEL_VALUES[dtype.kind]
+        if not all(isinstance(v, kinds) and isinstance(v, bool) == (dtype.kind == "b") for v in values):
+            schema.refuse(f"{name}.values", f"values of the dtype {dtype.str}", values)
+    else:
+        schema.refuse(f"{name}.dtype", f"one of {', '.join(_LABEL_DTYPES)} or a string dtype", dtype.str)
+    return np.array(values, dtype=dtype)
 
 
 def _plain(value):
@@ -190,27 +221,58 @@ class _GlassnetEstimator(BaseEstimator):
 
     @classmethod
     def load(cls, path):
-        """The estimator saved by ``save`` in ``path``, fitted, ready to predict or to train on."""
+        """The estimator saved by ``save`` in ``path``, fitted, ready to predict or to train on.
+        Its metadata is checked against the network (``_fitted_attributes``)."""
         model = Sequential.load(path)
         saved = model.metadata.get("sklearn")
         if not isinstance(saved, dict) or saved.get("estimator") != cls.__name__:
             holds = saved.get("estimator") if isinstance(saved, dict) else "a glassnet model without one"
-            raise ModelFileError(f"{os.fspath(path)} holds no {cls.__name__} but {holds}")
+            raise ModelFileError(f"{os.fspath(path)} holds no {cls.__name__} but {str(holds)[:80]}")
         try:
-            params = dict(saved["params"])
+            schema.fields("sklearn", saved, ("estimator", "params", "fitted"))
+            params = dict(schema.mapping("sklearn.params", saved["params"]))
             if isinstance(params.get("hidden_layer_sizes"), list):
                 params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
             estimator = cls(**params)
-            for name, value in saved["fitted"].items():
-                if name not in _FITTED:
-                    raise KeyError(f"unexpected attribute {name!r}")
-                setattr(estimator, name, np.array(value["values"], dtype=value["dtype"])
-                        if name in _FITTED_ARRAYS else value)
-        except (KeyError, TypeError, ValueError) as error:
+            for name, value in cls._fitted_attributes(saved["fitted"], model).items():
+                setattr(estimator, name, value)
+        except (GlassnetError, KeyError, TypeError, ValueError, OverflowError) as error:
             raise ModelFileError(f"{os.fspath(path)}: the {cls.__name__} in its metadata is not "
-                                 f"valid: {type(error).__name__}: {error}") from None
+                                 f"valid: {schema.described(error)}") from None
         estimator.model_ = model
         return estimator
+
+    @classmethod
+    def _fitted_attributes(cls, fitted, model):
+        """The ``fitted`` attributes of a saved estimator, checked against its network ``model``:
+        ``classes_`` one label per output (two for a single sigmoid output), sorted and unique;
+        ``feature_names_in_`` one name per input, ``n_features_in_`` the inputs; ``history_``
+        and ``n_iter_``."""
+        unknown = [name for name in schema.mapping("sklearn.fitted", fitted) if name not in _FITTED]
+        if unknown:
+            raise ModelFileError(f"unexpected attribute {unknown[0][:80]!r}")
+        if len(model.input_shape) != 1 or len(model.output_shape) != 1:
+            raise ModelFileError(f"the network takes {model.input_shape} and gives {model.output_shape}, not "
+                                 "one row of features to one row of outputs")
+        inputs, outputs = model.input_shape[0], model.output_shape[0]
+        attributes = {}
+        if issubclass(cls, ClassifierMixin):
+            classes = _label_array("classes_", fitted.get("classes_"), 2 if outputs == 1 else outputs)
+            if not np.array_equal(np.unique(classes), classes):
+                schema.refuse("classes_", "labels sorted and unique", classes.tolist())
+            attributes["classes_"] = classes
+        if "feature_names_in_" in fitted:
+            names = _label_array("feature_names_in_", fitted["feature_names_in_"], inputs)
+            if names.dtype != object or not all(isinstance(n, str) for n in names):
+                schema.refuse("feature_names_in_", "text", fitted["feature_names_in_"])
+            attributes["feature_names_in_"] = names
+        attributes["n_features_in_"] = schema.integer("n_features_in_", fitted.get("n_features_in_"),
+                                                      low=inputs, high=inputs)
+        attributes["history_"] = {key: [schema.number(f"history_[{key!r}]", v, finite=False)
+                                        for v in schema.listing(f"history_[{key!r}]", values)]
+                                  for key, values in schema.mapping("history_", fitted.get("history_", {})).items()}
+        attributes["n_iter_"] = schema.integer("n_iter_", fitted.get("n_iter_", 0))
+        return attributes
 
     # -- prediction ------------------------------------------------------------------------------
     def _outputs(self, X):

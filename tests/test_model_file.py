@@ -258,3 +258,82 @@ def test_an_architecture_larger_than_the_stored_weights_is_refused_before_any_al
     finally:
         tracemalloc.stop()
     assert peak < 2 * path.stat().st_size + 1_000_000, f"loading allocated {peak:,} bytes"
+
+
+# -- hostile files under a memory limit ------------------------------------------------------------------
+def crafted_files(folder):
+    """``{name: path}`` of files an attacker could send, each small: a 25,000 x 25,000 Dense, 16,000
+    repeated layers, an estimator whose ``classes_`` dtype is ``<U300000000`` (3.6 GB), a header
+    that claims 3 GiB, and a FIFO."""
+    model = small_model()
+    model.fit(*data(), epochs=1, verbose=0)
+    files = {name: folder / f"{name}.safetensors" for name in ("huge_dense", "many_layers", "classes", "header")}
+    for path in files.values():
+        model.save(path)
+
+    def huge(config):
+        config["input_shape"] = [25_000]
+        config["layers"][0]["config"].update(units=25_000)
+    rewrite(files["huge_dense"], model=config_with(files["huge_dense"], huge))
+    rewrite(files["many_layers"], model=config_with(files["many_layers"], lambda c: c["layers"].extend(
+        [{"class_name": "ReLU", "config": {"name": "relu"}}] * 16_000)))
+    estimator = {"estimator": "GlassnetClassifier", "params": {}, "fitted": {
+        "classes_": {"values": ["a", "b", "c"], "dtype": "<U300000000"}, "n_features_in_": 4}}
+    rewrite(files["classes"], metadata=json.dumps({"sklearn": estimator}))
+    data_ = bytearray(files["header"].read_bytes())
+    data_[:8] = (3 * 2 ** 30).to_bytes(8, "little")
+    files["header"].write_bytes(bytes(data_))
+    files["fifo"] = folder / "fifo.safetensors"
+    os.mkfifo(files["fifo"])
+    return files
+
+
+LIMITED_LOADS = """
+import json, resource, sys, time, tracemalloc
+import glassnet as gn
+from glassnet.sklearn import GlassnetClassifier
+from glassnet.cli import main
+size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + ALLOWANCE, size + ALLOWANCE))
+results = {}
+for name, path in json.loads(sys.argv[1]).items():
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        (GlassnetClassifier.load if name == "classes" else gn.load)(path)
+        outcome = "loaded"
+    except gn.ModelFileError as error:
+        outcome = "ModelFileError"
+    except MemoryError:
+        outcome = "MemoryError"
+    status = main(["info", path])
+    results[name] = [outcome, status, tracemalloc.get_traced_memory()[1], time.perf_counter() - start]
+    print(name, results[name], file=sys.stderr)
+    tracemalloc.stop()
+print(json.dumps(results))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/proc/self/status"),
+                    reason="needs Linux (RLIMIT_AS, /proc, FIFOs)")
+def test_crafted_files_are_refused_within_a_memory_limit_and_in_bounded_time(tmp_path):
+    """In a process allowed 300 MB more address space than glassnet, NumPy, Numba and scikit-learn
+    take once imported, each crafted file loads or is refused with ModelFileError (never a
+    MemoryError), glassnet info exits 0 or 1, within seconds, allocating at most 32 times the
+    file's size plus 2 MB (tracemalloc)."""
+    import subprocess
+    import sys
+    files = crafted_files(tmp_path)
+    script = LIMITED_LOADS.replace("ALLOWANCE", str(300 * 2 ** 20))
+    done = subprocess.run([sys.executable, "-c", script, json.dumps({k: str(v) for k, v in files.items()})],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.splitlines()[-1])
+    for name, (outcome, status, peak, seconds) in results.items():
+        size = os.path.getsize(files[name]) if name != "fifo" else 0
+        assert outcome in ("ModelFileError", "loaded") and status in (0, 1), (name, outcome, status)
+        assert peak < 32 * size + 2_000_000, f"{name}: {peak:,} bytes allocated for a file of {size:,}"
+        assert seconds < 10, f"{name} took {seconds:.1f} s"
+    assert results["huge_dense"][0] == results["classes"][0] == results["header"][0] == "ModelFileError"
+    assert results["fifo"][:2] == ["ModelFileError", 1]

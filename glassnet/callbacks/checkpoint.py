@@ -17,8 +17,8 @@ process 0 writes (every process holds the same state), and every process restore
 """
 import os
 
-from ..errors import ConfigurationError, ModelFileError
-from ..io import model_file
+from ..errors import ConfigurationError, GlassnetError, ModelFileError
+from ..io import model_file, schema
 from .base import Callback, Monitor
 
 
@@ -31,19 +31,65 @@ def save_training_state(model, path, position, callbacks=()):
     model_file.write(path, tensors, fields)
 
 
-def restore_training_state(model, path, callbacks=()):
+def restore_training_state(model, path, callbacks=(), epochs=None, steps=None):
     """Load the backup at ``path`` into ``model`` (whose architecture must be the file's) and
-    into ``callbacks``; return the position training stood at."""
+    into ``callbacks``; return the position training stood at, checked against the ``epochs``
+    and ``steps`` (batches per epoch) of the fit that resumes (``_position``)."""
     file = model_file.read(path)
     model.load_state(file)
-    position = (file.fields.get("training_state") or {}).get("position")
-    if position is None:
+    state = file.fields.get("training_state") or {}
+    if state.get("position") is None:
         raise ModelFileError(f"{path} is not a training backup: it has no training position")
     try:
-        _restore_callbacks(file, callbacks)
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: a callback's saved state is not valid: {error!r}") from None
+        position = checked_position(state["position"], model, epochs, steps)
+        saved = _saved_callback_states(state.get("callbacks") or [], file.tensors)
+        _restore_callbacks(saved, file.tensors, callbacks)
+    except (GlassnetError, KeyError, TypeError, ValueError, OverflowError) as error:
+        raise ModelFileError(f"{path}: the training position or a callback's saved state is not valid: "
+                             f"{error}") from None
     return position
+
+
+def checked_position(position, model, epochs=None, steps=None):
+    """The ``training_state.position`` field checked: the epoch to continue with, at most
+    ``epochs`` and after every epoch of the history; the next batch, at most ``steps``; and, in
+    the middle of an epoch, the generator state before its shuffle and the running sums of its
+    loss and metrics (one per metric of the model)."""
+    schema.fields("position", position, ("epoch", "batch"), ("epoch_rng", "totals"))
+    last = max(model.history.epoch, default=-1) if model.history is not None else -1
+    epoch = schema.integer("position.epoch", position["epoch"], low=last + 1,
+                           high=schema.MAX_COUNT if epochs is None else epochs)
+    batch = schema.integer("position.batch", position["batch"],
+                           high=schema.MAX_COUNT if steps is None else steps)
+    if batch == 0:
+        return {"epoch": epoch, "batch": 0}
+    if epochs is not None and epoch == epochs:
+        schema.refuse("position.epoch", f"below {epochs} in the middle of an epoch", epoch)
+    schema.fields("position", position, ("epoch", "batch", "epoch_rng", "totals"))
+    totals = schema.fields("position.totals", position["totals"], ("loss", "examples", "sums", "counts"))
+    metrics = len(model.metrics)
+    return {"epoch": epoch, "batch": batch,
+            "epoch_rng": schema.generator_state("position.epoch_rng", position["epoch_rng"], model.rng.bit_generator),
+            "totals": {"loss": schema.number("position.totals.loss", totals["loss"], finite=False),
+                       "examples": schema.integer("position.totals.examples", totals["examples"], low=1),
+                       "sums": [schema.number("position.totals.sums", v, finite=False)
+                                for v in schema.listing("position.totals.sums", totals["sums"], metrics)],
+                       "counts": [schema.integer("position.totals.counts", c, low=1)
+                                  for c in schema.listing("position.totals.counts", totals["counts"], metrics)]}}
+
+
+def _saved_callback_states(saved, tensors):
+    """The ``training_state.callbacks`` field checked: a list of ``{"class_name", "arrays",
+    "state"}``, each with its ``arrays`` tensors ``callbacks/<i>/<j>`` in the file."""
+    for i, entry in enumerate(schema.listing("training_state.callbacks", saved)):
+        name = f"training_state.callbacks[{i}]"
+        schema.fields(name, entry, ("class_name", "arrays", "state"))
+        schema.string(f"{name}.class_name", entry["class_name"])
+        schema.mapping(f"{name}.state", entry["state"])
+        for j in range(schema.integer(f"{name}.arrays", entry["arrays"], high=len(tensors))):
+            if f"callbacks/{i}/{j}" not in tensors:
+                raise ModelFileError(f"{name} has {entry['arrays']} arrays, but the tensor callbacks/{i}/{j} is missing")
+    return saved
 
 
 def _callback_states(callbacks, tensors):
@@ -62,15 +108,15 @@ def _callback_states(callbacks, tensors):
     return states
 
 
-def _restore_callbacks(file, callbacks):
-    """Give each of ``callbacks`` the state saved for it in ``file``: the saved states of a class
-    go, in order, to the callbacks of that class."""
-    saved = file.fields["training_state"].get("callbacks") or []
+def _restore_callbacks(saved, tensors, callbacks):
+    """Give each of ``callbacks`` the state ``saved`` for it (checked ``_saved_callback_states``,
+    arrays in ``tensors``): the saved states of a class go, in order, to the callbacks of that
+    class, whose ``set_state`` checks the state's contents."""
     for class_name in {entry["class_name"] for entry in saved}:
         entries = [(i, e) for i, e in enumerate(saved) if e["class_name"] == class_name]
         mine = [c for c in callbacks if type(c).__name__ == class_name]
         for (i, entry), callback in zip(entries, mine):
-            arrays = [file.tensors[f"callbacks/{i}/{j}"] for j in range(entry["arrays"])]
+            arrays = [tensors[f"callbacks/{i}/{j}"] for j in range(entry["arrays"])]
             callback.set_state({**entry["state"], "arrays": arrays})
 
 
@@ -185,7 +231,8 @@ class BackupAndRestore(Callback):
         self.batches_seen = 0
         self.restored_from = None
         if os.path.exists(self.path):
-            self.restored_from = restore_training_state(self.model, self.path, self._others())
+            self.restored_from = restore_training_state(self.model, self.path, self._others(),
+                                                        self.params.get("epochs"), self.params.get("steps"))
 
     def resume_position(self):
         return self.restored_from

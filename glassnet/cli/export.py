@@ -4,6 +4,7 @@ import os
 
 from ..model import Sequential
 from ..tabular import files as tables
+from ..tabular.model import TableModel
 
 EXAMPLES = """examples:
   glassnet export churn.safetensors                   writes churn.onnx next to it
@@ -39,6 +40,8 @@ def run(args):
     output = args.output or os.path.splitext(args.model)[0] + ".onnx"
     tables.check_output_path(output, args.force)
     model = Sequential.load(args.model)
+    if args.preprocessing and TableModel.is_table(model):
+        TableModel.from_model(model, args.model)  # the preprocessing checked against the network
     proto = onnx.export(model, output, opset=args.opset or onnx.DEFAULT_OPSET, dtype=args.dtype,
                         preprocessing=args.preprocessing)
     print(f"wrote {output}: {os.path.getsize(output):,} bytes, opset {proto.opset_import[0].version}")

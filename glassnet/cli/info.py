@@ -1,9 +1,12 @@
 """``glassnet info``: what is in a model file, without running it."""
 import json
 
-from ..io import model_file
+from ..callbacks import checkpoint
+from ..errors import ModelFileError
+from ..io import model_file, schema
 from ..model import Sequential
 from ..tabular.files import printable
+from ..tabular.model import TableModel
 
 SHOWN_COLUMNS = 12
 
@@ -25,6 +28,15 @@ def run(args):
         print(json.dumps(file.fields, indent=2))
         return 0
     model = Sequential.from_file(file)  # the file is read and checked once
+    try:
+        _show(args, file, model)
+    except ModelFileError as error:
+        raise ModelFileError(f"{args.model}: {error}") from None
+    return 0
+
+
+def _show(args, file, model):
+    """Print what the model file holds; its fields are checked as they are read."""
     _say(f"{args.model}: glassnet model file, format version {file.format_version}, written by "
           f"glassnet {file.glassnet_version}")
     print()
@@ -33,28 +45,29 @@ def run(args):
     if compiled:
         _say(f"\ncompiled: loss {model.loss!r}, optimizer {model.optimizer!r}"
               + (f", metrics {', '.join(compiled['metrics'])}" if compiled["metrics"] else ""))
-    estimator = (file.fields.get("metadata") or {}).get("sklearn")
+    estimator = model.metadata.get("sklearn")
     if estimator:
-        params = ", ".join(f"{k}={v!r}" for k, v in estimator["params"].items())
+        schema.fields("metadata.sklearn", estimator, ("estimator", "params", "fitted"))
+        schema.string("metadata.sklearn.estimator", estimator["estimator"])
+        params = ", ".join(f"{k}={v!r}" for k, v in schema.mapping("metadata.sklearn.params", estimator["params"]).items())
         _say(f"saved by scikit-learn's {estimator['estimator']}({params}); "
               f"load it with glassnet.sklearn.{estimator['estimator']}.load")
     if file.fields.get("training_state"):
-        position = file.fields["training_state"].get("position") or {}
+        position = file.fields["training_state"].get("position")
+        position = position and checkpoint.checked_position(position, model)
         _say(f"optimizer state included (step {file.fields['training_state']['optimizer']['iterations']}"
               + (f", epoch {position['epoch']}, batch {position['batch']}" if position else "") + ")")
-    _preprocessing(file.fields.get("preprocessing"))
-    _training(file.fields.get("metadata") or {}, model.history)
-    return 0
+    if TableModel.is_table(model):
+        _preprocessing(TableModel.from_model(model, args.model))
+    _training(_training_metadata(model.metadata.get("training")), model.history)
 
 
-def _preprocessing(config):
-    if not config:
-        return
-    target = config["target"]
-    _say(f"\ntarget: {target['name']!r}, {target['task']}"
-          + (f", classes: {', '.join(map(str, target['classes']))}" if target["task"] == "classification"
-             else f" (trained on (y - {target['mean']:.4g}) / {target['std']:.4g}, folded back into the last layer)"))
-    columns = config["features"]["columns"]
+def _preprocessing(table):
+    target = table.target
+    _say(f"\ntarget: {target.name!r}, {target.task}"
+          + (f", classes: {', '.join(map(str, target.classes))}" if target.task == "classification"
+             else f" (trained on (y - {target.mean:.4g}) / {target.std:.4g}, folded back into the last layer)"))
+    columns = table.features.columns
     _say(f"input columns ({len(columns)}):")
     for column in columns[:SHOWN_COLUMNS]:
         missing = f", {column['missing']} missing in training (imputed)" if column["missing"] else ""
@@ -67,12 +80,35 @@ def _preprocessing(config):
                   f"categories ({shown}){missing}")
     if len(columns) > SHOWN_COLUMNS:
         _say(f"  ... and {len(columns) - SHOWN_COLUMNS} more (glassnet info --json shows them all)")
-    if config.get("dropped"):
-        _say(f"left out: {', '.join(config['dropped'])}")
+    if table.dropped:
+        _say(f"left out: {', '.join(table.dropped)}")
 
 
-def _training(metadata, history):
-    training = metadata.get("training")
+def _training_metadata(training):
+    """``metadata["training"]`` (what ``TableModel.fit`` keeps) checked for what is shown, or None."""
+    if training is None:
+        return None
+    schema.fields("metadata.training", training, ("data", "train_rows", "validation_rows", "date",
+                  "glassnet_version", "options", "epochs_run", "best_epoch", "scores"),
+                  ("rows", "target", "task", "refit"))
+    for key in ("data", "date", "glassnet_version"):
+        schema.string(f"metadata.training.{key}", training[key])
+    for key in ("train_rows", "validation_rows", "epochs_run"):
+        schema.integer(f"metadata.training.{key}", training[key])
+    if training["best_epoch"] is not None:
+        schema.integer("metadata.training.best_epoch", training["best_epoch"])
+    options = schema.mapping("metadata.training.options", training["options"])
+    schema.string("metadata.training.options.optimizer", options.get("optimizer"))
+    schema.number("metadata.training.options.lr", options.get("lr", options.get("learning_rate")))
+    if options.get("batch_size") is not None:
+        schema.integer("metadata.training.options.batch_size", options["batch_size"])
+    for part, scores in schema.mapping("metadata.training.scores", training["scores"]).items():
+        for name, value in schema.mapping(f"metadata.training.scores[{part!r}]", scores).items():
+            schema.number(f"metadata.training.scores[{part!r}][{name!r}]", value, finite=False)
+    return training
+
+
+def _training(training, history):
     if training:
         options = training["options"]
         _say(f"\ntrained on {training['data']} ({training['train_rows']} rows, validated on "

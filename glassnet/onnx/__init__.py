@@ -64,7 +64,10 @@ def to_proto(model, opset=DEFAULT_OPSET, dtype=None, preprocessing=True):
                         metadata={"glassnet_version": __version__,
                                   **{key: json.dumps(value) for key, value in metadata.items()}})
     proto.producer_version = __version__
-    onnx.checker.check_model(proto, full_check=True)
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
+        raise ExportError(f"the ONNX graph made for model {model.name!r} is not valid: {error}") from None
     return proto
 
 

@@ -152,11 +152,20 @@ class TableModel:
     @classmethod
     def load(cls, path):
         """The table model in the file ``path`` (made by ``glassnet train`` or ``fit``): the
-        network, and its preprocessing checked against it (one network input per feature, one
-        output per class or one for a value); anything wrong raises ``ModelFileError``."""
-        model = Sequential.load(path)
+        network, and its preprocessing checked against it (``from_model``: one network input per
+        feature, one output per class or one for a value); anything wrong raises ``ModelFileError``."""
+        return cls.from_model(Sequential.load(path), path)
+
+    @staticmethod
+    def is_table(model):
+        """Whether ``model`` (a loaded ``Sequential``) claims a table preprocessing."""
+        return isinstance(model.preprocessing, dict) and {"features", "target"} <= set(model.preprocessing)
+
+    @classmethod
+    def from_model(cls, model, path):
+        """The table model of ``model`` loaded from ``path``, its preprocessing checked."""
         config = model.preprocessing
-        if not isinstance(config, dict) or not {"features", "target"} <= set(config):
+        if not cls.is_table(model):
             raise ModelFileError(f"{path} has no table preprocessing: it was not made by 'glassnet train' "
                                  "(load it in Python with glassnet.load and call predict on arrays)")
         try:

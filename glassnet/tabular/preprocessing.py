@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..extras import require
+from ..io import schema
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 # An integer target with at most this many distinct values (and few per row) is a class label.
@@ -216,7 +217,45 @@ class TablePreprocessor:
 
     @classmethod
     def from_config(cls, config):
-        return cls(config["columns"])
+        """The preprocessor of ``get_config()``, every column checked (``_checked_column``);
+        a config that is not one raises ``ModelFileError``."""
+        columns = schema.listing("preprocessing.features.columns",
+                                 schema.fields("preprocessing.features", config, ("columns",))["columns"])
+        columns = [_checked_column(f"preprocessing.features.columns[{i}]", c) for i, c in enumerate(columns)]
+        names = [str(c["name"]) for c in columns]
+        if not columns or len(set(names)) != len(names):
+            schema.refuse("preprocessing.features.columns", "one or more columns of distinct names", names)
+        return cls(columns)
+
+
+def _checked_column(where, column):
+    """A column of ``TablePreprocessor.get_config()`` checked: its name (text or a whole number),
+    kind and missing count, and its mean and standard deviation > 0 (numeric) or its distinct
+    categories and the one that fills missing values (categorical)."""
+    kind = schema.mapping(where, column).get("kind")
+    if kind == NUMERIC:
+        schema.fields(where, column, ("name", "kind", "mean", "std", "missing"))
+        schema.number(f"{where}.mean", column["mean"])
+        schema.number(f"{where}.std", column["std"], low=math.ulp(0))
+    elif kind == CATEGORICAL:
+        schema.fields(where, column, ("name", "kind", "categories", "fill", "missing"))
+        categories = [schema.string(f"{where}.categories", c)
+                      for c in schema.listing(f"{where}.categories", column["categories"])]
+        if not categories or len(set(categories)) != len(categories) or column["fill"] not in categories:
+            schema.refuse(f"{where}.categories", "distinct texts, among them the fill value", categories)
+    else:
+        schema.refuse(f"{where}.kind", f"{NUMERIC!r} or {CATEGORICAL!r}", kind)
+    if not isinstance(column["name"], (str, int)) or isinstance(column["name"], bool):
+        schema.refuse(f"{where}.name", "a column name", column["name"])
+    schema.integer(f"{where}.missing", column["missing"])
+    return column
+
+
+def _checked_label(where, value):
+    """A class label as ``_label`` makes it: text, a whole number, a finite number or a boolean."""
+    if isinstance(value, str) or isinstance(value, bool) or isinstance(value, int):
+        return value
+    return schema.number(where, value)
 
 
 def _merge_task_summaries(parts):
@@ -318,4 +357,18 @@ class TargetEncoder:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """The encoder of ``get_config()``, checked: a name, the task, and two or more distinct
+        labels (classification) or a finite mean and a standard deviation > 0 (regression)."""
+        where = "preprocessing.target"
+        schema.fields(where, config, ("name", "task", "classes", "mean", "std"))
+        task = config["task"]
+        if task not in ("classification", "regression"):
+            schema.refuse(f"{where}.task", "'classification' or 'regression'", task)
+        classes = None
+        if task == "classification":
+            classes = [_checked_label(f"{where}.classes", v) for v in schema.listing(f"{where}.classes", config["classes"])]
+            if len(classes) < 2 or len(set(classes)) != len(classes):
+                schema.refuse(f"{where}.classes", "two or more distinct labels", classes)
+        return cls(schema.string(f"{where}.name", config["name"]), task, classes,
+                   schema.number(f"{where}.mean", config["mean"]),
+                   schema.number(f"{where}.std", config["std"], low=math.ulp(0)))
