@@ -2,7 +2,7 @@
 
 Arguments (``positive_int``, ``positive_ints``, ``shape``, ``number``, ``seed``, ``verbosity``,
 ``affordable``, and the ``class_weight`` dict) get a ConfigurationError that names the argument,
-says what was expected and shows what came; data (``numeric_array``, ``finite_array``,
+says what was expected and shows what came; data (``numeric_array``, ``finite_array``, ``finite``,
 ``model_inputs``, ``same_length``, ``sample_weights``) a DataError or ShapeError. ``option`` turns
 an argument check into an argparse ``type`` for the command line.
 """
@@ -46,8 +46,11 @@ def positive_ints(name, values):
 
 
 def seed(name, value):
-    """A random seed: None or an int >= 0 (what ``numpy.random.default_rng`` accepts)."""
-    return None if value is None else nonnegative_int(name, value)
+    """A random seed: None or an int in [0, 2**32) (what NumPy's generators and scikit-learn's
+    ``random_state`` both accept)."""
+    if value is not None and (not _is_int(value) or not 0 <= value < 2**32):
+        raise ConfigurationError(f"{name} must be an integer in [0, 2**32), got {value!r}")
+    return None if value is None else int(value)
 
 
 def float_dtype(name, value):
@@ -171,6 +174,12 @@ def finite_array(name, values, within=None):
     array = numeric_array(name, values)
     if array.ndim == 0 or array.shape[0] == 0:
         raise DataError(f"{name} is empty (shape {array.shape}); expected at least one example")
+    return finite(name, array, within)
+
+
+def finite(name, array, within=None):
+    """``array`` (numeric), refused with a DataError if it holds NaN or infinity, or (with a float
+    dtype ``within``) values beyond that dtype's range."""
     if array.dtype.kind != "f" or array.size == 0:
         return array
     # min and max are NaN if any value is, and infinite if any value is: two passes, no copy
@@ -180,9 +189,10 @@ def finite_array(name, values, within=None):
         kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
         raise DataError(f"{name} contains {kind} values (first at index {tuple(int(i) for i in bad)}); "
                         "remove or impute them before training")
-    if within is not None and max(-float(low), float(high)) > np.finfo(within).max:
+    largest = None if within is None else float(np.finfo(within).max)
+    if largest is not None and max(-float(low), float(high)) > largest:
         raise DataError(f"{name} has values from {low:g} to {high:g}, beyond the range of {np.dtype(within)} "
-                        f"(+-{np.finfo(within).max:g}) that the model computes in; rescale them")
+                        f"(+-{largest:g}) that the model computes in; rescale them")
     return array
 
 

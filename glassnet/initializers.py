@@ -25,11 +25,12 @@ from .errors import ConfigurationError, lookup
 _TRUNCATED_STD = 0.87962566103423978
 
 
-def _checked(shape, rng, dtype):
-    """``(shape, dtype)`` checked: an array of them fits in memory (with the float64 draws)."""
+def _checked(shape, dtype, rng=None, random=False):
+    """``(shape, dtype)`` checked: an array of them fits in memory (with the float64 draws), and
+    a random initializer has a generator."""
     shape = checks.shape("initializer shape", shape)
     dtype = checks.float_dtype("initializer dtype", dtype)
-    if rng is not None and not isinstance(rng, np.random.Generator):
+    if random and not isinstance(rng, np.random.Generator):
         raise ConfigurationError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     checks.affordable(f"a weight array of shape {shape}", math.prod(shape) * (8 + dtype.itemsize))
     return shape, dtype
@@ -43,7 +44,7 @@ def _fans(shape):
 
 
 def _truncated_normal(shape, rng, dtype, variance):
-    shape, dtype = _checked(shape, rng, dtype)
+    shape, dtype = _checked(shape, dtype, rng, random=True)
     std = np.sqrt(variance) / _TRUNCATED_STD
     draws = rng.standard_normal(shape)
     outside = np.abs(draws) > 2
@@ -54,7 +55,7 @@ def _truncated_normal(shape, rng, dtype, variance):
 
 
 def _uniform(shape, rng, dtype, variance):
-    shape, dtype = _checked(shape, rng, dtype)
+    shape, dtype = _checked(shape, dtype, rng, random=True)
     limit = np.sqrt(3.0 * variance)
     return rng.uniform(-limit, limit, shape).astype(dtype)
 
@@ -86,11 +87,11 @@ def lecun_uniform(shape, rng, dtype=np.float32):
 
 
 def zeros(shape, rng=None, dtype=np.float32):
-    return np.zeros(*_checked(shape, rng, dtype))
+    return np.zeros(*_checked(shape, dtype))
 
 
 def ones(shape, rng=None, dtype=np.float32):
-    return np.ones(*_checked(shape, rng, dtype))
+    return np.ones(*_checked(shape, dtype))
 
 
 INITIALIZERS = {f.__name__: f for f in (he_normal, he_uniform, glorot_normal, glorot_uniform,

@@ -29,7 +29,7 @@ class Loss:
     """Base class. Subclasses implement ``unchecked_per_example(y_true, y_pred) -> (l, dl)``.
 
     The public methods (``__call__``, ``value_and_grad``, ``per_example``) check their arguments
-    first (``checked``): ``y_pred`` numeric of shape (N, outputs...), ``y_true`` as
+    first (``checked``): ``y_pred`` numeric and finite, of shape (N, outputs...), ``y_true`` as
     ``check_targets`` makes it for those outputs (targets of shape (N,) for predictions of shape
     (N, 1) are reshaped to (N, 1), as ``fit`` does; any other difference of shapes is a
     ShapeError, never a broadcast), one finite weight >= 0 per example. The training loop
@@ -54,12 +54,12 @@ class Loss:
     def checked(self, y_true, y_pred, sample_weight=None):
         """``(y_true, y_pred, sample_weight)`` checked and converted as the class docstring says
         (predictions that are not float32 or float64 become float64)."""
-        y_pred = checks.numeric_array("y_pred", y_pred)
+        y_pred = checks.finite("y_pred", checks.numeric_array("y_pred", y_pred))
         if y_pred.dtype not in (np.float32, np.float64):
             y_pred = y_pred.astype(np.float64)
         if y_pred.ndim == 0 or 0 in y_pred.shape[1:]:
             raise ShapeError(f"y_pred must have shape (n, outputs...) with at least one output, got {y_pred.shape}")
-        y_true = self.check_targets(y_true, y_pred.shape[1:])
+        y_true = checks.finite("y_true", self.check_targets(y_true, y_pred.shape[1:]))
         checks.same_length(y_true, y_pred, ("y_true", "y_pred"))
         if sample_weight is not None:
             sample_weight = checks.sample_weights(sample_weight, len(y_pred), within=y_pred.dtype)

@@ -101,6 +101,10 @@ def get(name, loss, output_activation=None, on_logits=False):
                 f"metric {name!r} needs a classification loss to tell which accuracy is meant, got "
                 f"{type(loss).__name__}; name one of: binary_accuracy, categorical_accuracy, "
                 "sparse_categorical_accuracy")
+    if (cls is SparseCategoricalAccuracy) != isinstance(loss, losses.SparseCategoricalCrossentropy):
+        raise ConfigurationError(
+            f"metric {name!r} and the loss {loss.name} take different targets (class labels for "
+            "sparse_categorical_*, arrays shaped as the outputs for the others)")
     if cls is BinaryAccuracy:
         return BinaryAccuracy(name, threshold=0.0 if on_logits else 0.5)
     if issubclass(cls, losses.Loss):

@@ -62,6 +62,8 @@ class Optimizer:
     # -- stepping --------------------------------------------------------------------------------
     def build(self, params):
         """Attach to a model's ``FlatParameters`` and allocate the state buffers (zeros)."""
+        if self._schedule is None:  # a rate beyond the buffers' range would become infinite
+            checks.number("learning_rate", self._learning_rate, high=float(np.finfo(params.values.dtype).max))
         self.params = params
         self.state = {slot: np.zeros_like(params.values) for slot in self.slots}
         self._unused = np.zeros(0, dtype=params.values.dtype)  # stands in for a slot not in use

@@ -104,3 +104,54 @@ def test_keras_loss_names(name, cls):
 def test_flat_regression_targets_fit_a_single_output():
     y = losses.MeanSquaredError().check_targets(np.arange(4.0), (1,))
     assert y.shape == (4, 1)
+
+
+# -- the public API checks its arguments (issue 13) ------------------------------------------------
+
+@pytest.mark.parametrize("labels", [[0, 3], [0, -1], [0.5, 1], [0, 1, 2]])
+def test_cross_entropy_on_bad_labels_is_refused_without_touching_other_memory(labels):
+    with pytest.raises(gn.GlassnetError):
+        losses.SparseCategoricalCrossentropy(from_logits=True)(np.array(labels), np.zeros((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("y_pred", [np.zeros(2), np.zeros((2, 0)), np.zeros((2, 3, 2)), np.zeros((0, 0))])
+def test_cross_entropy_needs_predictions_of_shape_n_classes(y_pred):
+    with pytest.raises(gn.ShapeError):
+        losses.SparseCategoricalCrossentropy(from_logits=True)(np.zeros(len(y_pred), int), y_pred)
+
+
+def test_cross_entropy_on_non_contiguous_or_integer_predictions_is_right():
+    z = np.arange(12.0).reshape(2, 6)
+    expected = losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([0, 2]), z[:, ::2].copy())
+    assert losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([0, 2]), z[:, ::2]) == expected
+    assert losses.SparseCategoricalCrossentropy(from_logits=True)([0, 2], z[:, ::2].astype(int).tolist()) == expected
+
+
+@pytest.mark.parametrize("loss", [losses.MeanSquaredError(), losses.MeanAbsoluteError(), losses.Huber(),
+                                  losses.BinaryCrossentropy()])
+def test_flat_targets_against_one_output_are_reshaped_not_broadcast(loss):
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    p = np.array([0.2, 0.9, 0.6, 0.1])
+    assert loss(y, p[:, None]) == pytest.approx(loss(y[:, None], p[:, None]))
+    with pytest.raises(gn.ShapeError):
+        loss(y[:, None], p)  # predictions of shape (n,): the targets must be (n,) too
+    with pytest.raises(gn.ShapeError):
+        loss(y[:, None], np.tile(p[:, None], (1, 3)))
+
+
+def test_mean_squared_error_of_equal_columns_is_zero():
+    y = np.arange(5.0)
+    assert losses.MeanSquaredError()(y, y[:, None]) == 0.0
+
+
+@pytest.mark.parametrize("method", ["__call__", "value_and_grad", "per_example"])
+@pytest.mark.parametrize("y_pred", [np.array([[np.nan]] * 2), [["a"], ["b"]], np.ones((2, 1), complex)])
+def test_public_loss_methods_refuse_what_is_not_finite_numbers(method, y_pred):
+    with pytest.raises(gn.DataError):
+        getattr(losses.MeanSquaredError(), method)(np.zeros(2), y_pred)
+
+
+def test_sample_weight_as_a_list_and_of_the_wrong_length():
+    assert losses.MeanSquaredError()(np.zeros(2), np.ones(2), [1.0, 3.0]) == 2.0
+    with pytest.raises(gn.ShapeError):
+        losses.MeanSquaredError()(np.zeros(2), np.ones(2), [1.0])

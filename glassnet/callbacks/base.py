@@ -10,6 +10,7 @@ Epochs and batches are counted from 0.
 """
 import math
 
+from .. import checks
 from ..errors import ConfigurationError
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
@@ -144,11 +145,13 @@ class Monitor:
     """Whether a monitored value improved: ``mode`` "min", "max", or "auto" (max for accuracies)."""
 
     def __init__(self, monitor, mode, min_delta):
-        if mode not in ("auto", "min", "max"):
+        if not isinstance(monitor, str):
+            raise ConfigurationError(f"monitor must be the name of a logged value such as 'val_loss', got {monitor!r}")
+        if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
             raise ConfigurationError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         if mode == "auto":
             mode = "max" if any(k in monitor for k in ("acc", "auc")) else "min"
-        self.monitor, self.mode, self.min_delta = monitor, mode, abs(float(min_delta))
+        self.monitor, self.mode, self.min_delta = monitor, mode, abs(checks.number("min_delta", min_delta))
 
     def worst(self):
         return math.inf if self.mode == "min" else -math.inf

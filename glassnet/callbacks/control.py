@@ -27,9 +27,9 @@ class EarlyStopping(Callback):
         super().__init__()
         self._monitor = Monitor(monitor, mode, min_delta)
         self.monitor, self.patience, self.verbose = monitor, checks.nonnegative_int("patience", patience), verbose
-        self.baseline = baseline
+        self.baseline = None if baseline is None else checks.number("baseline", baseline)
         self.restore_best_weights = restore_best_weights
-        self.start_from_epoch = start_from_epoch
+        self.start_from_epoch = checks.nonnegative_int("start_from_epoch", start_from_epoch)
 
     def on_train_begin(self, logs=None):
         self.wait = 0
@@ -77,8 +77,9 @@ class ReduceLROnPlateau(Callback):
         super().__init__()
         factor = checks.number("factor", factor, low=0, high=1, low_open=True, high_open=True)
         self._monitor = Monitor(monitor, mode, min_delta)
-        self.factor, self.patience, self.verbose = float(factor), patience, verbose
-        self.cooldown, self.min_lr = cooldown, float(min_lr)
+        self.factor, self.patience, self.verbose = factor, checks.nonnegative_int("patience", patience), verbose
+        self.cooldown = checks.nonnegative_int("cooldown", cooldown)
+        self.min_lr = checks.number("min_lr", min_lr, low=0)
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.cooldown_counter = self._monitor.worst(), 0, 0
@@ -131,14 +132,17 @@ class LearningRateScheduler(Callback):
         if not callable(schedule):
             raise ConfigurationError(f"schedule must be callable, got {schedule!r}")
         self.schedule, self.verbose = schedule, verbose
-        self._takes_rate = len(inspect.signature(schedule).parameters) >= 2
+        try:
+            self._takes_rate = len(inspect.signature(schedule).parameters) >= 2
+        except (TypeError, ValueError):  # a built-in without a signature: called as schedule(epoch)
+            self._takes_rate = False
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._takes_rate:
             rate = self.schedule(epoch, self.model.optimizer.learning_rate)
         else:
             rate = self.schedule(epoch)
-        self.model.optimizer.learning_rate = float(rate)
+        self.model.optimizer.learning_rate = rate  # checked: a finite number > 0
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(rate):.4g}.")
 

@@ -21,7 +21,7 @@ def register(subparsers):
                         help="hidden layer sizes, comma-separated, e.g. 4,3 (default 3)")
     parser.add_argument("--outputs", type=checks.option(int, checks.positive_int), help="outputs (default 1 for regression, 2 classes for classification)")
     parser.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
-    parser.add_argument("--seed", type=checks.option(int, checks.nonnegative_int), default=0, help="seed of the weights and of the example drawn")
+    parser.add_argument("--seed", type=checks.option(int, checks.seed), default=0, help="seed of the weights and of the example drawn")
     parser.add_argument("--lr", type=checks.option(float, checks.number, low=0, low_open=True), default=0.1, help="learning rate of the step (default 0.1)")
     parser.add_argument("--x", type=_numbers, metavar="VALUES", help="the example, comma-separated (default: drawn)")
     parser.add_argument("--y", type=_numbers, metavar="VALUES",

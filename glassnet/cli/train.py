@@ -62,7 +62,7 @@ def register(subparsers):
                      help="keep the model trained on the training rows only (by default, once the "
                           "validation rows have chosen the number of epochs, the model is trained "
                           "again on all rows for that many)")
-    net.add_argument("--seed", type=checks.option(int, checks.nonnegative_int), default=0, help="the same seed gives the same model")
+    net.add_argument("--seed", type=checks.option(int, checks.seed), default=0, help="the same seed gives the same model")
     out = parser.add_argument_group("output")
     out.add_argument("--out", "-o", help="the model file (default: next to the data, .safetensors)")
     out.add_argument("--force", action="store_true", help="overwrite existing output files")
