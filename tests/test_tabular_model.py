@@ -10,7 +10,7 @@ from glassnet.cli import main
 from glassnet.tabular import files, networks
 from glassnet.tabular.model import TableModel
 
-from test_cli import customers
+from .test_cli import customers
 
 SMALL = {"layers": (16,), "epochs": 30}
 
@@ -138,3 +138,14 @@ def test_the_compiled_network_follows_its_task():
     assert isinstance(model.optimizer, gn.optimizers.SGD) and model.optimizer.learning_rate == 0.05
     assert networks.output_head("classification", 2) == (1, "sigmoid", "binary_crossentropy")
     assert networks.output_head("regression", 2) == (2, None, "mse")
+
+
+def test_a_diverged_training_is_reported_not_scored():
+    """A learning rate of 1e20 trains to non-finite outputs: one clear error instead of a traceback
+    from the scoring."""
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    frame["y"] = frame["a"] * 3 + rng.normal(size=60)
+    with np.errstate(all="ignore"), pytest.raises(gn.DataError, match="not finite"):  # as outside the tests
+        TableModel.fit(frame, "y", task="regression", learning_rate=1e20, epochs=3, layers=(4,))

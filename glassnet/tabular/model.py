@@ -212,6 +212,9 @@ class TableModel:
     def scores(self, encoded_targets, outputs):
         """Accuracy and macro F1, or RMSE, MAE and R², of ``outputs`` against encoded targets."""
         metrics = require("sklearn.metrics", "cli", "scoring predictions")
+        if not np.isfinite(outputs).all():
+            raise DataError("the model's outputs are not finite numbers, so they cannot be scored: its "
+                            "training diverged (lower the learning rate, --lr) or its weights are not finite")
         if self.target.task == "classification":
             predicted = outputs.argmax(axis=1)
             return {"accuracy": float(metrics.accuracy_score(encoded_targets, predicted)),
