@@ -114,7 +114,7 @@ def _training(training, history):
         _say(f"\ntrained on {training['data']} ({training['train_rows']} rows, validated on "
               f"{training['validation_rows']}) on {training['date']} with glassnet {training['glassnet_version']}")
         learning_rate = options.get("lr", options.get("learning_rate"))  # glassnet train's, or TableModel.fit's
-        _say(f"  {options['optimizer']} lr {learning_rate:g}, batch {options['batch_size'] or 'full'}, "
+        _say(f"  {options['optimizer']} lr {learning_rate:g}, batch {options.get('batch_size') or 'full'}, "
               f"{training['epochs_run']} epochs" + (f", best epoch {training['best_epoch']}" if training["best_epoch"] else ""))
         for part, scores in training["scores"].items():
             _say(f"  {part}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))

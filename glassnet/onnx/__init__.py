@@ -67,7 +67,8 @@ def to_proto(model, opset=DEFAULT_OPSET, dtype=None, preprocessing=True):
     try:
         onnx.checker.check_model(proto, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
-        raise ExportError(f"the ONNX graph made for model {model.name!r} is not valid: {error}") from None
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ExportError(f"the ONNX graph made for model {model.name!r} is not valid: {first_line}") from None
     return proto
 
 

@@ -58,7 +58,7 @@ class TableStage:
 
 
 def _numeric(graph, column):
-    name = str(column["name"])  # a graph input is named by text; a table column may be a number
+    name = column["name"]
     x = graph.input(name, (1,), np.float64)
     centred = graph.node("Sub", [x, graph.constant(f"{name}/mean", [column["mean"]], np.float64)], f"{name}/centred")
     z = graph.node("Div", [centred, graph.constant(f"{name}/std", [column["std"]], np.float64)], f"{name}/z")
@@ -68,7 +68,7 @@ def _numeric(graph, column):
 
 
 def _one_hot(graph, column):
-    name, categories = str(column["name"]), list(column["categories"])
+    name, categories = column["name"], list(column["categories"])
     x = graph.input(name, (1,), object)
     keys, codes = categories, list(range(len(categories)))
     if "" not in categories:  # an empty string is a missing value: the most frequent category

@@ -222,15 +222,15 @@ class TablePreprocessor:
         columns = schema.listing("preprocessing.features.columns",
                                  schema.fields("preprocessing.features", config, ("columns",))["columns"])
         columns = [_checked_column(f"preprocessing.features.columns[{i}]", c) for i, c in enumerate(columns)]
-        names = [str(c["name"]) for c in columns]
+        names = [c["name"] for c in columns]
         if not columns or len(set(names)) != len(names):
             schema.refuse("preprocessing.features.columns", "one or more columns of distinct names", names)
         return cls(columns)
 
 
 def _checked_column(where, column):
-    """A column of ``TablePreprocessor.get_config()`` checked: its name (text or a whole number),
-    kind and missing count, and its mean and standard deviation > 0 (numeric) or its distinct
+    """A column of ``TablePreprocessor.get_config()`` checked: its name (text), kind and missing
+    count, and its mean and standard deviation > 0 (numeric) or its distinct
     categories and the one that fills missing values (categorical)."""
     kind = schema.mapping(where, column).get("kind")
     if kind == NUMERIC:
@@ -245,8 +245,7 @@ def _checked_column(where, column):
             schema.refuse(f"{where}.categories", "distinct texts, among them the fill value", categories)
     else:
         schema.refuse(f"{where}.kind", f"{NUMERIC!r} or {CATEGORICAL!r}", kind)
-    if not isinstance(column["name"], (str, int)) or isinstance(column["name"], bool):
-        schema.refuse(f"{where}.name", "a column name", column["name"])
+    schema.string(f"{where}.name", column["name"])
     schema.integer(f"{where}.missing", column["missing"])
     return column
 
