@@ -57,8 +57,14 @@ class EarlyStopping(Callback):
                 "arrays": self.best_weights or []}
 
     def set_state(self, state):
-        self.wait, self.best, self.best_epoch = int(state["wait"]), float(state["best"]), state["best_epoch"]
-        self.best_weights = list(state["arrays"]) or None
+        self.wait, self.best = checks.nonnegative_int("wait", state["wait"]), _saved_best(state["best"])
+        self.best_epoch = None if state["best_epoch"] is None else checks.nonnegative_int("best_epoch", state["best_epoch"])
+        weights = list(state["arrays"])
+        shapes = [p.shape for p in self.model.parameters()]
+        if weights and [np.shape(w) for w in weights] != shapes:
+            raise ConfigurationError(f"the saved best weights have shapes {[np.shape(w) for w in weights]}, "
+                                     f"the model's are {shapes}")
+        self.best_weights = weights or None
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch is not None and self.verbose:
@@ -88,8 +94,8 @@ class ReduceLROnPlateau(Callback):
         return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
 
     def set_state(self, state):
-        self.best, self.wait = float(state["best"]), int(state["wait"])
-        self.cooldown_counter = int(state["cooldown_counter"])
+        self.best, self.wait = _saved_best(state["best"]), checks.nonnegative_int("wait", state["wait"])
+        self.cooldown_counter = checks.nonnegative_int("cooldown_counter", state["cooldown_counter"])
 
     def on_epoch_end(self, epoch, logs=None):
         current = self._monitor.read(logs)
@@ -161,3 +167,9 @@ class LambdaCallback(Callback):
             if function is not None:
                 setattr(self, hook, function)
 
+
+def _saved_best(value):
+    """A saved best monitored value: a number, infinite before any epoch improved, never NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ConfigurationError(f"a saved best value must be a number, got {value!r}")
+    return float(value)

@@ -4,6 +4,7 @@
 They can be used as layers (``Sigmoid()``) or by name in ``Dense(activation="sigmoid")``.
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -159,14 +160,24 @@ class Tanh(Activation):
 
 
 class Softmax(OutputActivation):
-    """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``axis``.
+    """``y_i = exp(x_i) / sum_j exp(x_j)`` along ``axis``, one of the example's axes (not the
+    batch axis: ``1 .. rank`` or ``-rank .. -1``).
 
     Its Jacobian is ``dy_i/dx_j = y_i (delta_ij - y_j)``, so ``dx = y * (dy - sum(dy * y))``.
     """
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise ConfigurationError(f"Softmax axis must be an integer, got {axis!r}")
         self.axis = int(axis)
+
+    def build(self, input_shape, rng, dtype):
+        rank = len(input_shape)
+        if not (1 <= self.axis <= rank or -rank <= self.axis <= -1):
+            raise ConfigurationError(f"Softmax axis must name an axis of the example (1 to {rank}, or -{rank} "
+                                     f"to -1) for inputs of shape (batch, {', '.join(map(str, input_shape))}), "
+                                     f"got {self.axis}")
 
     def forward(self, x, training=False, in_place=False):
         y = ops.softmax(x, self.axis)
