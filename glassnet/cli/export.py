@@ -43,7 +43,7 @@ def run(args):
     if args.preprocessing and TableModel.is_table(model):
         TableModel.from_model(model, args.model)  # the preprocessing checked against the network
     proto = onnx.export(model, output, opset=args.opset or onnx.DEFAULT_OPSET, dtype=args.dtype,
-                        preprocessing=args.preprocessing)
+                        preprocessing=args.preprocessing, overwrite=args.force)
     print(f"wrote {output}: {os.path.getsize(output):,} bytes, opset {proto.opset_import[0].version}")
     for kind, values in (("inputs", proto.graph.input), ("outputs", proto.graph.output)):
         shown = ", ".join(_describe(v) for v in values[:SHOWN])
