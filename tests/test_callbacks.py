@@ -174,3 +174,55 @@ def test_training_bar_redraws_one_line_on_a_terminal():
     model().fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[TrainingBar("refit", stream=stream)])
     text = stream.getvalue()
     assert text.count("\r") == 5 and text.endswith("\n") and text.count("\n") == 1 and "refit 5/5" in text
+
+
+class FakeClock:
+    """``time.perf_counter`` for the progress display: ``seconds_per_batch`` pass at every batch."""
+
+    def __init__(self, seconds_per_batch):
+        self.now, self.step = 0.0, seconds_per_batch
+
+    def perf_counter(self):
+        return self.now
+
+    def callback(self):
+        return gn.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs=None: setattr(self, "now", self.now + self.step))
+
+
+def clocked_run(monkeypatch, stream, seconds_per_batch, epochs, extra=()):
+    """Train with a TrainingBar on ``stream`` while ``seconds_per_batch`` pass (fake) per batch."""
+    import glassnet.callbacks.progress as progress
+    clock = FakeClock(seconds_per_batch)
+    monkeypatch.setattr(progress, "time", clock)
+    x, y = data(64)
+    model().fit(x, y, epochs=epochs, batch_size=16, verbose=0, validation_split=0.25,
+                callbacks=[clock.callback(), *extra, TrainingBar("epoch", stream=stream)])
+    return stream.getvalue()
+
+
+def test_training_bar_prints_a_line_at_least_every_15_seconds_in_a_log(monkeypatch):
+    text = clocked_run(monkeypatch, io.StringIO(), 10.0, epochs=20)  # 3 batches: 30 s an epoch
+    lines = text.splitlines()
+    assert len(lines) > 20  # a line each epoch (more than ten), and mid-epoch ones
+    mid = [line for line in lines if " batch " in line]
+    assert mid and mid[0].startswith("epoch  1/20 [") and "batch 2/3" in mid[0] and "20s - 9m40s left" in mid[0]
+    assert lines[-1].startswith("epoch 20/20 [") and "left" not in lines[-1]
+
+
+def test_training_bar_eta_is_an_upper_bound_with_early_stopping(monkeypatch):
+    stop = gn.callbacks.EarlyStopping(monitor="val_loss", patience=100)
+    text = clocked_run(monkeypatch, io.StringIO(), 1.0, epochs=40, extra=[stop])
+    first = text.splitlines()[0]
+    assert first.startswith("epoch  4/40 [") and "12s - at most 1m48s left - loss:" in first
+
+
+def test_training_bar_redraws_within_long_epochs_on_a_terminal(monkeypatch):
+    text = clocked_run(monkeypatch, FakeTerminal(), 1.5, epochs=2)  # 3 batches of 1.5 s
+    drawn = text.split("\r")
+    assert any("batch 2/3" in d for d in drawn) and not any("batch 1/3" in d for d in drawn)
+    assert text.endswith("\n") and text.count("\n") == 1
+
+
+def test_training_bar_stays_per_epoch_on_a_terminal_when_epochs_are_short(monkeypatch):
+    text = clocked_run(monkeypatch, FakeTerminal(), 0.1, epochs=5)
+    assert text.count("\r") == 5 and " batch " not in text

@@ -8,12 +8,14 @@ returns.
 
 ``TrainingBar`` (what ``glassnet train`` shows) is one bar over the epochs instead, for runs of
 hundreds of short epochs: redrawn in place on a terminal (``epoch 57/500 [==>......] - 12s -
-loss: 0.1234 - val_loss: 0.2345``), and elsewhere printed about ten times per run.
+at most 1m40s left - loss: 0.1234 - val_loss: 0.2345``), within long epochs too (``batch
+412/1023``), and elsewhere printed about ten times per run and at least every 15 seconds.
 """
 import sys
 import time
 
 from .base import Callback
+from .control import EarlyStopping
 
 
 def format_logs(logs):
@@ -66,34 +68,77 @@ def _bar(done, total, width):
 
 
 class TrainingBar(Callback):
-    """One progress line for a whole run, updated after every epoch; ``label`` starts it."""
+    """One progress line for a whole run (``label`` starts it), with the time so far and an ETA.
 
-    def __init__(self, label="epoch", stream=None, width=30, lines=10):
+    On a terminal it is redrawn after every epoch, and within an epoch every ``interval`` seconds
+    once the epoch has run ``long_epoch`` seconds. Elsewhere it prints about ``lines`` lines per
+    run, and a line (mid-epoch if need be) whenever ``log_every`` seconds passed without one. The
+    ETA is to the run's last epoch; with an ``EarlyStopping`` among the callbacks that is an upper
+    bound, shown as ``at most``."""
+
+    def __init__(self, label="epoch", stream=None, width=30, lines=10, interval=0.5, long_epoch=2.0,
+                 log_every=15.0):
         super().__init__()
         self.label, self.stream, self.width, self.lines = label, stream, width, lines
+        self.interval, self.long_epoch, self.log_every = interval, long_epoch, log_every
 
     def on_train_begin(self, logs=None):
         self.stream = self.stream or sys.stdout
         self.in_place = self.stream.isatty()
-        self.start = time.perf_counter()
+        self.start = self.shown = time.perf_counter()
         self.every = max(1, self.params["epochs"] // self.lines)
-        self.last = (0, {})
+        self.bounded = any(isinstance(c, EarlyStopping) for c in self.params.get("callbacks", ()))
+        self.last, self.drawn = (0, {}), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        due = (now - self.shown >= self.interval and now - self.epoch_start >= self.long_epoch if self.in_place
+               else now - self.shown >= self.log_every)
+        if due:
+            self._draw(self.last[0], batch + 1, logs or {}, now)
 
     def on_epoch_end(self, epoch, logs=None):
         self.last = (epoch + 1, dict(logs or {}))
-        if self.in_place or self.last[0] % self.every == 0:
-            self._draw()
+        now = time.perf_counter()
+        if self.in_place or self.last[0] % self.every == 0 or now - self.shown >= self.log_every:
+            self._draw(self.last[0], 0, self.last[1], now)
 
     def on_train_end(self, logs=None):
         if self.in_place:
             self.stream.write("\n")
-        elif self.last[0] % self.every:  # the last epoch (training may stop early) was not shown
-            self._draw()
+        elif self.drawn != self.last[0]:  # the last epoch (training may stop early) was not shown
+            self._draw(self.last[0], 0, self.last[1], time.perf_counter())
         self.stream.flush()
 
-    def _draw(self):
-        (done, logs), total = self.last, self.params["epochs"]
-        text = (f"{self.label} {done:>{len(str(total))}}/{total} [{_bar(done, total, self.width)}] - "
-                f"{time.perf_counter() - self.start:.0f}s - {format_logs(logs)}")
+    def _draw(self, epochs_done, batches_done, logs, now):
+        """Draw the run at ``epochs_done`` whole epochs and ``batches_done`` batches of the next."""
+        total, steps = self.params["epochs"], self.params["steps"]
+        shown = epochs_done + (1 if batches_done else 0)
+        text = f"{self.label} {shown:>{len(str(total))}}/{total} [{_bar(epochs_done * steps + batches_done, total * steps, self.width)}]"
+        if batches_done:
+            text += f" batch {batches_done}/{steps}"
+        elapsed = now - self.start
+        done = epochs_done * steps + batches_done
+        left = elapsed * (total * steps - done) / done if done else None
+        text += f" - {_duration(elapsed)}"
+        if left is not None and done < total * steps:
+            text += f" - {'at most ' if self.bounded else ''}{_duration(left)} left"
+        if logs:
+            text += " - " + format_logs(logs)
         self.stream.write("\r" + text + "\033[K" if self.in_place else text + "\n")
         self.stream.flush()
+        self.shown = now
+        self.drawn = None if batches_done else epochs_done
+
+
+def _duration(seconds):
+    """``45s``, ``3m05s``, ``1h02m``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
