@@ -2,15 +2,18 @@
 
     diagnosis = history.diagnose()          # or gn.diagnose(history)
     print(diagnosis)                        # verdict, from which epoch, gaps, the reason
-    diagnosis.verdict                       # "underfit", "good fit", "overfit" or "unstable"
+    diagnosis.verdict                       # "underfit", "good fit", "overfit", "unstable" or "too noisy to tell"
 
 With ``L`` the training loss and ``V`` the validation loss per epoch, ``b`` the epoch of the lowest
 ``V`` (the best epoch) and ``end`` the last epoch, the rules are tried in this order:
 
-1. unstable:  ``L`` is not finite, or ``L[end] > (1 + min_rise) * min(L)``: training itself went
+1. unstable:  ``L`` is not finite, or the mean of its last ``window`` values is more than
+   ``1 + min_rise`` times the lowest mean of ``window`` consecutive values: training itself went
    wrong (learning rate too high), so the gap says nothing about fitting.
 2. overfit:   ``V[end] > (1 + min_rise) * V[b]`` and ``L[end] < L[b]``: the validation loss rose
-   while the training loss kept falling. Overfitting starts at epoch ``b + 1``.
+   while the training loss kept falling. Overfitting starts at epoch ``b + 1``. But when the mean
+   of the last ``window`` values of ``V`` is within 3 x its epoch-to-epoch noise (``epoch_noise``)
+   of ``V[b]``: "too noisy to tell" (the validation set is too small).
 3. underfit:  ``L[end] > (1 - min_progress) * L[first]`` (training barely learned), or, over the
    last ``window`` epochs, both ``L`` and ``V`` still fell by more than ``min_progress`` per epoch
    on average (relative): training stopped while it was still learning.
@@ -24,6 +27,7 @@ counted from 0 as in ``History.epoch``; the text counts from 1, like the progres
 ``docs/diagnosis.md`` explains the rules and their limits.
 """
 import math
+import statistics
 
 from . import checks
 from .errors import ConfigurationError, DataError
@@ -67,8 +71,9 @@ class Diagnosis:
         return f"Diagnosis(verdict={self.verdict!r}, best_epoch={self.best_epoch}, since_epoch={self.since_epoch})"
 
 
-def diagnose(history, min_rise=0.1, min_progress=0.01, window=None):
-    """The ``Diagnosis`` of a run from its ``History`` (or a dict like ``History.history``)."""
+def diagnose(history, min_rise=0.1, min_progress=0.01, window=None, validation_rows=None):
+    """The ``Diagnosis`` of a run from its ``History`` (or a dict like ``History.history``);
+    ``validation_rows``, when known, is named when the validation loss is too noisy to judge."""
     logs, epochs = _curves(history)
     min_rise = _fraction("min_rise", min_rise)
     min_progress = _fraction("min_progress", min_progress)
@@ -85,18 +90,25 @@ def diagnose(history, min_rise=0.1, min_progress=0.01, window=None):
         sign = 1.0 if "acc" in metric else -1.0  # accuracies: higher is better
         gap = [sign * (t - v) for t, v in zip(logs[metric], logs["val_" + metric])]
         gaps.update(metric=metric, metric_gap=gap[-1], metric_gap_at_best=gap[b])
-    verdict, reason, since = _verdict(train, val, b, epochs, min_rise, min_progress, window)
+    verdict, reason, since = _verdict(train, val, b, epochs, min_rise, min_progress, window, validation_rows)
     return Diagnosis(verdict, reason, since, epochs[b], epochs[-1], train[-1], val[-1], val[b], **gaps)
 
 
-def _verdict(train, val, b, epochs, min_rise, min_progress, window):
+def _verdict(train, val, b, epochs, min_rise, min_progress, window, validation_rows):
     if not all(math.isfinite(v) for v in train + val):
         return "unstable", "the loss became NaN or infinite: lower the learning rate.", None
-    low = min(train)
-    if train[-1] > (1 + min_rise) * low:
-        return ("unstable", f"the training loss ended {_percent(train[-1], low)} above its lowest value "
+    low, end = _smoothed_low_and_end(train, window)
+    if end > (1 + min_rise) * low:
+        return ("unstable", f"the training loss ended {_percent(end, low)} above its lowest value "
                 f"({low:.4g}), so training itself is unstable: lower the learning rate.", None)
     if val[-1] > (1 + min_rise) * val[b] and train[-1] < train[b]:
+        noise = epoch_noise(val, window)
+        if _mean(val[-window:]) - val[b] <= 3 * noise:
+            rows = "" if validation_rows is None else f" ({validation_rows} rows)"
+            return ("too noisy to tell", f"the validation loss rose {_percent(val[-1], val[b])} above its lowest "
+                    f"value, but it moves by about {noise / val[b]:.0%} from epoch to epoch: the validation "
+                    f"set{rows} is too small to tell overfitting from noise; judge on more held-out rows "
+                    "rather than by changing the model.", None)
         return ("overfit", f"the validation loss rose {_percent(val[-1], val[b])} above its lowest value "
                 f"(epoch {epochs[b] + 1}) while the training loss kept falling "
                 f"({train[b]:.4g} -> {train[-1]:.4g}).", epochs[b] + 1)
@@ -111,6 +123,28 @@ def _verdict(train, val, b, epochs, min_rise, min_progress, window):
                 f"({fall_train:.1%} and {fall_val:.1%} per epoch over the last {window}): train longer.", None)
     return ("good fit", f"the validation loss flattened near its lowest value ({val[b]:.4g}, epoch "
             f"{epochs[b] + 1}) without rising more than {min_rise:.0%} while the model trained.", None)
+
+
+def _smoothed_low_and_end(values, window):
+    """The lowest mean of ``window`` consecutive values, and the mean of the last ``window``: epoch to
+    epoch noise (dropout, mini-batches) averages out, a loss that climbs does not."""
+    means = [_mean(values[i:i + window]) for i in range(len(values) - window + 1)]
+    return min(means), means[-1]
+
+
+def epoch_noise(values, window):
+    """How much ``values`` move from one epoch to the next by chance: a robust standard deviation
+    (1.4826 x the median absolute deviation) of the epoch-to-epoch changes over the last ``window``
+    epochs, over sqrt(2); 0 with fewer than 4 changes to go by."""
+    changes = [b - a for a, b in zip(values[-window - 1:], values[-window:])]
+    if len(changes) < 4:
+        return 0.0
+    middle = statistics.median(changes)
+    return 1.4826 * statistics.median(abs(c - middle) for c in changes) / math.sqrt(2)
+
+
+def _mean(values):
+    return sum(values) / len(values)
 
 
 def _fall_per_epoch(values, window):

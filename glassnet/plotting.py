@@ -13,11 +13,12 @@ from .io.atomic import atomic_path
 TRAIN_COLOR, VAL_COLOR, MARK_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 
 
-def plot_history(history, path, title=None, dpi=100, file_format=None):
+def plot_history(history, path, title=None, dpi=100, file_format=None, metric_units=None, validation_rows=None):
     """Write the training curves of ``history`` (a ``History`` or its ``.history`` dict) to
     ``path`` (PNG, SVG, PDF, ...: ``file_format``, by default the extension); returns the
     ``Diagnosis``, or None when the run has no validation curve (then only the training curves are
-    drawn)."""
+    drawn). ``metric_units`` names what the metric's values are in (``glassnet train``: the target,
+    for ``mae``); its axis says so. ``validation_rows`` goes to ``diagnose``."""
     figure_module = require("matplotlib.figure", extra="plots", purpose="plot_history")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -32,12 +33,12 @@ def plot_history(history, path, title=None, dpi=100, file_format=None):
         raise ConfigurationError(f"plot_history writes {', '.join(sorted(canvas.get_supported_filetypes()))} "
                                  f"files (from the extension of the path), got {path!r}")
     epochs = [e + 1 for e in (getattr(history, "epoch", None) or range(len(logs["loss"])))]
-    diagnosis = diagnose(history) if "val_loss" in logs and len(logs["loss"]) >= 2 else None
+    diagnosis = diagnose(history, validation_rows=validation_rows) if "val_loss" in logs and len(logs["loss"]) >= 2 else None
     metric = metric_name(logs)
     keys = ["loss"] + ([metric] if metric else [])
     for i, key in enumerate(keys):
         axes = figure.add_subplot(1, len(keys), i + 1)
-        _draw(axes, epochs, logs, key, diagnosis)
+        _draw(axes, epochs, logs, key, diagnosis, metric_units if i else None)
     figure.suptitle(title or _title(diagnosis), fontsize=10)
     figure.tight_layout()
     with atomic_path(path) as tmp:
@@ -45,7 +46,7 @@ def plot_history(history, path, title=None, dpi=100, file_format=None):
     return diagnosis
 
 
-def _draw(axes, epochs, logs, key, diagnosis):
+def _draw(axes, epochs, logs, key, diagnosis, units=None):
     axes.plot(epochs, logs[key], color=TRAIN_COLOR, label=f"training {key}")
     if "val_" + key in logs:
         axes.plot(epochs, logs["val_" + key], color=VAL_COLOR, label=f"validation {key}")
@@ -56,7 +57,7 @@ def _draw(axes, epochs, logs, key, diagnosis):
             axes.axvspan(diagnosis.since_epoch + 1, epochs[-1], color=VAL_COLOR, alpha=0.08,
                          label="overfitting")
     axes.set_xlabel("epoch")
-    axes.set_ylabel(key)
+    axes.set_ylabel(key if units is None else f"{key} (in units of {units})")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
 

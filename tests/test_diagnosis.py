@@ -211,3 +211,38 @@ def test_plot_history_without_matplotlib_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(gn.GlassnetError, match=r"glassnet\[plots\]"):
         gn.plot_history(_overfit_history(), tmp_path / "curves.png")
+
+
+# -- noise: small validation sets and noisy training losses ----------------------------------------
+
+def _noisy(level, spread, n, seed=0):
+    return list(level + spread * np.random.default_rng(seed).standard_normal(n))
+
+
+def test_a_noisy_training_loss_is_not_called_unstable():
+    # a 506-row housing table: the training loss (dropout, mini-batches) ends 14% above its lowest
+    # value by chance; lowering the learning rate, as "unstable" advised, made the test score worse
+    loss = [1.0 / (1 + i) for i in range(8)] + _noisy(0.12, 0.01, 60)
+    loss[-1] = 1.14 * min(loss)
+    d = _history(loss, [v + 0.08 for v in loss[:8]] + _noisy(0.2, 0.0005, 60, seed=1)).diagnose()
+    assert d.verdict == "good fit"
+
+
+def test_a_training_loss_that_climbs_is_still_unstable():
+    loss = [1.0 / (1 + i) for i in range(10)] + [0.1 * 1.05 ** i for i in range(30)]
+    assert _history(loss, [v + 0.1 for v in loss]).diagnose().verdict == "unstable"
+
+
+def test_a_rise_within_the_noise_of_a_small_validation_set_is_too_noisy_to_tell():
+    loss = [1.0 / (1 + i) for i in range(40)]
+    val = [0.5 / (1 + i) for i in range(10)] + _noisy(0.06, 0.01, 30, seed=2)
+    val[-1] = 1.2 * min(val)
+    d = _history(loss, val).diagnose(validation_rows=102)
+    assert d.verdict == "too noisy to tell" and "validation set (102 rows) is too small" in d.reason
+    assert d.since_epoch is None
+
+
+def test_a_rise_well_above_the_noise_is_overfitting():
+    loss = [1.0 / (1 + i) for i in range(40)]
+    val = [0.5 / (1 + i) for i in range(10)] + [0.05 + 0.004 * i for i in range(30)]
+    assert _history(loss, val).diagnose(validation_rows=102).verdict == "overfit"
