@@ -244,13 +244,7 @@ class DataParallel:
 
     def combined(self, totals):
         """A ``training._Totals`` with the sums of ``totals`` over all processes (rank order)."""
-        states = self.comm.allgather(totals.state(), "the sums of the loss and metrics")
-        combined = type(totals)(totals.metrics)
-        combined.load_state({"loss": sum(s["loss"] for s in states),
-                             "examples": sum(s["examples"] for s in states),
-                             "sums": [sum(v) for v in zip(*(s["sums"] for s in states))],
-                             "counts": [sum(c) for c in zip(*(s["counts"] for s in states))]})
-        return combined
+        return totals.merged(self.comm.allgather(totals.state(), "the sums of the loss and metrics"))
 
     def stop_together(self, callbacks):
         """The callback that makes all processes stop when one's ``callbacks`` ask to."""

@@ -154,6 +154,11 @@ class Sequential:
             raise ConfigurationError(f"metrics must be a list such as ['accuracy'], got {metrics!r}")
         self.metrics = [metrics_module.get(m, self.loss, activation if self._fused else None, on_logits)
                         for m in metrics or []]
+        names = [metric.name for metric in self.metrics]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            raise ConfigurationError(f"two metrics are named {twice!r}; the logs and the history need one "
+                                     "name each (name a metric function differently)")
         self._metric_specs = list(metrics or [])
         if self.built:
             self.optimizer.build(self.params)
@@ -164,7 +169,8 @@ class Sequential:
             return None
         custom = [m for m in self._metric_specs if not isinstance(m, str)]
         if custom:
-            raise ConfigurationError(f"metric {custom[0]!r} is an object, and a model file stores "
+            kind = "an object" if isinstance(custom[0], metrics_module.Metric) else "a function"
+            raise ConfigurationError(f"metric {custom[0]!r} is {kind}, and a model file stores "
                                      "metrics by name only; compile with metric names to save the model")
         return {"optimizer": serialization.serialize(self.optimizer),
                 "loss": serialization.serialize(self.loss), "metrics": list(self._metric_specs)}

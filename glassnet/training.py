@@ -24,37 +24,45 @@ INFERENCE_BATCH_SIZE = 256
 
 
 class _Totals:
-    """Running sums of the loss and the metrics over the batches of an epoch."""
+    """Running sums of the loss and of each metric's sums (``Metric.sums``) over the batches of an
+    epoch; the values are computed from them at the end (``means``). Sums add up across batches
+    and across processes (``merged``), and a mid-epoch checkpoint keeps them (``state``)."""
 
-    def __init__(self, metrics):
-        self.metrics = metrics
+    def __init__(self, metrics, output_shape):
+        self.metrics, self.output_shape = metrics, output_shape
         self.loss = 0.0
         self.examples = 0
-        self.sums = [0.0] * len(metrics)
-        self.counts = [0] * len(metrics)
+        self.sums = [np.zeros(metric.size(output_shape)) for metric in metrics]
 
     def add(self, loss, y_true, outputs):
         n = len(outputs)
         self.loss += loss * n
         self.examples += n
-        for i, metric in enumerate(self.metrics):
-            total, count = metric.totals(y_true, outputs)
-            self.sums[i] += total
-            self.counts[i] += count
+        for metric, sums in zip(self.metrics, self.sums):
+            sums += metric.sums(y_true, outputs)
 
     def state(self):
-        """The sums so far, as JSON (a mid-epoch checkpoint keeps them)."""
-        return {"loss": float(self.loss), "examples": self.examples,
-                "sums": [float(v) for v in self.sums], "counts": [int(c) for c in self.counts]}
+        """The sums so far as JSON: the loss's, and one list per metric."""
+        return {"loss": float(self.loss), "examples": self.examples, "sums": [s.tolist() for s in self.sums]}
 
     def load_state(self, state):
         self.loss, self.examples = float(state["loss"]), int(state["examples"])
-        self.sums, self.counts = list(state["sums"]), list(state["counts"])
+        self.sums = [np.array(sums, dtype=np.float64) for sums in state["sums"]]
+
+    def merged(self, states):
+        """Totals of the same metrics holding the sums of ``states`` (``state()``s, added in order)."""
+        merged = _Totals(self.metrics, self.output_shape)
+        for state in states:
+            merged.loss += state["loss"]
+            merged.examples += state["examples"]
+            for sums, more in zip(merged.sums, state["sums"]):
+                sums += more
+        return merged
 
     def means(self, penalty=0.0):
         logs = {"loss": self.loss / self.examples + penalty}
-        for metric, total, count in zip(self.metrics, self.sums, self.counts):
-            logs[metric.name] = total / count
+        for metric, sums in zip(self.metrics, self.sums):
+            logs[metric.name] = metric.result(sums)
         return logs
 
 
@@ -209,7 +217,7 @@ class Progress:
 
     def start_epoch(self, epoch, resume=None):
         self.epoch = epoch
-        self.totals = _Totals(self.model.metrics)
+        self.totals = _Totals(self.model.metrics, self.model.output_shape)
         self.first_batch = 0
         self.resume = resume
         if resume is not None:
@@ -278,7 +286,7 @@ def evaluate_arrays(model, x, y, weights=None, batch_size=INFERENCE_BATCH_SIZE, 
     distributed ``fit`` (``parallel``), each process evaluates its part and the sums are combined."""
     if parallel is not None:
         x, y, weights = parallel.own_rows([x, y, weights])
-    totals = _Totals(model.metrics)
+    totals = _Totals(model.metrics, model.output_shape)
     for start in range(0, len(x), batch_size):
         rows = slice(start, start + batch_size)
         outputs, _ = model.forward_head(x[rows], training=False)

@@ -57,7 +57,7 @@ CASES = [
     ("unknown_activation", lambda: layers.Dense(3, activation="relu6"), gn.ConfigurationError, "unknown activation 'relu6'.*gelu.*swish"),
     ("unknown_loss", lambda: compiled("hinge"), gn.ConfigurationError, "unknown loss 'hinge'.*mse"),
     ("unknown_optimizer", lambda: gn.Sequential([layers.Dense(1)]).compile(optimizer="adagrad", loss="mse"), gn.ConfigurationError, "unknown optimizer 'adagrad'.*rmsprop"),
-    ("unknown_metric", lambda: compiled(metrics=["f1"]), gn.ConfigurationError, "unknown metric 'f1'.*accuracy"),
+    ("unknown_metric", lambda: compiled(metrics=["f2"]), gn.ConfigurationError, "unknown metric 'f2'.*accuracy"),
     ("accuracy_for_regression", lambda: compiled("mse", metrics=["accuracy"]), gn.ConfigurationError, "classification loss"),
     ("unknown_initializer", lambda: layers.Dense(3, kernel_initializer="xavier"), gn.ConfigurationError, "glorot_uniform"),
     ("dense_units", lambda: layers.Dense(0), gn.ConfigurationError, "positive integer, got 0"),

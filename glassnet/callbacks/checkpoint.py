@@ -54,7 +54,9 @@ def checked_position(position, model, epochs=None, steps=None):
     """The ``training_state.position`` field checked: the epoch to continue with, at most
     ``epochs`` and after every epoch of the history; the next batch, at most ``steps``; and, in
     the middle of an epoch, the generator state before its shuffle and the running sums of its
-    loss and metrics (one per metric of the model)."""
+    loss and metrics (a list of ``metric.size`` numbers per metric of the model; an older
+    backup, with one ``sums`` number and one ``counts`` integer per metric, is read as the
+    ``[sum, count]`` of the mean metrics it could only have had)."""
     schema.fields("position", position, ("epoch", "batch"), ("epoch_rng", "totals"))
     last = max(model.history.epoch, default=-1) if model.history is not None else -1
     epoch = schema.integer("position.epoch", position["epoch"], low=last + 1,
@@ -66,16 +68,19 @@ def checked_position(position, model, epochs=None, steps=None):
     if epochs is not None and epoch == epochs:
         schema.refuse("position.epoch", f"below {epochs} in the middle of an epoch", epoch)
     schema.fields("position", position, ("epoch", "batch", "epoch_rng", "totals"))
-    totals = schema.fields("position.totals", position["totals"], ("loss", "examples", "sums", "counts"))
-    metrics = len(model.metrics)
+    totals = schema.fields("position.totals", position["totals"], ("loss", "examples", "sums"), ("counts",))
+    sums = schema.listing("position.totals.sums", totals["sums"], len(model.metrics))
+    if "counts" in totals:
+        sums = [[total, schema.integer("position.totals.counts", count, low=1)] for total, count
+                in zip(sums, schema.listing("position.totals.counts", totals["counts"], len(sums)))]
     return {"epoch": epoch, "batch": batch,
             "epoch_rng": schema.generator_state("position.epoch_rng", position["epoch_rng"], model.rng.bit_generator),
             "totals": {"loss": schema.number("position.totals.loss", totals["loss"], finite=False),
                        "examples": schema.integer("position.totals.examples", totals["examples"], low=1),
-                       "sums": [schema.number("position.totals.sums", v, finite=False)
-                                for v in schema.listing("position.totals.sums", totals["sums"], metrics)],
-                       "counts": [schema.integer("position.totals.counts", c, low=1)
-                                  for c in schema.listing("position.totals.counts", totals["counts"], metrics)]}}
+                       "sums": [[schema.number(f"position.totals.sums[{i}]", v, finite=False)
+                                 for v in schema.listing(f"position.totals.sums[{i}]", metric_sums,
+                                                         metric.size(model.output_shape))]
+                                for i, (metric, metric_sums) in enumerate(zip(model.metrics, sums))]}}
 
 
 def _saved_callback_states(saved, tensors):
