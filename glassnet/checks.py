@@ -233,14 +233,23 @@ def sample_weights(sample_weight, n, name="sample_weight", within=None):
 
 def class_weights(class_weight, labels, n_classes):
     """Per-example weights ``class_weight[label]`` for class labels (integers, 0/1 values or one-hot
-    rows, as a classification loss's ``check_targets`` returns them); weights finite and >= 0."""
-    if not isinstance(class_weight, dict):
-        raise ConfigurationError(f"class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
-    table = np.ones(max(n_classes, 2))
-    for label, weight in class_weight.items():
-        if not _is_int(label) or not 0 <= label < len(table):
-            raise ConfigurationError(f"class_weight key {label!r} is not a class index in [0, {len(table) - 1}]")
-        table[label] = number(f"class_weight[{label}]", weight, low=0)
+    rows, as a classification loss's ``check_targets`` returns them); weights finite and >= 0.
+    ``"balanced"`` weighs class ``c`` by ``n / (k * n_c)``, ``n_c`` its examples among the ``n``,
+    ``k`` the classes that occur (scikit-learn's ``compute_class_weight``): each class then
+    weighs as much in the loss as any other."""
     if labels.ndim == 2 and labels.shape[1] > 1:
         labels = labels.argmax(axis=1)
-    return table[np.asarray(labels).reshape(len(labels)).round().astype(np.intp)]
+    labels = np.asarray(labels).reshape(len(labels)).round().astype(np.intp)
+    table = np.ones(max(n_classes, 2))
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        counts = np.bincount(labels, minlength=len(table))
+        np.divide(len(labels), np.count_nonzero(counts) * counts, out=table, where=counts > 0)
+    elif isinstance(class_weight, dict):
+        for label, weight in class_weight.items():
+            if not _is_int(label) or not 0 <= label < len(table):
+                raise ConfigurationError(f"class_weight key {label!r} is not a class index in [0, {len(table) - 1}]")
+            table[label] = number(f"class_weight[{label}]", weight, low=0)
+    else:
+        raise ConfigurationError(f"class_weight must be a dict {{class: weight}} or 'balanced', got "
+                                 f"{type(class_weight).__name__} {class_weight!r:.60}")
+    return table[labels]

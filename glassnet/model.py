@@ -227,7 +227,8 @@ class Sequential:
         ``validation_split`` holds out the *last* fraction of the data (before shuffling);
         ``validation_data=(x_val, y_val)`` gives a validation set. ``verbose``: 0 silent, 1 a
         progress bar, 2 one line per epoch. ``sample_weight`` weighs examples and
-        ``class_weight={class: weight}`` classes in the loss.
+        ``class_weight={class: weight}`` classes in the loss (``"balanced"``: ``n / (k * n_c)``,
+        scikit-learn's formula, so that every class weighs the same).
 
         Started by an MPI launcher (``mpirun -n 4 python train.py``), every process trains its
         share of each batch and the gradients are summed (``docs/distributed.md``): with

@@ -106,7 +106,7 @@ class _GlassnetEstimator(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam",
                  learning_rate=0.001, batch_size=200, epochs=200, dropout=0.0, l1=0.0, l2=0.0,
                  early_stopping=False, validation_fraction=0.1, patience=10, random_state=None,
-                 verbose=0):
+                 verbose=0, class_weight=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -121,6 +121,7 @@ class _GlassnetEstimator(BaseEstimator):
         self.patience = patience
         self.random_state = random_state
         self.verbose = verbose
+        self.class_weight = class_weight
 
     # -- training --------------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -131,7 +132,7 @@ class _GlassnetEstimator(BaseEstimator):
         head, targets = self._head(y)
         seed = self._seed()
         self.model_ = self._network(X.shape[1], head, seed)
-        weights = _sample_weights(sample_weight, len(X))
+        weights = self._weights(targets, sample_weight)
         fit_args = {}
         if self.early_stopping:
             X, targets, weights, fit_args["validation_data"] = self._split(X, targets, weights, seed)
@@ -152,8 +153,7 @@ class _GlassnetEstimator(BaseEstimator):
             self.model_ = self._network(X.shape[1], head, self._seed())
             self.history_, self.n_iter_ = {"loss": []}, 0
         history = self.model_.fit(X, targets, batch_size=self.batch_size, epochs=1,
-                                  sample_weight=_sample_weights(sample_weight, len(X)),
-                                  verbose=self.verbose)
+                                  sample_weight=self._weights(targets, sample_weight), verbose=self.verbose)
         self.history_["loss"].extend(history.history["loss"])
         self.n_iter_ += 1
         self._describe_in_model()
@@ -165,6 +165,19 @@ class _GlassnetEstimator(BaseEstimator):
 
     def _learn_targets(self, y):
         """What ``fit`` learns from the targets alone (the classifier's ``classes_``)."""
+
+    def _weights(self, targets, sample_weight):
+        """Per-example weights: ``sample_weight`` times ``class_weight``'s weight of each class."""
+        weights = _sample_weights(sample_weight, len(targets))
+        if self.class_weight is None:
+            return weights
+        per_class = checks.class_weights(self._class_weight_by_index(), targets, len(self.classes_))
+        return per_class if weights is None else weights * per_class
+
+    def _class_weight_by_index(self):
+        """``class_weight`` with class indexes (the loss's) for the classifier's labels."""
+        raise ConfigurationError(f"class_weight weighs classes, and {type(self).__name__} has none; "
+                                 "leave it None and use sample_weight")
 
     def _head(self, y):
         """``(networks.output_head, targets for the loss)`` for checked ``y``."""
@@ -212,6 +225,8 @@ class _GlassnetEstimator(BaseEstimator):
         params = self.get_params()
         if not (params["random_state"] is None or isinstance(params["random_state"], numbers.Integral)):
             params["random_state"] = None  # a RandomState instance is not data
+        if isinstance(params["class_weight"], dict):  # JSON keys are text: pairs keep the labels' type
+            params["class_weight"] = [[label, weight] for label, weight in params["class_weight"].items()]
         fitted = {name: _plain(getattr(self, name)) for name in _FITTED if hasattr(self, name)}
         for name in _FITTED_ARRAYS:  # with their dtype, so that labels come back as they were
             if name in fitted:
@@ -233,6 +248,9 @@ class _GlassnetEstimator(BaseEstimator):
             params = dict(schema.mapping("sklearn.params", saved["params"]))
             if isinstance(params.get("hidden_layer_sizes"), list):
                 params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+            if isinstance(params.get("class_weight"), list):
+                params["class_weight"] = dict(schema.listing(f"sklearn.params.class_weight[{i}]", pair, 2)
+                                              for i, pair in enumerate(params["class_weight"]))
             estimator = cls(**params)
             for name, value in cls._fitted_attributes(saved["fitted"], model).items():
                 setattr(estimator, name, value)
@@ -291,8 +309,10 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     "rmsprop") with ``learning_rate``, ``batch_size`` (None: the whole data set), ``epochs``,
     ``dropout`` (rate after each hidden layer), ``l1``/``l2`` (penalties on every weight matrix),
     ``early_stopping`` (hold out ``validation_fraction``, stop after ``patience`` epochs without
-    a lower validation loss, keep the best weights), ``random_state`` (the network's seed) and
-    ``verbose`` (0 silent, 1 progress bar, 2 a line per epoch).
+    a lower validation loss, keep the best weights), ``random_state`` (the network's seed),
+    ``verbose`` (0 silent, 1 progress bar, 2 a line per epoch) and ``class_weight`` (scikit-learn's
+    convention: None, a dict ``{label: weight}`` or "balanced", ``n / (n_classes * n_c)`` over the
+    rows given to ``fit``, before the early-stopping hold-out; a dict only for ``partial_fit``).
 
     Fitted attributes: ``model_`` (the glassnet ``Sequential``), ``classes_``, ``n_features_in_``,
     ``feature_names_in_`` (from a DataFrame), ``history_`` (``{"loss": [...], "val_loss": [...]}``,
@@ -313,6 +333,10 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``. The first call builds the network and needs ``classes``,
         every label that will ever be seen (as in scikit-learn's ``SGDClassifier``)."""
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' needs all the rows at once, which partial_fit does not "
+                             "see; pass a dict {label: weight} (e.g. computed with scikit-learn's "
+                             "compute_class_weight on all labels)")
         first_call = not hasattr(self, "model_")
         if first_call:
             if classes is None:
@@ -323,6 +347,15 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
             raise ValueError(f"classes={np.unique(classes).tolist()!r} differs from classes_="
                              f"{self.classes_.tolist()!r} of the first call")
         return self._partial_fit(X, y, sample_weight, first_call)
+
+    def _class_weight_by_index(self):
+        if not isinstance(self.class_weight, dict):
+            return self.class_weight  # "balanced", or refused by checks.class_weights
+        unknown = [label for label in self.class_weight if label not in self.classes_]
+        if unknown:
+            raise ValueError(f"class_weight has labels that are not in classes_ {self.classes_.tolist()!r}: "
+                             f"{unknown[:5]!r}")
+        return {int(np.searchsorted(self.classes_, label)): weight for label, weight in self.class_weight.items()}
 
     def _head(self, y):
         unknown = ~np.isin(y, self.classes_)
@@ -346,7 +379,7 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
 class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
     """A neural-network regressor (mean squared error, linear outputs); ``y`` may have several
     columns (multi-output regression). The hyperparameters and fitted attributes are those of
-    ``GlassnetClassifier`` (without ``classes_``). Targets are not rescaled: for targets far
+    ``GlassnetClassifier`` (without ``classes_``; ``class_weight`` must stay None). Targets are not rescaled: for targets far
     from unit scale wrap it in ``TransformedTargetRegressor(regressor, transformer=StandardScaler())``.
     """
 

@@ -415,3 +415,52 @@ def test_example_pipeline_grid_search_and_model_file():
     assert result.returncode == 0, result.stderr
     assert "loaded back: identical predictions" in result.stdout
     assert float(result.stdout.split("test accuracy, glassnet: ")[1].split()[0]) > 0.9
+
+
+# -- class_weight -----------------------------------------------------------------------------------
+def test_class_weight_dict_with_labels_equals_the_sample_weights_it_stands_for(iris):
+    x, y = iris
+    by_class = small(epochs=5, class_weight={"virginica": 3.0, "setosa": 0.5}).fit(x, y)
+    by_example = small(epochs=5).fit(x, y, sample_weight=np.select([y == "virginica", y == "setosa"], [3.0, 0.5], 1.0))
+    np.testing.assert_array_equal(by_class.predict_proba(x), by_example.predict_proba(x))
+
+
+def test_balanced_class_weight_is_scikit_learns_and_finds_a_rare_class():
+    from sklearn.metrics import recall_score
+    from sklearn.utils.class_weight import compute_class_weight
+    rng = np.random.default_rng(0)
+    y = np.where(rng.random(300) < 0.08, "rare", "common")
+    x = rng.standard_normal((300, 2)) + (y == "rare")[:, None] * 1.0
+    balanced = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    as_weights = small(epochs=20).fit(x, y, sample_weight=balanced[np.searchsorted(np.unique(y), y)])
+    clf = small(epochs=20, class_weight="balanced").fit(x, y)
+    np.testing.assert_array_equal(clf.predict_proba(x), as_weights.predict_proba(x))
+    plain = small(epochs=20).fit(x, y)
+    assert recall_score(y, plain.predict(x), pos_label="rare") < 0.5 < recall_score(y, clf.predict(x), pos_label="rare")
+
+
+def test_class_weight_is_kept_in_the_model_file_with_its_labels(tmp_path, iris):
+    x, y = iris
+    codes = np.searchsorted(np.unique(y), y)  # integer labels: a JSON object would make them text
+    clf = small(epochs=2, class_weight={2: 3.0, 0: 0.5}).fit(x, codes)
+    clf.save(tmp_path / "c.safetensors")
+    loaded = GlassnetClassifier.load(tmp_path / "c.safetensors")
+    assert loaded.get_params()["class_weight"] == {2: 3.0, 0: 0.5}
+    loaded.fit(x, codes)  # the labels still match classes_
+
+
+@pytest.mark.parametrize("estimator, message", [
+    (small(class_weight={"daisy": 2.0}), "class_weight has labels that are not in classes_"),
+    (small(class_weight="even"), "a dict {class: weight} or 'balanced'"),
+    (small(GlassnetRegressor, class_weight="balanced"), "GlassnetRegressor has none"),
+])
+def test_class_weight_mistakes_are_refused(iris, estimator, message):
+    x, y = iris
+    with pytest.raises(ValueError, match=message):
+        estimator.fit(x, y if isinstance(estimator, GlassnetClassifier) else np.arange(150.0))
+
+
+def test_partial_fit_refuses_balanced_class_weight(iris):
+    x, y = iris
+    with pytest.raises(ValueError, match="needs all the rows at once"):
+        small(class_weight="balanced").partial_fit(x, y, classes=np.unique(y))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import layers
+from glassnet import checks, layers
 
 
 def blobs(n=120, seed=0):
@@ -260,3 +260,30 @@ def test_fit_twice_continues_training():
     second = model.fit(x, y, epochs=2, verbose=0).history["loss"][0]
     assert second < first * 1.2
     assert model.optimizer.iterations == 2 * 2 * 4
+
+
+def test_balanced_class_weight_is_scikit_learns_formula():
+    from sklearn.utils.class_weight import compute_class_weight
+    y = np.array([0, 0, 0, 0, 0, 0, 2, 2, 1, 0, 2, 0])
+    weights = checks.class_weights("balanced", y, 4)  # class 3 does not occur
+    expected = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    np.testing.assert_allclose(weights, expected[np.searchsorted(np.unique(y), y)], rtol=1e-15)
+    one_hot = checks.class_weights("balanced", np.eye(4)[y], 4)
+    binary = checks.class_weights("balanced", (y[:, None] > 0).astype(float), 1)
+    np.testing.assert_array_equal(one_hot, weights)
+    assert binary.sum() == pytest.approx(len(y)) and binary[0] == len(y) / (2 * 8)  # 8 negatives
+    with pytest.raises(gn.ConfigurationError, match="a dict {class: weight} or 'balanced', got str 'even'"):
+        checks.class_weights("even", y, 4)
+
+
+def test_fit_with_balanced_class_weight_weighs_each_class_the_same():
+    rng = np.random.default_rng(0)
+    y = (rng.random(200) < 0.1).astype(int)  # 10% positives
+    x = rng.standard_normal((200, 3)) + y[:, None] * 0.5
+    recalls = {}
+    for class_weight in (None, "balanced"):
+        model = gn.Sequential([gn.layers.Input((3,)), gn.layers.Dense(1, activation="sigmoid")], seed=0)
+        model.compile(gn.optimizers.Adam(0.05), "binary_crossentropy", metrics=["recall"])
+        model.fit(x, y, epochs=20, batch_size=32, verbose=0, class_weight=class_weight)
+        recalls[class_weight] = model.evaluate(x, y, verbose=0)[1]
+    assert recalls[None] < 0.3 < recalls["balanced"]  # the rare class is found once it weighs as much
