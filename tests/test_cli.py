@@ -439,3 +439,61 @@ def test_bad_explain_options_are_usage_errors(options, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["explain", *options])
     assert exit.value.code == 2 and "Traceback" not in capsys.readouterr().err
+
+
+# -- class weights and AUC ----------------------------------------------------------------------------
+def test_evaluate_reports_auc_as_scikit_learn_computes_it(table, tmp_path, capsys):
+    from sklearn.metrics import roc_auc_score
+    frame = customers()
+    for target, drop in (("churned", "id,value"), ("plan", "id,churned")):
+        model = tmp_path / f"{target}.safetensors"
+        assert run(["train", table, "--target", target, "--drop", drop, "--out", model, *FAST], capsys)[0] == 0
+        status, out, _ = run(["evaluate", model, table, "--json", tmp_path / f"{target}.json"], capsys)
+        scores = json.loads((tmp_path / f"{target}.json").read_text())["scores"]
+        assert status == 0 and f"AUC {scores['auc']:.4f}" in out
+        rows = frame[frame[target].notna()]
+        loaded = TableModel.load(model)
+        probabilities = loaded.predict(rows, "test")[0]
+        labels = loaded.target.encode(rows[target], "test")
+        if target == "churned":  # binary: the probability of the second class
+            expected = roc_auc_score(labels, probabilities[:, 1])
+        else:  # three classes: macro one-vs-rest
+            expected = roc_auc_score(labels, probabilities, multi_class="ovr", average="macro")
+        assert scores["auc"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("weights", ["balanced", '{"yes": 3, "no": 1}'])
+def test_class_weight_is_used_and_recorded_in_the_model_file(table, tmp_path, capsys, weights):
+    plain, weighted = tmp_path / "plain.safetensors", tmp_path / "weighted.safetensors"
+    assert run(["train", table, "--target", "churned", "--drop", "id,value", "-o", plain, *FAST], capsys)[0] == 0
+    status, out, _ = run(["train", table, "--target", "churned", "--drop", "id,value", "-o", weighted,
+                          "--class-weight", weights, *FAST], capsys)
+    assert status == 0 and "AUC" in out
+    options = gn.load(weighted).metadata["training"]["options"]
+    assert options["class_weight"] == ("balanced" if weights == "balanced" else {"yes": 3.0, "no": 1.0})
+    assert gn.load(plain).metadata["training"]["options"]["class_weight"] is None
+    assert not np.array_equal(gn.load(plain).get_weights()[0], gn.load(weighted).get_weights()[0])
+
+
+def test_class_weight_in_python_takes_the_labels_and_equals_the_weights_by_index():
+    frame = customers()
+    by_label = TableModel.fit(frame, "churned", drop=["id", "value"], epochs=3, class_weight={"yes": 3, "no": 1})[0]
+    by_text = TableModel.fit(frame, "churned", drop=["id", "value"], epochs=3, class_weight={"yes": 3})[0]
+    np.testing.assert_array_equal(by_label.model.get_weights()[0], by_text.model.get_weights()[0])
+
+
+@pytest.mark.parametrize("value", ["even", "{not json}", "[1, 2]", "{}", '{"yes": -1}', '{"yes": "high"}'])
+def test_bad_class_weights_are_usage_errors(table, value, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["train", str(table), "--target", "churned", "--class-weight", value])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "argument --class-weight:" in err and "Traceback" not in err
+
+
+def test_class_weights_of_labels_the_target_does_not_have_are_refused(table, tmp_path, capsys):
+    err = error_of(["train", table, "--target", "churned", "--class-weight", '{"maybe": 2}', "-o",
+                    tmp_path / "m.safetensors"], capsys)
+    assert "class_weight names 'maybe', not a class of the target; its classes are: no, yes" in err
+    err = error_of(["train", table, "--target", "value", "--class-weight", "balanced", "-o",
+                    tmp_path / "m.safetensors"], capsys)
+    assert "class_weight weighs classes, and a regression has none" in err

@@ -28,7 +28,7 @@ def test_classification_with_text_labels_and_missing_values(frame):
     table, training = TableModel.fit(frame, "churned", drop=["id", "value"], log=lines.append, **SMALL)
     assert table.target.classes == ["no", "yes"] and table.dropped == ["id", "value"]
     assert (training.rows, training.train_rows, training.validation_rows) == (240, 192, 48)
-    assert training.scored_on == "validation" and set(training.scores) == {"accuracy", "f1"}
+    assert training.scored_on == "validation" and set(training.scores) == {"accuracy", "f1", "auc"}
     assert training.refit == {"rows": 240, "epochs": training.best_epoch or training.epochs_run}
     assert "missing values imputed (training rows): age" in lines[0]
     assert lines[-1].startswith("refitting on all 240 rows")

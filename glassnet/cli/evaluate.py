@@ -13,8 +13,9 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "evaluate", help="score a model on a table with known targets",
         description="Score a model from 'glassnet train' on a table that has the target column: "
-                    "accuracy, F1 and the confusion matrix (classification), or RMSE, MAE and R² "
-                    "(regression).")
+                    "accuracy, macro F1, ROC AUC (binary; for more classes the macro average of "
+                    "one-vs-rest AUCs) and the confusion matrix (classification), or RMSE, MAE and "
+                    "R² (regression).")
     parser.add_argument("model", help="a model file from glassnet train")
     parser.add_argument("data", help="rows with the target column (CSV or Parquet)")
     parser.add_argument("--json", metavar="PATH", help="also write the scores as JSON")

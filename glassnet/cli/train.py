@@ -63,6 +63,10 @@ def register(subparsers):
                           "validation rows have chosen the number of epochs, the model is trained "
                           "again on all rows for that many)")
     net.add_argument("--seed", type=checks.option(int, checks.seed), default=0, help="the same seed gives the same model")
+    net.add_argument("--class-weight", type=_class_weight, metavar="balanced|JSON",
+                     help="weigh the classes in the loss: 'balanced' (each class as much as any other: "
+                          "rows / (classes * rows of the class)) or a JSON object of labels, e.g. "
+                          "'{\"yes\": 3, \"no\": 1}' (classes left out weigh 1)")
     out = parser.add_argument_group("output")
     out.add_argument("--out", "-o", help="the model file (default: next to the data, .safetensors)")
     out.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -88,7 +92,7 @@ def run(args):
         task=args.task, layers=_layers(args.layers), activation=args.activation, optimizer=args.optimizer,
         learning_rate=args.lr, batch_size=args.batch_size or None, epochs=args.epochs, dropout=args.dropout,
         l1=args.l1, l2=args.l2, early_stopping=args.early_stopping, validation_split=args.validation_split,
-        refit=args.refit, seed=args.seed, source=source, comm=comm,
+        refit=args.refit, seed=args.seed, class_weight=args.class_weight, source=source, comm=comm,
         progress=None if args.quiet else lambda stage: [TrainingBar(stage)], log=None if args.quiet else print,
         options={k: v for k, v in vars(args).items() if k not in ("run", "func")})
     if comm is not None:
@@ -124,6 +128,24 @@ def _layers(text):
         return list(checks.positive_ints("--layers", [int(s) for s in text.split(",")] if text.strip() else []))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected layer sizes such as 128,64, got {text!r}") from None
+
+
+def _class_weight(text):
+    """The argparse type of ``--class-weight``: "balanced", or a JSON object {label: weight >= 0}."""
+    if text == "balanced":
+        return text
+    try:
+        weights = json.loads(text)
+    except ValueError:
+        weights = None
+    if not isinstance(weights, dict) or not weights:
+        raise argparse.ArgumentTypeError(f"expected 'balanced' or a JSON object such as '{{\"yes\": 3, \"no\": 1}}', "
+                                         f"got {tables.printable(text)!r}")
+    try:
+        return {label: checks.number(f"the weight of {tables.printable(label)!r}", weight, low=0)
+                for label, weight in weights.items()}
+    except ConfigurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _checked_layers(text):

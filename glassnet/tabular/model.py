@@ -63,12 +63,14 @@ class TableModel:
     @classmethod
     def fit(cls, frame, target, *, drop=(), task="auto", layers=(128, 64), activation="relu",
             optimizer="adam", learning_rate=3e-4, batch_size=32, epochs=500, dropout=0.2, l1=0.0, l2=1e-4,
-            early_stopping=20, validation_split=0.2, refit=True, seed=0, source="the table", comm=None,
-            progress=None, log=None, options=None):
+            early_stopping=20, validation_split=0.2, refit=True, seed=0, class_weight=None, source="the table",
+            comm=None, progress=None, log=None, options=None):
         """Train a model on the DataFrame ``frame`` to predict its column ``target`` from the
         others but ``drop``; ``(table_model, Training)``. The settings are ``glassnet train``'s
         options (``docs/cli.md``): ``batch_size=None`` is the whole data set,
-        ``early_stopping`` the patience (0: off), ``validation_split=0`` holds out nothing.
+        ``early_stopping`` the patience (0: off), ``validation_split=0`` holds out nothing;
+        ``class_weight`` is None, "balanced" or ``{label: weight}`` with the target's labels (or
+        their text, as ``--class-weight`` gives them).
 
         ``source`` names the table in messages; ``progress(stage)`` returns callbacks for each
         training (``stage`` is "epoch", then "refit"), e.g. ``lambda stage: [TrainingBar(stage)]``;
@@ -79,7 +81,8 @@ class TableModel:
         settings = {"task": task, "layers": networks.hidden_sizes(layers, "layers"), "activation": activation,
                     "optimizer": optimizer, "learning_rate": learning_rate, "batch_size": batch_size,
                     "epochs": epochs, "dropout": dropout, "l1": l1, "l2": l2, "early_stopping": early_stopping,
-                    "validation_split": validation_split, "refit": refit, "seed": seed}
+                    "validation_split": validation_split, "refit": refit, "seed": seed,
+                    "class_weight": class_weight}
         if task not in TASKS:
             raise ConfigurationError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         if not 0 <= validation_split < 1:
@@ -93,6 +96,7 @@ class TableModel:
         if features.shape[1] == 0:
             raise DataError(f"{source} has no columns left to learn from after the target and --drop")
         y = encoder.encode(frame[target])
+        weights = _class_weight_by_index(class_weight, encoder)
         train_rows, val_rows = _split(y, encoder, validation_split, seed)
         table = cls(None, TablePreprocessor.fit(features.iloc[train_rows], comm), encoder, drop)
         n_train = _total(comm, len(train_rows))
@@ -112,7 +116,7 @@ class TableModel:
 
         def train(model, x, y, epochs, stage, validation=None, stopper=None):
             """Train ``model``; its target scale folded into its last layer afterwards."""
-            history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation,
+            history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation, class_weight=weights,
                                 callbacks=([stopper] if stopper else []) + progress(stage), verbose=0,
                                 distributed="shards" if comm is not None else False)
             if encoder.task == "regression":
@@ -210,16 +214,20 @@ class TableModel:
         return pd.DataFrame(columns)
 
     def scores(self, encoded_targets, outputs):
-        """Accuracy and macro F1, or RMSE, MAE and R², of ``outputs`` against encoded targets."""
+        """Accuracy, macro F1 and ROC AUC (``_auc``; left out when the rows hold one class), or
+        RMSE, MAE and R², of ``outputs`` against encoded targets."""
         metrics = require("sklearn.metrics", "cli", "scoring predictions")
         if not np.isfinite(outputs).all():
             raise DataError("the model's outputs are not finite numbers, so they cannot be scored: its "
                             "training diverged (lower the learning rate, --lr) or its weights are not finite")
         if self.target.task == "classification":
             predicted = outputs.argmax(axis=1)
-            return {"accuracy": float(metrics.accuracy_score(encoded_targets, predicted)),
-                    "f1": float(metrics.f1_score(encoded_targets, predicted, average="macro",
-                                                 labels=np.arange(self.target.n_classes)))}
+            scores = {"accuracy": float(metrics.accuracy_score(encoded_targets, predicted)),
+                      "f1": float(metrics.f1_score(encoded_targets, predicted, average="macro",
+                                                   labels=np.arange(self.target.n_classes)))}
+            if len(np.unique(encoded_targets)) > 1:  # an AUC needs positives and negatives
+                scores["auc"] = _auc(metrics, encoded_targets, outputs)
+            return scores
         truth = encoded_targets * self.target.std + self.target.mean  # back to the user's units
         return {"rmse": float(np.sqrt(metrics.mean_squared_error(truth, outputs))),
                 "mae": float(metrics.mean_absolute_error(truth, outputs)),
@@ -235,8 +243,17 @@ class TableModel:
                             columns=[f"predicted {c}" for c in labels])
 
 
+def _auc(metrics, labels, probabilities):
+    """ROC AUC (scikit-learn's ``roc_auc_score``) of the second class's probability for two
+    classes; for more, the macro average of the one-vs-rest AUCs of the classes that occur in
+    ``labels`` (``multi_class="ovr"`` when all of them do)."""
+    if probabilities.shape[1] == 2:
+        return float(metrics.roc_auc_score(labels, probabilities[:, 1]))
+    return float(np.mean([metrics.roc_auc_score(labels == c, probabilities[:, c]) for c in np.unique(labels)]))
+
+
 def format_scores(scores):
-    names = {"accuracy": "accuracy", "f1": "F1 (macro)", "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
+    names = {"accuracy": "accuracy", "f1": "F1 (macro)", "auc": "AUC", "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
     return ", ".join(f"{names.get(k, k)} {v:.4f}" for k, v in scores.items())
 
 
@@ -287,6 +304,23 @@ def _split(y, target, fraction, seed):
         raise DataError(f"validation_split {fraction} of {rows} rows leaves no rows for training "
                         "or validation")
     return np.sort(train), np.sort(val)
+
+
+def _class_weight_by_index(class_weight, encoder):
+    """``class_weight`` for the loss: "balanced" as it is, ``{label: weight}`` with the encoder's
+    class indexes for the labels (given as they are or as their text)."""
+    if class_weight is None:
+        return None
+    if encoder.task != "classification":
+        raise ConfigurationError("class_weight weighs classes, and a regression has none")
+    if not isinstance(class_weight, dict):
+        return class_weight  # "balanced", or refused by fit
+    index = {str(label): i for i, label in enumerate(encoder.classes)}
+    unknown = [label for label in class_weight if str(label) not in index]
+    if unknown:
+        raise DataError(f"class_weight names {', '.join(map(repr, unknown[:5]))}, not a class of the target; "
+                        f"its classes are: {', '.join(printable(str(c)) for c in encoder.classes)}")
+    return {index[str(label)]: weight for label, weight in class_weight.items()}
 
 
 def _metadata(training, target, options):
