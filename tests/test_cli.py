@@ -119,12 +119,20 @@ def test_the_task_is_inferred_from_the_target(values, task):
     assert TargetEncoder.infer_task(pd.Series(values)) == task
 
 
-def test_an_identifier_like_text_column_is_pointed_out(tmp_path, capsys):
+def test_identifier_and_index_columns_are_left_out_reported_and_kept_on_request(tmp_path, capsys):
     frame = customers()
     frame["name"] = [f"customer {i}" for i in range(len(frame))]
-    frame.to_csv(tmp_path / "named.csv", index=False)
+    frame.to_csv(tmp_path / "named.csv")  # with pandas' index, read back as 'Unnamed: 0'
     status, out, _ = run(["train", tmp_path / "named.csv", "--target", "churned", "--epochs", "2"], capsys)
-    assert status == 0 and "'name' has 192 distinct values in 192 rows, like an identifier; consider --drop name" in out
+    assert status == 0
+    for text in ("left out Unnamed: 0: numbers the rows (like an index) (--keep Unnamed: 0 uses it)",
+                 "left out id: numbers the rows", "left out name: 192 distinct values in 192 rows, like an identifier"):
+        assert text in out
+    assert TableModel.load(tmp_path / "named.safetensors").features.input_names == ["age", "plan", "spend", "value"]
+    status, out, _ = run(["info", tmp_path / "named.safetensors"], capsys)
+    assert "left out name: 240 distinct values in 240 rows" in out and "read as missing: empty cells and '?'" in out
+    run(["train", tmp_path / "named.csv", "--target", "churned", "--keep", "id,name", "--force", *FAST], capsys)
+    assert TableModel.load(tmp_path / "named.safetensors").features.input_names[:2] == ["id", "age"]
 
 
 def test_task_override_batch_size_one_and_no_validation(tmp_path, capsys):
@@ -441,6 +449,75 @@ def test_bad_explain_options_are_usage_errors(options, capsys):
     assert exit.value.code == 2 and "Traceback" not in capsys.readouterr().err
 
 
+# -- columns the way a data scientist treats them (issue 14) ---------------------------------------
+def test_question_marks_in_a_numeric_target_are_missing_values_not_classes(tmp_path, capsys):
+    frame = customers().drop(columns=["id"]).astype({"value": object, "spend": object})
+    frame.loc[::10, "value"] = "?"
+    frame.loc[1, "spend"] = "n.d."
+    frame.to_csv(tmp_path / "marked.csv", index=False)
+    status, out, _ = run(["train", tmp_path / "marked.csv", "--target", "value", "--na-values", "n.d.", *FAST], capsys)
+    assert status == 0 and "left out 24 row(s) without a target value" not in out  # -q: no report
+    table = TableModel.load(tmp_path / "marked.safetensors")
+    assert table.target.task == "regression" and table.features.columns[2]["kind"] == "numeric"
+    assert "n.d." in table.features.markers
+    status, out, _ = run(["train", tmp_path / "marked.csv", "--target", "value", "--na-values", "n.d.",
+                          "--epochs", "1", "--force"], capsys)
+    assert "left out 24 row(s) without a target value" in out and "'?', 'NA'" in out and "'n.d.'" in out
+
+
+def test_classification_of_a_continuous_target_is_refused(table, capsys):
+    err = error_of(["train", table, "--target", "value", "--task", "classification"], capsys)
+    assert "the target 'value' holds numbers with fractions" in err and "not classes" in err
+
+
+def test_the_separator_is_sniffed_whatever_the_suffix(tmp_path, capsys):
+    customers().to_csv(tmp_path / "semicolons.csv", index=False, sep=";")
+    status, out, _ = run(["train", tmp_path / "semicolons.csv", "--target", "churned", "--epochs", "1"], capsys)
+    assert status == 0
+    assert TableModel.load(tmp_path / "semicolons.safetensors").features.input_names == ["age", "plan", "spend", "value"]
+
+
+def test_dates_are_split_into_parts_reported_and_shown_by_info(tmp_path, capsys):
+    frame = customers()
+    frame["joined"] = pd.date_range("2020-01-01", periods=len(frame), freq="37h").astype(str)
+    frame.loc[5, "joined"] = None
+    frame.to_parquet(tmp_path / "dated.parquet")
+    status, out, _ = run(["train", tmp_path / "dated.parquet", "--target", "churned", "--epochs", "1"], capsys)
+    assert status == 0 and "1 date column split into parts" in out
+    assert "joined: dates -> year, month_sin, month_cos, day, weekday_sin, weekday_cos, hour_sin, hour_cos, minute" in out
+    status, out, _ = run(["info", tmp_path / "dated.safetensors"], capsys)
+    assert "joined: date, split into year, month_sin" in out
+    new = frame.assign(joined=pd.to_datetime(frame["joined"]))  # a timestamp column predicts as the text did
+    new.to_parquet(tmp_path / "new.parquet")
+    assert run(["predict", tmp_path / "dated.safetensors", tmp_path / "new.parquet", "-o", tmp_path / "p.csv"],
+               capsys)[0] == 0
+
+
+def test_many_categories_are_capped_with_the_choice_reported(tmp_path, capsys):
+    frame = customers(600)
+    frame["shop"] = [f"shop {i % 150}" for i in range(600)]
+    frame.to_csv(tmp_path / "shops.csv", index=False)
+    status, out, _ = run(["train", tmp_path / "shops.csv", "--target", "churned", "--epochs", "1"], capsys)
+    assert status == 0 and "shop: 149 categories; the 100 most frequent one-hot encoded, the other 49" in out  # training rows
+    status, out, _ = run(["info", tmp_path / "shops.safetensors"], capsys)
+    assert "shop: categorical, one-hot over 100 categories" in out and "'(other)' for 50 less frequent ones" in out
+
+
+def test_nested_parquet_columns_are_refused_by_name(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"x": [1.0, 2.0], "tags": [[1, 2], [3]], "y": ["a", "b"]}), tmp_path / "nested.parquet")
+    err = error_of(["train", tmp_path / "nested.parquet", "--target", "y"], capsys)
+    assert "has nested columns, which a network cannot take as inputs: tags (list<element: int64>)" in err
+
+
+def test_predictions_to_an_unsupported_suffix_are_refused_before_work(table, tmp_path, capsys):
+    run(["train", table, "--target", "churned", *FAST], capsys)
+    err = error_of(["predict", tmp_path / "customers.safetensors", table, "-o", tmp_path / "p.xlsx"], capsys)
+    assert "p.xlsx: tables are written as CSV (.csv, .tsv, .txt) or Parquet (.parquet, .pq), not .xlsx" in err
+    assert not (tmp_path / "p.xlsx").exists()
+
+
 # -- class weights and AUC ----------------------------------------------------------------------------
 def test_evaluate_reports_auc_as_scikit_learn_computes_it(table, tmp_path, capsys):
     from sklearn.metrics import roc_auc_score
@@ -497,3 +574,15 @@ def test_class_weights_of_labels_the_target_does_not_have_are_refused(table, tmp
     err = error_of(["train", table, "--target", "value", "--class-weight", "balanced", "-o",
                     tmp_path / "m.safetensors"], capsys)
     assert "class_weight weighs classes, and a regression has none" in err
+
+
+def test_train_says_what_it_reads_and_labels_errors_in_the_targets_units(table, tmp_path, capsys):
+    status, out, _ = run(["train", table, "--target", "value", "--drop", "id", "--out", tmp_path / "r.safetensors",
+                          "--epochs", "5"], capsys)
+    lines = out.splitlines()
+    assert status == 0 and lines[0] == f"reading {table}" and lines[1].startswith("read 240 rows, 6 columns in ")
+    assert "errors (mae) in units of 'value'" in out and "batch 32" in out
+    metrics = json.loads((tmp_path / "r.metrics.json").read_text())
+    assert metrics["history_errors_in_units_of"] == "value"
+    info = json.loads(run(["info", tmp_path / "r.safetensors", "--json"], capsys)[1])
+    assert info["metadata"]["training"]["options"]["batch_size"] == 32

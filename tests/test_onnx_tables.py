@@ -183,3 +183,25 @@ def test_export_command_errors(trained, tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert err.startswith("glassnet: error: ") and len(err.strip().splitlines()) == 1
     assert re.search(message, err)
+
+
+def test_a_model_with_a_date_column_is_refused_naming_it(tmp_path):
+    frame = make_table().assign(sold=pd.date_range("2020-01-01", periods=300, freq="D").astype(str))
+    frame.to_csv(tmp_path / "dated.csv", index=False)
+    cli.main(["train", str(tmp_path / "dated.csv"), "--target", "kind", "--drop", "passed,grade,price",
+              "--epochs", "1", "--quiet", "--out", str(tmp_path / "model.safetensors")])
+    with pytest.raises(ExportError, match="the date column 'sold' cannot be exported"):
+        to_proto(TableModel.load(tmp_path / "model.safetensors").model)
+
+
+def test_capped_categories_export_with_their_other_input(tmp_path):
+    frame = make_table().assign(shop=[f"s{i % 120}" for i in range(300)])
+    frame.to_csv(tmp_path / "shops.csv", index=False)
+    cli.main(["train", str(tmp_path / "shops.csv"), "--target", "price", "--drop", "kind,passed,grade",
+              "--epochs", "2", "--quiet", "--out", str(tmp_path / "model.safetensors")])
+    table = TableModel.load(tmp_path / "model.safetensors")
+    assert table.features.columns[-1]["other"] == 20
+    rows = make_table(50, seed=1).assign(shop=[f"s{i}" for i in range(100, 150)])  # rare, unseen: (other)
+    expected = table.predict(rows)[0]
+    outputs = serve(to_proto(table.model), feeds(table, rows))
+    np.testing.assert_allclose(outputs["prediction"], expected, rtol=TOLERANCE, atol=TOLERANCE * 1000)

@@ -7,6 +7,7 @@ from ..io import model_file, schema
 from ..model import Sequential
 from ..tabular.files import printable
 from ..tabular.model import TableModel
+from ..tabular.columns import date_features
 
 SHOWN_COLUMNS = 12
 
@@ -71,17 +72,26 @@ def _preprocessing(table):
     _say(f"input columns ({len(columns)}):")
     for column in columns[:SHOWN_COLUMNS]:
         missing = f", {column['missing']} missing in training (imputed)" if column["missing"] else ""
-        if column["kind"] == "numeric":
-            _say(f"  {column['name']}: numeric, standardized with mean {column['mean']:.4g}, "
-                  f"std {column['std']:.4g}{missing}")
-        else:
-            shown = ", ".join(column["categories"][:8]) + (", ..." if len(column["categories"]) > 8 else "")
-            _say(f"  {column['name']}: categorical, one-hot over {len(column['categories'])} "
-                  f"categories ({shown}){missing}")
+        _say(f"  {column['name']}: {_encoding(column)}{missing}")
     if len(columns) > SHOWN_COLUMNS:
         _say(f"  ... and {len(columns) - SHOWN_COLUMNS} more (glassnet info --json shows them all)")
     if table.dropped:
         _say(f"left out: {', '.join(table.dropped)}")
+    for name, reason in table.features.left_out.items():
+        _say(f"left out {name}: {reason}")
+    if table.features.markers:
+        _say("read as missing: empty cells and " + ", ".join(repr(m) for m in table.features.markers if m))
+
+
+def _encoding(column):
+    """How a column of the preprocessing becomes inputs, in words."""
+    if column["kind"] == "numeric":
+        return f"numeric, standardized with mean {column['mean']:.4g}, std {column['std']:.4g}"
+    if column["kind"] == "date":
+        return "date, split into " + ", ".join(date_features(column["parts"]))
+    shown = ", ".join(column["categories"][:8]) + (", ..." if len(column["categories"]) > 8 else "")
+    other = (f" and '(other)' for {column['other']} less frequent ones" if column.get("other") else "")
+    return f"categorical, one-hot over {len(column['categories'])} categories ({shown}){other}"
 
 
 def _training_metadata(training):

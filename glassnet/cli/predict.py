@@ -29,6 +29,7 @@ def register(subparsers):
 def run(args):
     table = TableModel.load(args.model)
     if args.output:
+        tables.check_table_suffix(args.output)
         tables.check_output_path(args.output, args.force)
     frame = tables.read_table(args.data)
     outputs, report = table.predict(frame, args.data)

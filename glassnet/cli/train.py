@@ -40,6 +40,12 @@ def register(subparsers):
                       help="default: classification for text, boolean or a few integer values")
     data.add_argument("--drop", action="append", default=[], metavar="COLUMNS",
                       help="columns to leave out, comma-separated (repeatable), e.g. an id")
+    data.add_argument("--keep", action="append", default=[], metavar="COLUMNS",
+                      help="columns to use even though they look like an index or an identifier "
+                           "(comma-separated, repeatable)")
+    data.add_argument("--na-values", action="append", default=[], metavar="TEXTS",
+                      help="more text that marks a missing value, comma-separated (repeatable); "
+                           f"always: empty, {', '.join(m for m in tables.MISSING_MARKERS if m)}")
     data.add_argument("--validation-split", type=checks.option(float, checks.number, low=0, high=1, high_open=True),
                       default=0.2, metavar="FRACTION",
                       help="rows held out to validate on, shuffled (default 0.2)")
@@ -88,7 +94,7 @@ def run(args):
     require("matplotlib", "plots", "the picture of the training curves")
     require("sklearn", "cli", "glassnet train")
     table, training = TableModel.fit(
-        frame, target, drop=[c.strip() for spec in args.drop for c in spec.split(",") if c.strip()],
+        frame, target, drop=_names(args.drop), keep=_names(args.keep), na_values=_names(args.na_values),
         task=args.task, layers=_layers(args.layers), activation=args.activation, optimizer=args.optimizer,
         learning_rate=args.lr, batch_size=args.batch_size or None, epochs=args.epochs, dropout=args.dropout,
         l1=args.l1, l2=args.l2, early_stopping=args.early_stopping, validation_split=args.validation_split,
@@ -120,6 +126,11 @@ def _write(table, training, outputs, force, quiet):
     print(f"{training.scored_on}: {format_scores(training.scores)}")
     if not quiet:
         print("wrote " + tables.printable(", ".join(outputs.values())))
+
+
+def _names(specs):
+    """The comma-separated names of a repeatable option, as one list."""
+    return [name.strip() for spec in specs for name in spec.split(",") if name.strip()]
 
 
 def _layers(text):
@@ -163,7 +174,7 @@ def _read(args, comm):
     part = None if comm is None else (comm.rank, comm.size)
     if args.dataset:
         return tables.builtin_dataset(args.dataset, part), args.dataset
-    return tables.read_table(args.data, part), args.data
+    return tables.read_table(args.data, part, _names(args.na_values)), args.data
 
 
 def _output_paths(args, source):

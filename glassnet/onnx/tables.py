@@ -7,7 +7,12 @@ Inputs, one per feature column, each of shape ``(batch, 1)``, named after the co
     numeric column      float64    z = (x - mean) / std, NaN (missing) -> 0 (the mean), as float32
     categorical column  string     one-hot over the training categories: an empty string
                                    (missing) -> the most frequent category, a category never seen
-                                   in training -> all zeros
+                                   in training -> all zeros, or the "(other)" input when the
+                                   column keeps only its most frequent categories
+
+A date column (``tabular/preprocessing.py`` splits it into numeric parts) has no operators here:
+a model with one is refused with an ``ExportError`` naming it. Missing-value markers other than
+the empty string (``?``, ``NA``, ...) are the caller's to turn into empty strings or NaN.
 
 Outputs: ``label`` (batch,) and ``probabilities`` (batch, classes) in the order of the classes,
 for classification; ``prediction`` (batch,) for regression (the target's scaling is folded into
@@ -15,7 +20,9 @@ the last layer by ``networks.fold_target_scale``).
 """
 import numpy as np
 
-from ..tabular.preprocessing import NUMERIC, TablePreprocessor, TargetEncoder
+from ..errors import ExportError
+from ..tabular.columns import DATE, NUMERIC
+from ..tabular.preprocessing import TablePreprocessor, TargetEncoder
 from .graph import ML_DOMAIN, tensor_type
 
 
@@ -31,7 +38,14 @@ class TableStage:
         config = model.preprocessing
         if not isinstance(config, dict) or not {"features", "target"} <= set(config):
             return None
-        return cls(TablePreprocessor.from_config(config["features"]), TargetEncoder.from_config(config["target"]))
+        features = TablePreprocessor.from_config(config["features"])
+        dates = [column["name"] for column in features.columns if column["kind"] == DATE]
+        if dates:
+            raise ExportError(f"the date column{'s' * (len(dates) > 1)} {', '.join(map(repr, dates))} cannot be "
+                              "exported: ONNX has no operators here that split a date into its parts; export "
+                              "the network alone (preprocessing=False, glassnet export --no-preprocessing) "
+                              "or train without the column")
+        return cls(features, TargetEncoder.from_config(config["target"]))
 
     def inputs(self, graph):
         """Declare one input per column; return the name of the network's input matrix."""
@@ -73,9 +87,10 @@ def _one_hot(graph, column):
     keys, codes = categories, list(range(len(categories)))
     if "" not in categories:  # an empty string is a missing value: the most frequent category
         keys, codes = keys + [""], codes + [categories.index(column["fill"])]
+    depth = len(categories) + bool(column.get("other"))  # unseen: "(other)", or out of range (zeros)
     index = graph.node("LabelEncoder", [x], f"{name}/index", domain=ML_DOMAIN, keys_strings=keys,
-                       values_int64s=codes, default_int64=len(categories))  # unseen: out of range
-    one_hot = graph.node("OneHot", [index, graph.constant(f"{name}/depth", len(categories), np.int64),
+                       values_int64s=codes, default_int64=len(categories))
+    one_hot = graph.node("OneHot", [index, graph.constant(f"{name}/depth", depth, np.int64),
                                     graph.constant(f"{name}/off_on", [0.0, 1.0])], f"{name}/one_hot", axis=-1)
     return graph.node("Flatten", [one_hot], f"{name}/one_hot_2d", axis=1)
 

@@ -4,6 +4,11 @@ Reading needs the ``tables`` extra (``pip install 'glassnet[tables]'``); the err
 is missing. Every way a file can fail to read (missing, empty, header only, not CSV, not Parquet)
 becomes one clear ``DataError`` naming the file.
 
+The separator of a delimited file is sniffed from its first lines (``,``, ``;``, tab or ``|``),
+whatever its suffix. Text cells that are missing-value markers (``MISSING_MARKERS``:
+``?``, ``NA``, ``N/A``, ``null``, empty, ..., and any the caller adds) are read as missing, in CSV
+and in Parquet text columns. Nested Parquet columns (lists, structs, maps) are refused by name.
+
 A folder of Parquet files is one table: its files in name order. Each process of a distributed
 training reads only its part of the rows (``part=(index, count)``); from Parquet, only the row
 groups that hold them, so no process needs memory for the whole table.
@@ -12,6 +17,7 @@ Strings from a table (or from a model file made from one) are untrusted on the w
 ``printable`` shows control characters as escapes for a terminal, and ``escape_formulas`` keeps a
 spreadsheet from running CSV cells as formulas.
 """
+import csv
 import os
 import re
 
@@ -26,40 +32,40 @@ BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 # How a CSV cell that a spreadsheet would run as a formula starts (OWASP's list), and a plain
 # number, which starts the same way but is only a number.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Text cells read as missing values (besides empty cells); glassnet train's --na-values adds more.
+MISSING_MARKERS = ("", "?", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "null", "NULL", "None", "<NA>")
+SEPARATORS = ",;\t|"
+SNIFFED_BYTES = 64 * 1024
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-def read_table(path, part=None):
+def read_table(path, part=None, na_values=()):
     """A CSV (``.csv``, ``.tsv``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file, or a folder
-    of Parquet files, as a DataFrame. With ``part=(index, count)``, only rows
-    ``[n * index // count, n * (index + 1) // count)`` of its ``n`` rows: from Parquet, only the
-    row groups that hold them are read; a CSV file is read whole and cut."""
+    of Parquet files, as a DataFrame; text in ``MISSING_MARKERS`` or ``na_values`` is missing. With
+    ``part=(index, count)``, only rows ``[n * index // count, n * (index + 1) // count)`` of its
+    ``n`` rows: from Parquet, only the row groups that hold them are read; a CSV file is read
+    whole and cut."""
     pd = require("pandas", "tables", "reading tables")
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
-    csv = not os.path.isdir(path) and suffix in CSV_SUFFIXES
+    markers = [*MISSING_MARKERS, *na_values]
+    delimited = not os.path.isdir(path) and suffix in CSV_SUFFIXES
     if os.path.isdir(path):
         files = sorted(os.path.join(path, name) for name in os.listdir(path)
                        if os.path.splitext(name)[1].lower() in PARQUET_SUFFIXES)
         if not files:
             raise DataError(f"{path} is a folder without Parquet files (.parquet, .pq)")
-        frame = _read_parquet(path, files, part)
+        frame = _read_parquet(path, files, part, markers)
     elif suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES:
         raise DataError(f"{path}: expected a CSV file (.csv, .tsv, .txt) or a Parquet file "
                         f"(.parquet, .pq), got {suffix or 'no extension'}")
     elif not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
-    elif suffix in PARQUET_SUFFIXES and part is not None:
-        frame = _read_parquet(path, [path], part)
     elif suffix in PARQUET_SUFFIXES:
-        require("pyarrow", "tables", "reading Parquet files")
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as error:  # pyarrow raises several unrelated types for a bad file
-            raise DataError(f"{path} could not be read as Parquet: {error}") from None
+        frame = _read_parquet(path, [path], part, markers)
     else:
         try:
-            frame = pd.read_csv(path, sep=CSV_SUFFIXES[suffix], engine="python" if suffix == ".txt" else "c")
+            frame = pd.read_csv(path, sep=_separator(path, suffix), na_values=markers, keep_default_na=False)
         except pd.errors.EmptyDataError:
             raise DataError(f"{path} is empty: expected a header line and rows") from None
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
@@ -68,7 +74,7 @@ def read_table(path, part=None):
         raise DataError(f"{path} has no columns")
     if len(frame) == 0:
         raise DataError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no rows")
-    if part is not None and csv:
+    if part is not None and delimited:
         frame = frame.iloc[_rows(path, len(frame), part)]
     frame.columns = [str(c) for c in frame.columns]
     return frame
@@ -82,11 +88,36 @@ def _rows(path, n, part):
     return slice(n * index // count, n * (index + 1) // count)
 
 
-def _read_parquet(path, files, part):
+def _separator(path, suffix):
+    """The separator of a delimited file, sniffed from its first lines (``csv.Sniffer``), or the
+    suffix's (``,`` for ``.csv``, tab for ``.tsv``) when they do not tell."""
+    with open(path, "rb") as file:
+        sample = file.read(SNIFFED_BYTES).decode("utf-8", errors="replace")
+    lines = sample.splitlines()[:-1] if len(sample) == SNIFFED_BYTES else sample.splitlines()
+    try:
+        return csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return CSV_SUFFIXES[suffix] or ","
+
+
+def _nested_columns(schema):
+    """``name (type)`` of every nested column (list, struct, map) of a pyarrow schema."""
+    import pyarrow as pa
+    return [f"{field.name} ({field.type})" for field in schema if pa.types.is_nested(field.type)]
+
+
+def _read_parquet(path, files, part, markers):
     """The rows of ``part`` (all with None) of the Parquet ``files`` taken as one table, reading
-    only the row groups that hold them."""
+    only the row groups that hold them; nested columns refused, text ``markers`` missing."""
     pa = require("pyarrow", "tables", "reading Parquet files")
     import pyarrow.parquet as pq
+    try:
+        nested = _nested_columns(pq.ParquetFile(files[0]).schema_arrow)
+    except Exception as error:  # pyarrow raises several unrelated types for a bad file
+        raise DataError(f"{path} could not be read as Parquet: {error}") from None
+    if nested:
+        raise DataError(f"{path} has nested columns, which a network cannot take as inputs: "
+                        f"{', '.join(nested)}; flatten them into plain columns or leave them out of the file")
     try:
         groups = [(file, group, file.metadata.row_group(group).num_rows)
                   for file in map(pq.ParquetFile, files) for group in range(file.num_row_groups)]
@@ -99,11 +130,14 @@ def _read_parquet(path, files, part):
                 pieces.append(file.read_row_group(group).slice(lo - start, hi - lo))
             start += rows
         table = pa.concat_tables(pieces) if pieces else pq.ParquetFile(files[0]).schema_arrow.empty_table()
-        return table.to_pandas()
+        frame = table.to_pandas()
     except DataError:
         raise
     except Exception as error:  # pyarrow raises several unrelated types for a bad file
         raise DataError(f"{path} could not be read as Parquet: {error}") from None
+    text = frame.select_dtypes(include=["object", "string"]).columns
+    frame[text] = frame[text].apply(lambda column: column.where(~column.isin(markers)))
+    return frame
 
 
 def builtin_dataset(name, part=None):
@@ -134,6 +168,14 @@ def check_output_path(path, force=False):
         raise DataError(f"{path} already exists; pass --force to overwrite it")
     if os.path.exists(path) and atomic.read_only(path):
         raise DataError(f"{path} is read-only; make it writable to replace it")
+
+
+def check_table_suffix(path):
+    """Refuse, before any work, an output ``path`` whose suffix is neither CSV's nor Parquet's."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES:
+        raise DataError(f"{path}: tables are written as CSV (.csv, .tsv, .txt) or Parquet (.parquet, .pq), "
+                        f"not {suffix or 'without a suffix'}")
 
 
 def is_csv(path):

@@ -27,7 +27,8 @@ from ..io import schema
 from ..model import Sequential
 from ..version import __version__
 from . import networks
-from .files import printable
+from .files import MISSING_MARKERS, printable
+from .columns import index_columns, missing_marked
 from .preprocessing import TablePreprocessor, TargetEncoder
 
 TASKS = ("auto", "classification", "regression")
@@ -61,12 +62,14 @@ class TableModel:
         self.model, self.features, self.target, self.dropped = model, features, target, list(dropped)
 
     @classmethod
-    def fit(cls, frame, target, *, drop=(), task="auto", layers=(128, 64), activation="relu",
+    def fit(cls, frame, target, *, drop=(), keep=(), na_values=(), task="auto", layers=(128, 64), activation="relu",
             optimizer="adam", learning_rate=3e-4, batch_size=32, epochs=500, dropout=0.2, l1=0.0, l2=1e-4,
             early_stopping=20, validation_split=0.2, refit=True, seed=0, class_weight=None, source="the table",
             comm=None, progress=None, log=None, options=None):
         """Train a model on the DataFrame ``frame`` to predict its column ``target`` from the
-        others but ``drop``; ``(table_model, Training)``. The settings are ``glassnet train``'s
+        others but ``drop``; ``(table_model, Training)``. Columns that look like an index or an
+        identifier are left out unless in ``keep``; text in ``files.MISSING_MARKERS`` and
+        ``na_values`` is a missing value. The settings are ``glassnet train``'s
         options (``docs/cli.md``): ``batch_size=None`` is the whole data set,
         ``early_stopping`` the patience (0: off), ``validation_split=0`` holds out nothing;
         ``class_weight`` is None, "balanced" or ``{label: weight}`` with the target's labels (or
@@ -87,8 +90,13 @@ class TableModel:
             raise ConfigurationError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         if not 0 <= validation_split < 1:
             raise ConfigurationError(f"validation_split must be in [0, 1), got {validation_split}")
-        drop = list(drop)
-        _check_columns(frame, source, target, drop)
+        drop, keep = list(drop), list(keep)
+        _check_columns(frame, source, target, drop, keep)
+        markers = [*MISSING_MARKERS, *na_values]
+        frame = frame.copy(deep=False)
+        frame[target] = missing_marked(frame[target], markers)
+        indexes = {name: reason for name, reason in index_columns(frame.drop(columns=[target, *drop]), comm).items()
+                   if name not in keep}
 
         frame, rows, left_out = _rows_with_target(frame, target, source, comm)
         encoder = TargetEncoder.fit(frame[target], None if task == "auto" else task, comm)
@@ -98,7 +106,8 @@ class TableModel:
         y = encoder.encode(frame[target])
         weights = _class_weight_by_index(class_weight, encoder)
         train_rows, val_rows = _split(y, encoder, validation_split, seed)
-        table = cls(None, TablePreprocessor.fit(features.iloc[train_rows], comm), encoder, drop)
+        columns = dict(comm=comm, markers=markers, left_out=indexes, keep=keep)
+        table = cls(None, _preprocessor(features.iloc[train_rows], source, columns), encoder, drop)
         n_train = _total(comm, len(train_rows))
         n_val = 0 if val_rows is None else _total(comm, len(val_rows))
 
@@ -141,7 +150,7 @@ class TableModel:
             # The validation rows chose the number of epochs; the final model learns from every row.
             refitted = {"rows": rows, "epochs": len(history.epoch) if best_epoch is None else best_epoch}
             log(f"refitting on all {rows} rows for {refitted['epochs']} epochs")
-            table.features = TablePreprocessor.fit(features, comm)
+            table.features = _preprocessor(features, source, columns)
             x_all, _ = table.features.transform(features)
             table.model = network(x_all.shape[1])
             train(table.model, x_all, y, refitted["epochs"], "refit")
@@ -267,9 +276,18 @@ def _everyone(comm, array):
     return array if comm is None else comm.concatenate(array)
 
 
-def _check_columns(frame, source, target, dropped):
+def _preprocessor(features, source, columns):
+    """``TablePreprocessor.fit(features, **columns)``, refused when it leaves no column to use."""
+    preprocessor = TablePreprocessor.fit(features, **columns)
+    if not preprocessor.columns:
+        reasons = "; ".join(f"{printable(name)}: {reason}" for name, reason in preprocessor.left_out.items())
+        raise DataError(f"{source} has no columns left to learn from ({reasons}); --keep COLUMN uses one")
+    return preprocessor
+
+
+def _check_columns(frame, source, target, dropped, kept):
     columns = ", ".join(map(str, frame.columns))
-    for name, what in [(target, "target")] + [(d, "--drop") for d in dropped]:
+    for name, what in [(target, "target")] + [(d, "--drop") for d in dropped] + [(k, "--keep") for k in kept]:
         if name not in frame.columns:
             raise DataError(f"{what} column {name!r} is not in {source}; its columns are: {columns}")
     if target in dropped:
@@ -336,6 +354,8 @@ def _intro(source, rows, left_out, table, n_train, n_val, settings):
     """What ``fit`` found and will train, before it trains (the first lines of ``glassnet train``)."""
     preprocessor, target, model = table.features, table.target, table.model
     kinds = [c["kind"] for c in preprocessor.columns]
+    dates = kinds.count("date")
+    dates = f", {dates} date column{'s' * (dates != 1)} split into parts" if dates else ""
     if target.task == "classification":
         shown = ", ".join(map(printable, target.classes[:10])) + (", ..." if target.n_classes > 10 else "")
         task = f"classification, {target.n_classes} classes: {shown}"
@@ -347,15 +367,13 @@ def _intro(source, rows, left_out, table, n_train, n_val, settings):
     lines = [f"data: {printable(source)}, {rows} rows, target {target.name!r}",
              f"task: {task} ({target.reason})",
              f"inputs: {kinds.count('numeric')} numeric columns standardized, "
-             f"{kinds.count('categorical')} categorical one-hot encoded -> {len(preprocessor.feature_names)} inputs"]
+             f"{kinds.count('categorical')} categorical one-hot encoded{dates} -> {len(preprocessor.feature_names)} inputs",
+             "read as missing: empty cells and " + ", ".join(repr(printable(m)) for m in preprocessor.markers if m)]
     missing = {c["name"]: c["missing"] for c in preprocessor.columns if c["missing"]}
     if missing:
         lines.append("missing values imputed (training rows): "
                      + ", ".join(f"{printable(k)} {v}" for k, v in missing.items()))
-    for column in preprocessor.columns:
-        if column["kind"] == "categorical" and len(column["categories"]) > max(50, n_train // 2):
-            lines.append(f"note: {column['name']!r} has {len(column['categories'])} distinct values in "
-                         f"{n_train} rows, like an identifier; consider --drop {printable(column['name'])}")
+    lines += map(printable, preprocessor.choices())
     if left_out:
         lines.append(f"left out {left_out} row(s) without a target value")
     lines.append(f"network: {' -> '.join(sizes)} ({model.count_params():,} parameters), "

@@ -1,11 +1,10 @@
 """From a table's raw columns to a network's inputs and targets, learned from the training rows.
 
-``TablePreprocessor`` turns the feature columns into one float matrix:
-
-    numeric column      z = (x - mean) / std          a missing value becomes the mean (z = 0)
-    categorical column  one-hot over the categories   a missing value becomes the most frequent
-                        seen in training              category; a category never seen in training
-                                                      becomes all zeros (and is reported)
+``TablePreprocessor`` turns the feature columns into one float32 matrix (how each kind of column
+becomes inputs: ``columns.py``), learning what it needs from the training rows: means and
+standard deviations, the categories kept (at most ``columns.MAX_CATEGORIES``, the most frequent,
+the rest one input "(other)"), which columns to leave out (an identifier: text with distinct
+values for more than half of its rows; an index, ``columns.index_columns``; ``keep`` overrides).
 
 ``TargetEncoder`` turns the target column into what the loss needs: class indices for
 classification (the labels stay the user's own values: strings, integers, booleans) and
@@ -28,19 +27,19 @@ import numpy as np
 from ..errors import DataError
 from ..extras import require
 from ..io import schema
+from .columns import (CATEGORICAL, CYCLES, DATE, DAY_PARTS, MAX_CATEGORIES, NUMERIC, OTHER, TIME_PARTS,
+                      date_features, date_parts, dates, encode, feature_names, is_dates, is_numeric, marked_missing,
+                      missing_marked, width)
+from .files import MISSING_MARKERS
 
-NUMERIC, CATEGORICAL = "numeric", "categorical"
 # An integer target with at most this many distinct values (and few per row) is a class label.
 MAX_INTEGER_CLASSES = 20
+# Text with more distinct values than this and than half its rows is an identifier.
+MIN_IDENTIFIER_VALUES = 20
 
 
 def _pandas():
     return require("pandas", "tables", "preparing tables")
-
-
-def _is_numeric(series):
-    pd = _pandas()
-    return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
 def _combine(comm, summary, merge, what):
@@ -49,7 +48,7 @@ def _combine(comm, summary, merge, what):
 
 
 def _moments(values):
-    """``(count, mean, variance)`` of a float Series without missing values."""
+    """``(count, mean, variance)`` of a float Series or array without missing values."""
     if len(values) == 0:
         return 0, 0.0, 0.0
     return len(values), float(values.mean()), float(values.var(ddof=0))
@@ -67,23 +66,40 @@ def _merge_moments(parts):
     return count, mean, var
 
 
-def _column_summary(series):
+def _column_summary(series, where):
     """What a column's preprocessing is learned from: its kind, missing values, and the moments
-    of its numbers or the count of each category (most frequent first)."""
+    of its numbers, the count of each category (most frequent first), or the moments of its date
+    parts and whether any has a time of day."""
     missing = int(series.isna().sum())
-    if _is_numeric(series):
+    if is_numeric(series):
         return {"kind": NUMERIC, "missing": missing, "moments": _moments(series.dropna().astype(float))}
+    if is_dates(series):
+        parts = date_parts(dates(series, str(series.name), where))
+        moments = {part: _moments(values[~np.isnan(values)]) for part, values in parts.items() if part not in CYCLES}
+        timed = bool(np.nansum(parts["hour"]) + np.nansum(parts["minute"]) > 0)
+        return {"kind": DATE, "missing": missing, "moments": moments, "timed": timed}
     counts = series.dropna().astype(str).value_counts()
     return {"kind": CATEGORICAL, "missing": missing, "counts": dict(zip(counts.index, counts.tolist()))}
 
 
+def _count(summary):
+    """How many values (missing ones aside) a column summary was made from."""
+    if summary["kind"] == CATEGORICAL:
+        return sum(summary["counts"].values())
+    return (summary["moments"]["year"] if summary["kind"] == DATE else summary["moments"])[0]
+
+
 def _merge_column(name, parts):
-    has_values = [p for p in parts if (p["moments"][0] if p["kind"] == NUMERIC else p["counts"])]
+    has_values = [p for p in parts if _count(p)]
     if len({p["kind"] for p in has_values}) > 1:
-        raise DataError(f"column {name!r} holds numbers in some processes' rows and text in others'")
+        raise DataError(f"column {name!r} holds different kinds of values (numbers, text, dates) "
+                        "in different processes' rows")
     merged = dict((has_values or parts)[0], missing=sum(p["missing"] for p in parts))
     if merged["kind"] == NUMERIC:
         merged["moments"] = _merge_moments([p["moments"] for p in has_values])
+    elif merged["kind"] == DATE:
+        merged["moments"] = {part: _merge_moments([p["moments"][part] for p in has_values]) for part in merged["moments"]}
+        merged["timed"] = any(p["timed"] for p in has_values)
     else:
         merged["counts"] = {}
         for part in has_values:
@@ -92,19 +108,39 @@ def _merge_column(name, parts):
     return merged
 
 
+def _std(var):
+    std = math.sqrt(var)
+    return std if std > 0 and math.isfinite(std) else 1.0
+
+
 def _column(name, summary):
     """A column's preprocessing (JSON) from its summary."""
     kind, missing = summary["kind"], summary["missing"]
-    if kind == NUMERIC and summary["moments"][0]:
+    if not _count(summary):
+        raise DataError(f"column {name!r} has no values at all; drop it (--drop {name})")
+    if kind == NUMERIC:
         _, mean, var = summary["moments"]
-        std = math.sqrt(var)
-        return {"name": name, "kind": NUMERIC, "mean": mean,
-                "std": std if std > 0 and math.isfinite(std) else 1.0, "missing": missing}
-    if kind == CATEGORICAL and summary["counts"]:
-        counts = summary["counts"]
-        return {"name": name, "kind": CATEGORICAL, "categories": sorted(counts),
-                "fill": max(counts, key=counts.get), "missing": missing}
-    raise DataError(f"column {name!r} has no values at all; drop it (--drop {name})")
+        return {"name": name, "kind": NUMERIC, "mean": mean, "std": _std(var), "missing": missing}
+    if kind == DATE:
+        parts = DAY_PARTS + (TIME_PARTS if summary["timed"] else ())
+        linear = [part for part in parts if part not in CYCLES]
+        return {"name": name, "kind": DATE, "parts": list(parts),
+                "mean": {part: summary["moments"][part][1] for part in linear},
+                "std": {part: _std(summary["moments"][part][2]) for part in linear}, "missing": missing}
+    counts = summary["counts"]
+    kept = sorted(counts, key=lambda category: (-counts[category], category))[:MAX_CATEGORIES]
+    return {"name": name, "kind": CATEGORICAL, "categories": sorted(kept), "fill": kept[0],
+            "missing": missing, "other": len(counts) - len(kept)}
+
+
+def _identifier(summary):
+    """Why a column looks like an identifier (text, distinct in most rows), or None."""
+    if summary["kind"] != CATEGORICAL:
+        return None
+    distinct, values = len(summary["counts"]), _count(summary)
+    if distinct > max(MIN_IDENTIFIER_VALUES, values / 2):
+        return f"{distinct} distinct values in {values} rows, like an identifier"
+    return None
 
 
 def _label(value):
@@ -139,20 +175,33 @@ class Report:
 
 
 class TablePreprocessor:
-    """Standardize numeric columns and one-hot encode categorical ones (see the module doc)."""
+    """Standardize numeric columns, one-hot encode categorical ones and split dates into parts
+    (see the module doc); ``left_out`` says which columns were not used, and why."""
 
-    def __init__(self, columns):
+    def __init__(self, columns, markers=(), left_out=None):
         self.columns = columns  # one dict per feature column, in input order
+        self.markers = list(markers)  # text read as a missing value
+        self.left_out = dict(left_out or {})  # column -> why it is not used
 
     @classmethod
-    def fit(cls, frame, comm=None):
-        """Learn the statistics of every column of ``frame`` (the training rows only); with
-        ``comm`` (a ``distributed.Communicator``), of every process's part of the rows."""
-        names = list(frame.columns)
-        summaries = _combine(comm, [_column_summary(frame[name]) for name in names],
+    def fit(cls, frame, comm=None, markers=MISSING_MARKERS, left_out=None, keep=()):
+        """Learn the statistics of every column of ``frame`` (the training rows only) but those in
+        ``left_out`` (``{name: reason}``); with ``comm`` (a ``distributed.Communicator``), of every
+        process's part of the rows. Text in ``markers`` is a missing value; a column that looks
+        like an identifier is left out unless it is in ``keep``."""
+        left_out = dict(left_out or {})
+        names = [name for name in frame.columns if name not in left_out]
+        summaries = _combine(comm, [_column_summary(missing_marked(frame[name], markers), "the table") for name in names],
                              lambda parts: [_merge_column(n, p) for n, p in zip(names, zip(*parts))],
                              "the column statistics")
-        return cls([_column(name, summary) for name, summary in zip(names, summaries)])
+        columns = []
+        for name, summary in zip(names, summaries):
+            reason = None if name in keep else _identifier(summary)
+            if reason:
+                left_out[name] = reason
+            else:
+                columns.append(_column(name, summary))
+        return cls(columns, markers, left_out)
 
     @property
     def input_names(self):
@@ -160,11 +209,9 @@ class TablePreprocessor:
 
     @property
     def feature_names(self):
-        """The names of the matrix columns: numeric columns as they are, ``column=category``."""
-        names = []
-        for c in self.columns:
-            names += [c["name"]] if c["kind"] == NUMERIC else [f"{c['name']}={v}" for v in c["categories"]]
-        return names
+        """The names of the matrix columns: numeric columns as they are, ``column=category``
+        (``column=(other)``), ``column.part`` for dates."""
+        return [name for column in self.columns for name in feature_names(column)]
 
     def transform(self, frame, where="the table"):
         """``(inputs, report)``: the float32 matrix for ``frame``, and what was imputed or unseen."""
@@ -173,81 +220,92 @@ class TablePreprocessor:
             raise DataError(f"{where} lacks the column{'s' * (len(absent) > 1)} the model needs: "
                             f"{', '.join(absent)} (it has: {', '.join(map(str, frame.columns))})")
         report = Report()
-        parts = []
+        inputs = np.empty((len(frame), sum(map(width, self.columns))), dtype=np.float32)
+        start = 0
         for column in self.columns:
-            series = frame[column["name"]]
+            series = marked_missing(frame[column["name"]], self.markers)
             missing = int(series.isna().sum())
             if missing:
                 report.missing[column["name"]] = missing
-            if column["kind"] == NUMERIC:
-                parts.append(self._numeric(column, series, where)[:, None])
-            else:
-                parts.append(self._one_hot(column, series, report))
-        return np.hstack(parts).astype(np.float32), report
+            size = width(column)
+            encode(column, series, inputs[:, start:start + size], where, report)
+            start += size
+        return inputs, report
 
-    @staticmethod
-    def _numeric(column, series, where):
-        pd = _pandas()
-        values = pd.to_numeric(series, errors="coerce") if not _is_numeric(series) else series
-        text = values.isna() & series.notna()
-        if text.any():
-            row = int(np.flatnonzero(text.to_numpy())[0])
-            raise DataError(f"column {column['name']!r} of {where} holds text ({series.iloc[row]!r} in row "
-                            f"{row + 1}) where the model was trained on numbers")
-        values = values.astype(float).to_numpy()
-        z = (values - column["mean"]) / column["std"]
-        z[np.isnan(z)] = 0.0  # the mean
-        return z
-
-    @staticmethod
-    def _one_hot(column, series, report):
-        values = series.astype(str).where(series.notna(), column["fill"]).to_numpy()
-        index = {c: i for i, c in enumerate(column["categories"])}
-        codes = np.fromiter((index.get(v, -1) for v in values), dtype=np.intp, count=len(values))
-        if (codes < 0).any():
-            unseen, counts = np.unique(values[codes < 0], return_counts=True)
-            report.unseen[column["name"]] = {str(c): int(n) for c, n in zip(unseen, counts)}
-        one_hot = np.zeros((len(values), len(index)))
-        rows = np.flatnonzero(codes >= 0)
-        one_hot[rows, codes[rows]] = 1.0
-        return one_hot
+    def choices(self):
+        """The report lines of what was decided per column beyond standardizing and one-hot
+        encoding: dates split, categories capped, columns left out."""
+        lines = []
+        for column in self.columns:
+            if column["kind"] == DATE:
+                lines.append(f"{column['name']}: dates -> {', '.join(date_features(column['parts']))}")
+            elif column["kind"] == CATEGORICAL and column.get("other"):
+                kept = len(column["categories"])
+                lines.append(f"{column['name']}: {kept + column['other']} categories; the {kept} most frequent "
+                             f"one-hot encoded, the other {column['other']} as one input {OTHER!r}")
+        lines += [f"left out {name}: {reason} (--keep {name} uses it)" for name, reason in self.left_out.items()]
+        return lines
 
     def get_config(self):
-        return {"columns": self.columns}
+        return {"columns": self.columns, "missing_markers": self.markers, "left_out": self.left_out}
 
     @classmethod
     def from_config(cls, config):
         """The preprocessor of ``get_config()``, every column checked (``_checked_column``);
         a config that is not one raises ``ModelFileError``."""
-        columns = schema.listing("preprocessing.features.columns",
-                                 schema.fields("preprocessing.features", config, ("columns",))["columns"])
-        columns = [_checked_column(f"preprocessing.features.columns[{i}]", c) for i, c in enumerate(columns)]
+        where = "preprocessing.features"
+        schema.fields(where, config, ("columns",), ("missing_markers", "left_out"))
+        columns = schema.listing(f"{where}.columns", config["columns"])
+        columns = [_checked_column(f"{where}.columns[{i}]", c) for i, c in enumerate(columns)]
         names = [c["name"] for c in columns]
         if not columns or len(set(names)) != len(names):
-            schema.refuse("preprocessing.features.columns", "one or more columns of distinct names", names)
-        return cls(columns)
+            schema.refuse(f"{where}.columns", "one or more columns of distinct names", names)
+        markers = [schema.string(f"{where}.missing_markers", m)
+                   for m in schema.listing(f"{where}.missing_markers", config.get("missing_markers", []))]
+        left_out = schema.mapping(f"{where}.left_out", config.get("left_out", {}))
+        for name, reason in left_out.items():
+            schema.string(f"{where}.left_out[{name!r}]", reason)
+        return cls(columns, markers, left_out)
 
 
 def _checked_column(where, column):
     """A column of ``TablePreprocessor.get_config()`` checked: its name (text), kind and missing
-    count, and its mean and standard deviation > 0 (numeric) or its distinct
-    categories and the one that fills missing values (categorical)."""
+    count, and its mean and standard deviation > 0 (numeric), its distinct categories, the one
+    that fills missing values and the count of those in "(other)" (categorical), or its parts
+    with the mean and standard deviation > 0 of each linear one (date)."""
     kind = schema.mapping(where, column).get("kind")
     if kind == NUMERIC:
         schema.fields(where, column, ("name", "kind", "mean", "std", "missing"))
         schema.number(f"{where}.mean", column["mean"])
         schema.number(f"{where}.std", column["std"], low=math.ulp(0))
     elif kind == CATEGORICAL:
-        schema.fields(where, column, ("name", "kind", "categories", "fill", "missing"))
+        schema.fields(where, column, ("name", "kind", "categories", "fill", "missing"), ("other",))
         categories = [schema.string(f"{where}.categories", c)
                       for c in schema.listing(f"{where}.categories", column["categories"])]
         if not categories or len(set(categories)) != len(categories) or column["fill"] not in categories:
             schema.refuse(f"{where}.categories", "distinct texts, among them the fill value", categories)
+        schema.integer(f"{where}.other", column.get("other", 0))
+    elif kind == DATE:
+        _checked_date(where, column)
     else:
-        schema.refuse(f"{where}.kind", f"{NUMERIC!r} or {CATEGORICAL!r}", kind)
+        schema.refuse(f"{where}.kind", f"{NUMERIC!r}, {CATEGORICAL!r} or {DATE!r}", kind)
     schema.string(f"{where}.name", column["name"])
     schema.integer(f"{where}.missing", column["missing"])
     return column
+
+
+def _checked_date(where, column):
+    """A date column's parts (a date's, or a date-time's), and a mean and a standard deviation
+    > 0 for each linear part."""
+    schema.fields(where, column, ("name", "kind", "parts", "mean", "std", "missing"))
+    parts = column["parts"]
+    if parts not in (list(DAY_PARTS), list(DAY_PARTS + TIME_PARTS)):
+        schema.refuse(f"{where}.parts", f"{list(DAY_PARTS)} or {list(DAY_PARTS + TIME_PARTS)}", parts)
+    linear = [part for part in parts if part not in CYCLES]
+    for key, low in (("mean", -math.inf), ("std", math.ulp(0))):
+        values = schema.fields(f"{where}.{key}", column[key], linear)
+        for part in linear:
+            schema.number(f"{where}.{key}.{part}", values[part], low=low)
 
 
 def _checked_label(where, value):
@@ -255,6 +313,18 @@ def _checked_label(where, value):
     if isinstance(value, str) or isinstance(value, bool) or isinstance(value, int):
         return value
     return schema.number(where, value)
+
+
+def _check_classes(name, values):
+    """Refuse numbers with fractions as class labels: a continuous target is not classes."""
+    if not is_numeric(values) or _pandas().api.types.is_bool_dtype(values):
+        return
+    numbers_ = values.astype(float).to_numpy()
+    fractions = numbers_[numbers_ != np.round(numbers_)]
+    if len(fractions):
+        raise DataError(f"the target {name!r} holds numbers with fractions ({fractions[0]:g}, ...), which are "
+                        "not classes: leave out --task classification to predict the value (regression), or "
+                        "turn the values into classes first")
 
 
 def _merge_task_summaries(parts):
@@ -283,7 +353,7 @@ class TargetEncoder:
     def infer_task_and_reason(series, comm=None):
         """``(task, reason)``: the task ``infer_task`` picks, and why, in a few words."""
         values = series.dropna()
-        text = not _is_numeric(values) or _pandas().api.types.is_bool_dtype(values)
+        text = not is_numeric(values) or _pandas().api.types.is_bool_dtype(values)
         numbers_ = None if text else values.astype(float).to_numpy()
         summary = {"count": len(values), "text": text,
                    "integers": text or bool(np.all(numbers_ == np.round(numbers_))),
@@ -310,6 +380,7 @@ class TargetEncoder:
             task, reason = cls.infer_task_and_reason(series, comm)
         values = series.dropna()
         if task == "classification":
+            _check_classes(name, values)
             labels = _combine(comm, {_label(v) for v in values}, lambda parts: set().union(*parts),
                               "the target's classes")
             classes = sorted(labels, key=lambda v: (str(type(v)), v))
@@ -317,7 +388,7 @@ class TargetEncoder:
                 raise DataError(f"the target {name!r} has a single class ({classes[0]!r}): "
                                 "there is nothing to learn to tell apart")
             return cls(name, task, classes=classes, reason=reason)
-        if not _is_numeric(values):
+        if not is_numeric(values):
             raise DataError(f"the target {name!r} holds text, so it cannot be a regression target; "
                             "use --task classification")
         _, mean, var = _combine(comm, _moments(values.astype(float)), _merge_moments, "the target's moments")
@@ -341,7 +412,7 @@ class TargetEncoder:
                 raise DataError(f"the target {self.name!r} of {where} has classes the model does not know: "
                                 f"{', '.join(unknown[:5])} (it knows: {', '.join(map(str, self.classes))})")
             return np.array([index[v] for v in labels])
-        values = series.astype(float).to_numpy() if _is_numeric(series) else None
+        values = series.astype(float).to_numpy() if is_numeric(series) else None
         if values is None:
             raise DataError(f"the target {self.name!r} of {where} holds text where numbers are expected")
         return ((values - self.mean) / self.std).astype(np.float32)

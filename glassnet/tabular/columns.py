@@ -1,0 +1,199 @@
+"""What kind of values a table's raw column holds, before any learning: numbers, text or dates
+(and the parts of a date), which text cells are missing-value markers, and which columns only
+number the rows (an index written with the table); and how each kind of column becomes inputs,
+once ``preprocessing.TablePreprocessor`` has learned its config:
+
+    numeric column      z = (x - mean) / std          a missing value becomes the mean (z = 0)
+    categorical column  one-hot over the categories   a missing value becomes the most frequent
+                        kept (at most MAX_CATEGORIES, category; one never seen in training
+                        the most frequent), and one   becomes all zeros (and is reported), or
+                        input "(other)" for the rest  "(other)" when the column has that input
+    date column         its parts as numbers: year, day of the month (and minute, for date-times)
+                        standardized; month, weekday (and hour) as sin and cos of their angle on
+                        the cycle, so December is next to January; a missing date is all zeros
+
+Every column makes at most MAX_CATEGORIES + 1 inputs, written straight into the float32 matrix.
+A date column is a column of pandas datetimes (Parquet timestamps) or of text whose first
+``DATE_SAMPLE`` values all start with an ISO 8601 date (``2013-01-01``,
+``2013-01-01T10:00:00Z``); times with a zone are taken in UTC, seconds are ignored.
+"""
+import math
+import re
+
+import numpy as np
+
+from ..errors import DataError
+from ..extras import require
+
+NUMERIC, CATEGORICAL, DATE = "numeric", "categorical", "date"
+# A text column is one-hot encoded over at most this many categories, plus one input for the rest.
+MAX_CATEGORIES = 100
+OTHER = "(other)"
+# The parts of a date (and of a date-time); cyclic parts with their period become sin and cos.
+DAY_PARTS, TIME_PARTS = ("year", "month", "day", "weekday"), ("hour", "minute")
+CYCLES = {"month": 12, "weekday": 7, "hour": 24}
+ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+DATE_SAMPLE = 1000  # values looked at to tell whether a text column holds dates
+
+
+def _pandas():
+    return require("pandas", "tables", "preparing tables")
+
+
+def is_numeric(series):
+    pd = _pandas()
+    return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def is_dates(series):
+    """Whether ``series`` holds datetimes, or text whose first values all start with an ISO date."""
+    pd = _pandas()
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    if is_numeric(series):
+        return False
+    sample = series.dropna().head(DATE_SAMPLE)
+    return len(sample) > 0 and all(isinstance(v, str) and ISO_DATE.match(v) for v in sample)
+
+
+def dates(series, name, where):
+    """The column as UTC datetimes (NaT where missing); a value that is not a date is refused."""
+    pd = _pandas()
+    times = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601")
+    bad = times.isna() & series.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"column {name!r} of {where} holds {series.iloc[row]!r} in row {row + 1} where "
+                        "dates are expected (YYYY-MM-DD, optionally with a time)")
+    return times
+
+
+def date_parts(times):
+    """Every part of ``times`` as float arrays (NaN where missing), by name."""
+    fields = times.dt
+    parts = {"year": fields.year, "month": fields.month - 1, "day": fields.day, "weekday": fields.day_of_week,
+             "hour": fields.hour, "minute": fields.minute}
+    return {name: values.astype(float).to_numpy() for name, values in parts.items()}
+
+
+def date_features(parts):
+    """The inputs a date column makes: ``part`` for linear parts, ``part_sin``/``part_cos`` for cycles."""
+    return [name for part in parts for name in ((f"{part}_sin", f"{part}_cos") if part in CYCLES else (part,))]
+
+
+def missing_marked(series, markers):
+    """``series`` with its text cells that are missing-value ``markers`` made missing, and as
+    numbers if every other cell is one (as reading the file with those markers gives)."""
+    series = marked_missing(series, markers)
+    if is_numeric(series) or series.notna().sum() == 0 or not markers:
+        return series
+    numbers_ = _pandas().to_numeric(series, errors="coerce")
+    return numbers_ if numbers_.notna().sum() == series.notna().sum() else series
+
+
+def marked_missing(series, markers):
+    """``series`` with its text cells that are missing-value ``markers`` made missing."""
+    pd = _pandas()
+    if not markers or is_numeric(series) or pd.api.types.is_datetime64_any_dtype(series):
+        return series
+    return series.where(~series.isin(list(markers)))
+
+
+def _run(series):
+    """``(first, last)`` of an integer column that goes up by exactly 1 from row to row, or None."""
+    pd = _pandas()
+    if not pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series) or len(series) == 0:
+        return None
+    values = series.to_numpy()
+    return (int(values[0]), int(values[-1])) if np.all(np.diff(values) == 1) else None
+
+
+def _counts_rows(runs):
+    """Whether the processes' ``_run``s (in rank order) together count 0, 1, ... or 1, 2, ..."""
+    if any(run is None for run in runs) or runs[0][0] not in (0, 1):
+        return False
+    return all(b[0] == a[1] + 1 for a, b in zip(runs, runs[1:]))
+
+
+def index_columns(frame, comm=None):
+    """``{name: reason}`` for the columns of ``frame`` that number its rows (0, 1, 2, ... or
+    1, 2, 3, ... in table order, over every process's rows with ``comm``), or that pandas named
+    ``Unnamed: 0`` (an index written with a table): an index, nothing to learn from."""
+    names = list(frame.columns)
+    runs = [_run(frame[name]) for name in names]
+    runs = [[run] for run in runs] if comm is None else list(zip(*comm.allgather(runs, "the index columns")))
+    left_out = {}
+    for name, column_runs in zip(names, runs):
+        if _counts_rows(column_runs):
+            left_out[name] = "numbers the rows (like an index)"
+        elif re.fullmatch(r"Unnamed: \d+", name) and _pandas().api.types.is_integer_dtype(frame[name]):
+            left_out[name] = "an unnamed integer column (an index written with the table)"
+    return left_out
+
+
+def width(column):
+    """How many inputs a column makes."""
+    if column["kind"] == NUMERIC:
+        return 1
+    if column["kind"] == DATE:
+        return len(date_features(column["parts"]))
+    return len(column["categories"]) + bool(column.get("other"))
+
+
+def feature_names(column):
+    name = column["name"]
+    if column["kind"] == NUMERIC:
+        return [name]
+    if column["kind"] == DATE:
+        return [f"{name}.{feature}" for feature in date_features(column["parts"])]
+    return [f"{name}={v}" for v in column["categories"]] + [f"{name}={OTHER}"] * bool(column.get("other"))
+
+
+def _numeric(column, series, out, where, report):
+    pd = _pandas()
+    values = pd.to_numeric(series, errors="coerce") if not is_numeric(series) else series
+    text = values.isna() & series.notna()
+    if text.any():
+        row = int(np.flatnonzero(text.to_numpy())[0])
+        raise DataError(f"column {column['name']!r} of {where} holds text ({series.iloc[row]!r} in row "
+                        f"{row + 1}) where the model was trained on numbers")
+    z = (values.astype(float).to_numpy() - column["mean"]) / column["std"]
+    out[:, 0] = np.nan_to_num(z, nan=0.0)  # missing: the mean
+
+
+def _one_hot(column, series, out, where, report):
+    pd = _pandas()
+    categories = column["categories"]
+    values = series.astype(str).where(series.notna(), column["fill"]).to_numpy(dtype=object)
+    codes = pd.Index(categories).get_indexer(values)
+    unseen = codes < 0
+    if column.get("other"):
+        codes[unseen] = len(categories)
+    elif unseen.any():
+        names, counts = np.unique(values[unseen].astype(str), return_counts=True)
+        report.unseen[column["name"]] = {str(c): int(n) for c, n in zip(names, counts)}
+    out[:] = 0.0
+    rows = np.flatnonzero(codes >= 0)
+    out[rows, codes[rows]] = 1.0
+
+
+def _date(column, series, out, where, report):
+    parts = date_parts(dates(series, column["name"], where))
+    encoded = []
+    for part in column["parts"]:
+        if part in CYCLES:
+            angle = parts[part] * (2 * math.pi / CYCLES[part])
+            encoded += [np.sin(angle), np.cos(angle)]
+        else:
+            encoded.append((parts[part] - column["mean"][part]) / column["std"][part])
+    for j, values in enumerate(encoded):
+        out[:, j] = np.nan_to_num(values, nan=0.0)  # missing: the mean, the centre of each cycle
+
+
+ENCODERS = {NUMERIC: _numeric, CATEGORICAL: _one_hot, DATE: _date}
+
+
+def encode(column, series, out, where, report):
+    """Write the inputs of ``column`` (a preprocessing config) for ``series`` into ``out``, a
+    (rows, ``width(column)``) float32 view; unseen categories go to ``report.unseen``."""
+    ENCODERS[column["kind"]](column, series, out, where, report)
