@@ -149,3 +149,45 @@ def test_a_diverged_training_is_reported_not_scored():
     frame["y"] = frame["a"] * 3 + rng.normal(size=60)
     with np.errstate(all="ignore"), pytest.raises(gn.DataError, match="not finite"):  # as outside the tests
         TableModel.fit(frame, "y", task="regression", learning_rate=1e20, epochs=3, layers=(4,))
+
+
+# -- settings that follow the rows, the refit, the progress --------------------------------------
+
+@pytest.mark.parametrize("rows, batch", [(400, 32), (45_000, 32), (46_000, 64), (209_000, 256), (10**8, 1024)])
+def test_auto_settings_follow_the_training_rows(rows, batch):
+    from glassnet.tabular.model import default_settings
+    chosen = default_settings(rows)
+    assert chosen["batch_size"] == batch
+    if batch == 32:  # the settings tuned on small tables, README's tables among them
+        assert chosen == {"batch_size": 32, "learning_rate": 3e-4, "dropout": 0.2, "l2": 1e-4}
+    else:
+        assert chosen["learning_rate"] == pytest.approx(3e-4 * (batch / 32) ** 0.5)
+        assert chosen["dropout"] == chosen["l2"] == 0
+
+
+def test_the_auto_settings_are_used_and_recorded(frame):
+    lines = []
+    table, _ = TableModel.fit(frame, "churned", drop=["id", "value"], log=lines.append, options={"dropout": None},
+                              **SMALL)
+    assert "batch 32, dropout 0.2, L2 0.0001" in "\n".join(lines)
+    recorded = table.model.metadata["training"]["options"]
+    assert recorded == {"dropout": 0.2, "batch_size": 32, "learning_rate": 3e-4, "l2": 1e-4}
+
+
+def test_many_training_rows_keep_the_validated_model_and_say_so(frame, monkeypatch):
+    import glassnet.tabular.model as tabular_model
+    monkeypatch.setattr(tabular_model, "REFIT_ROWS", 100)
+    lines = []
+    _, training = TableModel.fit(frame, "churned", drop=["id", "value"], log=lines.append, **SMALL)
+    assert training.refit is None and "not refitting on all rows: 192 training rows" in "\n".join(lines)
+    _, training = TableModel.fit(frame, "churned", drop=["id", "value"], refit=True, **SMALL)
+    assert training.refit is not None
+
+
+def test_regression_errors_are_logged_in_the_targets_units(frame):
+    lines = []
+    table, training = TableModel.fit(frame, "value", drop=["id"], refit=False, log=lines.append, **SMALL)
+    assert "errors (mae) in units of 'value'" in "\n".join(lines) and "preprocessed in" in "\n".join(lines)
+    history = training.history.history
+    best = training.best_epoch - 1 if training.best_epoch else -1
+    assert history["val_mae"][best] == pytest.approx(training.scores["mae"], rel=1e-3)

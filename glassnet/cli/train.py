@@ -4,6 +4,7 @@ table, prints, and writes the files."""
 import argparse
 import json
 import os
+import time
 
 from .. import checks, distributed, optimizers
 from ..callbacks import TrainingBar
@@ -53,21 +54,26 @@ def register(subparsers):
     net.add_argument("--layers", type=_checked_layers, default="128,64", help="hidden layer sizes (default 128,64)")
     net.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     net.add_argument("--optimizer", default="adam", choices=sorted(optimizers.OPTIMIZERS))
-    net.add_argument("--lr", type=checks.option(float, checks.number, low=0, low_open=True), default=3e-4, help="learning rate (default 0.0003)")
-    net.add_argument("--batch-size", type=checks.option(int, checks.nonnegative_int), default=32,
-                     help="rows per step: 1 = one example at a time, 0 = full batch (default 32)")
+    net.add_argument("--lr", dest="learning_rate", type=checks.option(float, checks.number, low=0, low_open=True),
+                     help="learning rate (default 0.0003; from 45,000 training rows on 0.0003 x sqrt(batch/32))")
+    net.add_argument("--batch-size", type=checks.option(int, checks.nonnegative_int),
+                     help="rows per step: 1 = one example at a time, 0 = full batch (default: 32 up to "
+                          "45,000 training rows, then rows/1000 as a power of two, at most 1024)")
     net.add_argument("--epochs", type=checks.option(int, checks.positive_int), default=500, help="at most this many (default 500)")
-    net.add_argument("--dropout", type=checks.option(float, checks.number, low=0, high=1, high_open=True), default=0.2,
-                     help="dropout rate after each hidden layer (default 0.2; 0 = off)")
+    net.add_argument("--dropout", type=checks.option(float, checks.number, low=0, high=1, high_open=True),
+                     help="dropout rate after each hidden layer (default 0.2, 0 from 45,000 training rows on; 0 = off)")
     net.add_argument("--l1", type=checks.option(float, checks.number, low=0), default=0.0, help="L1 penalty on every weight matrix")
-    net.add_argument("--l2", type=checks.option(float, checks.number, low=0), default=1e-4, help="L2 penalty (default 1e-4)")
+    net.add_argument("--l2", type=checks.option(float, checks.number, low=0),
+                     help="L2 penalty (default 1e-4, 0 from 45,000 training rows on)")
     net.add_argument("--early-stopping", type=checks.option(int, checks.nonnegative_int), default=20, metavar="PATIENCE",
                      help="stop after this many epochs without a better validation loss and keep "
                           "the best weights (default 20; 0 = off)")
-    net.add_argument("--no-refit", dest="refit", action="store_false",
-                     help="keep the model trained on the training rows only (by default, once the "
-                          "validation rows have chosen the number of epochs, the model is trained "
-                          "again on all rows for that many)")
+    net.add_argument("--refit", dest="refit", action="store_const", const=True, default="auto",
+                     help="once the validation rows have chosen the number of epochs, train again on "
+                          "all rows for that many (the default below 100,000 training rows)")
+    net.add_argument("--no-refit", dest="refit", action="store_const", const=False,
+                     help="keep the model trained on the training rows only (the default from "
+                          "100,000 training rows on)")
     net.add_argument("--seed", type=checks.option(int, checks.seed), default=0, help="the same seed gives the same model")
     net.add_argument("--class-weight", type=_class_weight, metavar="balanced|JSON",
                      help="weigh the classes in the loss: 'balanced' (each class as much as any other: "
@@ -85,7 +91,11 @@ def run(args):
     if comm is not None:  # each process reads its part of the rows; process 0 reports and writes
         comm.begin("glassnet train")
         args.quiet = args.quiet or comm.rank > 0
+    say = (lambda text: None) if args.quiet else print
+    say(f"reading {tables.printable(args.data or args.dataset)}")
+    started = time.perf_counter()
     frame, source = _read(args, comm)
+    say(f"read {len(frame)} rows, {frame.shape[1]} columns in {time.perf_counter() - started:.1f}s")
     target = args.target or ("target" if args.dataset else None)
     if target is None:
         raise ConfigurationError(f"--target is required: which column of {source} should the model "
@@ -96,8 +106,8 @@ def run(args):
     table, training = TableModel.fit(
         frame, target, drop=_names(args.drop), keep=_names(args.keep), na_values=_names(args.na_values),
         task=args.task, layers=_layers(args.layers), activation=args.activation, optimizer=args.optimizer,
-        learning_rate=args.lr, batch_size=args.batch_size or None, epochs=args.epochs, dropout=args.dropout,
-        l1=args.l1, l2=args.l2, early_stopping=args.early_stopping, validation_split=args.validation_split,
+        learning_rate=_auto(args.learning_rate), batch_size="auto" if args.batch_size is None else args.batch_size or None,
+        epochs=args.epochs, dropout=_auto(args.dropout), l1=args.l1, l2=_auto(args.l2), early_stopping=args.early_stopping, validation_split=args.validation_split,
         refit=args.refit, seed=args.seed, class_weight=args.class_weight, source=source, comm=comm,
         progress=None if args.quiet else lambda stage: [TrainingBar(stage)], log=None if args.quiet else print,
         options={k: v for k, v in vars(args).items() if k not in ("run", "func")})
@@ -115,10 +125,13 @@ def _write(table, training, outputs, force, quiet):
     verdict and the scores printed."""
     with atomic.atomic_paths(list(outputs.values()), overwrite=force) as (model, metrics, plot):
         table.model.save(model)
-        diagnosis = plot_history(training.history, plot, file_format="png",
+        units = table.target.name if table.target.task == "regression" else None
+        diagnosis = plot_history(training.history, plot, file_format="png", metric_units=units,
+                                 validation_rows=training.validation_rows or None,
                                  title=f"{os.path.basename(training.source)}: {table.target.name}")
         scores = {training.scored_on: training.scores}
         report = {"scores": scores, "task": table.target.task, "history": training.history.history,
+                  "history_errors_in_units_of": units,
                   "epochs_run": training.epochs_run, "diagnosis": None if diagnosis is None else str(diagnosis)}
         atomic.write_text(metrics, json.dumps(report, indent=2) + "\n")
     if diagnosis is not None and not quiet:
@@ -131,6 +144,11 @@ def _write(table, training, outputs, force, quiet):
 def _names(specs):
     """The comma-separated names of a repeatable option, as one list."""
     return [name.strip() for spec in specs for name in spec.split(",") if name.strip()]
+
+
+def _auto(value):
+    """An option's value, or "auto" (``TableModel.fit`` picks it from the rows) when not given."""
+    return "auto" if value is None else value
 
 
 def _layers(text):

@@ -17,6 +17,8 @@ process ends with the same model.
 """
 import dataclasses
 import datetime
+import math
+import time
 
 import numpy as np
 
@@ -34,6 +36,10 @@ from .preprocessing import TablePreprocessor, TargetEncoder
 TASKS = ("auto", "classification", "regression")
 # What the history shows besides the loss.
 METRICS = {"classification": ["accuracy"], "regression": ["mae"]}
+# Logged errors that scale with the target: shown in its units (times its std), not standardized.
+ERRORS_IN_TARGET_UNITS = ("mae", "rmse")
+# From this many training rows on, refit="auto" keeps the model the validation rows chose (benchmarks/README.md).
+REFIT_ROWS = 100_000
 
 
 @dataclasses.dataclass
@@ -63,14 +69,16 @@ class TableModel:
 
     @classmethod
     def fit(cls, frame, target, *, drop=(), keep=(), na_values=(), task="auto", layers=(128, 64), activation="relu",
-            optimizer="adam", learning_rate=3e-4, batch_size=32, epochs=500, dropout=0.2, l1=0.0, l2=1e-4,
-            early_stopping=20, validation_split=0.2, refit=True, seed=0, class_weight=None, source="the table",
+            optimizer="adam", learning_rate="auto", batch_size="auto", epochs=500, dropout="auto", l1=0.0,
+            l2="auto", early_stopping=20, validation_split=0.2, refit="auto", seed=0, class_weight=None, source="the table",
             comm=None, progress=None, log=None, options=None):
         """Train a model on the DataFrame ``frame`` to predict its column ``target`` from the
         others but ``drop``; ``(table_model, Training)``. Columns that look like an index or an
         identifier are left out unless in ``keep``; text in ``files.MISSING_MARKERS`` and
         ``na_values`` is a missing value. The settings are ``glassnet train``'s
-        options (``docs/cli.md``): ``batch_size=None`` is the whole data set,
+        options (``docs/cli.md``): ``batch_size=None`` is the whole data set; ``"auto"`` (batch size,
+        learning rate, dropout, L2) is ``default_settings`` of the training rows; ``refit="auto"``
+        refits below ``REFIT_ROWS`` training rows;
         ``early_stopping`` the patience (0: off), ``validation_split=0`` holds out nothing;
         ``class_weight`` is None, "balanced" or ``{label: weight}`` with the target's labels (or
         their text, as ``--class-weight`` gives them).
@@ -79,6 +87,7 @@ class TableModel:
         training (``stage`` is "epoch", then "refit"), e.g. ``lambda stage: [TrainingBar(stage)]``;
         ``log(text)`` receives the report lines as they come (``print``); ``options`` is what the
         model file records as the settings (by default these arguments)."""
+        started = time.perf_counter()
         progress = progress or (lambda stage: [])
         log = log or (lambda text: None)
         settings = {"task": task, "layers": networks.hidden_sizes(layers, "layers"), "activation": activation,
@@ -110,11 +119,14 @@ class TableModel:
         table = cls(None, _preprocessor(features.iloc[train_rows], source, columns), encoder, drop)
         n_train = _total(comm, len(train_rows))
         n_val = 0 if val_rows is None else _total(comm, len(val_rows))
+        settings.update({k: v for k, v in default_settings(n_train).items() if settings[k] == "auto"})
+        batch_size, learning_rate, dropout, l2 = (settings[k] for k in ("batch_size", "learning_rate", "dropout", "l2"))
 
         x_train, _ = table.features.transform(features.iloc[train_rows])
         validation = None
         if val_rows is not None:
             validation = (table.features.transform(features.iloc[val_rows])[0], y[val_rows])
+        preprocessed = time.perf_counter() - started
         outputs = encoder.n_classes if encoder.task == "classification" else 1
 
         def network(n_inputs):
@@ -126,14 +138,19 @@ class TableModel:
         def train(model, x, y, epochs, stage, validation=None, stopper=None):
             """Train ``model``; its target scale folded into its last layer afterwards."""
             history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation, class_weight=weights,
-                                callbacks=([stopper] if stopper else []) + progress(stage), verbose=0,
+                                callbacks=units + ([stopper] if stopper else []) + progress(stage), verbose=0,
                                 distributed="shards" if comm is not None else False)
             if encoder.task == "regression":
                 networks.fold_target_scale(model, encoder.mean, encoder.std)
             return history
 
+        units = [_InTargetUnits(encoder.std)] if encoder.task == "regression" else []
         table.model = network(x_train.shape[1])
         log(_intro(source, rows, left_out, table, n_train, n_val, settings))
+        log(f"preprocessed in {preprocessed:.1f}s")
+        if units:
+            log(f"errors ({', '.join(METRICS['regression'])}) in units of {printable(target)!r}; the loss is the "
+                "mean squared error of the standardized target")
         stopper = None
         if early_stopping and validation is not None:
             stopper = callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping, restore_best_weights=True)
@@ -146,7 +163,7 @@ class TableModel:
         scores = table.scores(_everyone(comm, y_score), _everyone(comm, table.outputs(x_score)))
 
         refitted = None
-        if refit and validation is not None:
+        if validation is not None and _refits(refit, n_train, log):
             # The validation rows chose the number of epochs; the final model learns from every row.
             refitted = {"rows": rows, "epochs": len(history.epoch) if best_epoch is None else best_epoch}
             log(f"refitting on all {rows} rows for {refitted['epochs']} epochs")
@@ -159,7 +176,7 @@ class TableModel:
         training = Training(source, rows, n_train, n_val, history, best_epoch, refitted,
                             "validation" if validation else "training", scores)
         table.model.preprocessing = table.preprocessing_config()
-        table.model.metadata = {"training": _metadata(training, encoder, settings if options is None else options)}
+        table.model.metadata = {"training": _metadata(training, encoder, settings if options is None else {**options, **{k: settings[k] for k in default_settings(0)}})}
         return table, training
 
     @classmethod
@@ -264,6 +281,50 @@ def _auc(metrics, labels, probabilities):
 def format_scores(scores):
     names = {"accuracy": "accuracy", "f1": "F1 (macro)", "auc": "AUC", "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
     return ", ".join(f"{names.get(k, k)} {v:.4f}" for k, v in scores.items())
+
+
+def default_settings(rows):
+    """What "auto" stands for with ``rows`` training rows. Up to 45,000 rows, the settings tuned on
+    small tables (batch 32, learning rate 3e-4, dropout 0.2, L2 1e-4); from there the batch is rows /
+    1000 rounded to a power of two (about 1,000 steps an epoch; at most 1024), the learning rate
+    grows with the square root of the batch, and dropout and L2 are off: the rows regularize, and
+    early stopping stays (measured in benchmarks/README.md, "Tables")."""
+    batch = int(min(1024, max(32, 2 ** round(math.log2(max(rows, 1) / 1000)))))
+    if batch == 32:
+        return {"batch_size": 32, "learning_rate": 3e-4, "dropout": 0.2, "l2": 1e-4}
+    return {"batch_size": batch, "learning_rate": 3e-4 * math.sqrt(batch / 32), "dropout": 0.0, "l2": 0.0}
+
+
+def _refits(refit, n_train, log):
+    """Whether to train again on all rows: ``refit`` itself, or for "auto" whether the training rows
+    are fewer than ``REFIT_ROWS`` (said in the log when not)."""
+    if refit != "auto":
+        return bool(refit)
+    if n_train < REFIT_ROWS:
+        return True
+    log(f"not refitting on all rows: {n_train} training rows are plenty, and a refit would double the "
+        "time for little (--refit does it)")
+    return False
+
+
+class _InTargetUnits(callbacks.Callback):
+    """Multiplies the logged errors of a standardized target (``ERRORS_IN_TARGET_UNITS``) by its
+    std, so that the progress and the history show them in the target's units."""
+
+    def __init__(self, std):
+        super().__init__()
+        self.std = std
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._scale(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._scale(logs)
+
+    def _scale(self, logs):
+        for key in logs or {}:
+            if key.removeprefix("val_") in ERRORS_IN_TARGET_UNITS:
+                logs[key] *= self.std
 
 
 def _total(comm, count):
