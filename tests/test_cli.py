@@ -575,3 +575,14 @@ def test_class_weights_of_labels_the_target_does_not_have_are_refused(table, tmp
                     tmp_path / "m.safetensors"], capsys)
     assert "class_weight weighs classes, and a regression has none" in err
 
+
+def test_train_says_what_it_reads_and_labels_errors_in_the_targets_units(table, tmp_path, capsys):
+    status, out, _ = run(["train", table, "--target", "value", "--drop", "id", "--out", tmp_path / "r.safetensors",
+                          "--epochs", "5"], capsys)
+    lines = out.splitlines()
+    assert status == 0 and lines[0] == f"reading {table}" and lines[1].startswith("read 240 rows, 6 columns in ")
+    assert "errors (mae) in units of 'value'" in out and "batch 32" in out
+    metrics = json.loads((tmp_path / "r.metrics.json").read_text())
+    assert metrics["history_errors_in_units_of"] == "value"
+    info = json.loads(run(["info", tmp_path / "r.safetensors", "--json"], capsys)[1])
+    assert info["metadata"]["training"]["options"]["batch_size"] == 32

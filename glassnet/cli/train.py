@@ -54,7 +54,7 @@ def register(subparsers):
     net.add_argument("--layers", type=_checked_layers, default="128,64", help="hidden layer sizes (default 128,64)")
     net.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     net.add_argument("--optimizer", default="adam", choices=sorted(optimizers.OPTIMIZERS))
-    net.add_argument("--lr", dest="learning_rate", type=checks.option(float, checks.number, low=0, low_open=True),
+    net.add_argument("--lr", dest="learning_rate", metavar="LR", type=checks.option(float, checks.number, low=0, low_open=True),
                      help="learning rate (default 0.0003; from 45,000 training rows on 0.0003 x sqrt(batch/32))")
     net.add_argument("--batch-size", type=checks.option(int, checks.nonnegative_int),
                      help="rows per step: 1 = one example at a time, 0 = full batch (default: 32 up to "
