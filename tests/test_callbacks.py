@@ -226,3 +226,10 @@ def test_training_bar_redraws_within_long_epochs_on_a_terminal(monkeypatch):
 def test_training_bar_stays_per_epoch_on_a_terminal_when_epochs_are_short(monkeypatch):
     text = clocked_run(monkeypatch, FakeTerminal(), 0.1, epochs=5)
     assert text.count("\r") == 5 and " batch " not in text
+
+
+@pytest.mark.parametrize("monitor, mode", [("val_loss", "min"), ("val_mae", "min"), ("val_accuracy", "max"),
+                                           ("val_auc", "max"), ("val_f1", "max"), ("val_r2", "max"),
+                                           ("val_precision", "max"), ("val_recall", "max")])
+def test_early_stopping_auto_mode_knows_which_scores_grow(monitor, mode):
+    assert gn.callbacks.EarlyStopping(monitor=monitor)._monitor.mode == mode

@@ -463,6 +463,13 @@ def test_question_marks_in_a_numeric_target_are_missing_values_not_classes(tmp_p
     status, out, _ = run(["train", tmp_path / "marked.csv", "--target", "value", "--na-values", "n.d.",
                           "--epochs", "1", "--force"], capsys)
     assert "left out 24 row(s) without a target value" in out and "'?', 'NA'" in out and "'n.d.'" in out
+    # evaluate and predict read the table with the markers the model was trained with
+    frame.loc[2, "spend"] = "n.d."
+    frame.to_csv(tmp_path / "marked.csv", index=False)
+    status, out, _ = run(["evaluate", tmp_path / "marked.safetensors", tmp_path / "marked.csv"], capsys)
+    assert status == 0 and "RMSE" in out
+    status, out, _ = run(["predict", tmp_path / "marked.safetensors", tmp_path / "marked.csv"], capsys)
+    assert status == 0
 
 
 def test_classification_of_a_continuous_target_is_refused(table, capsys):

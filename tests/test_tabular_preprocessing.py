@@ -159,3 +159,10 @@ def test_crafted_dates_categories_markers_and_left_out_columns_are_refused(chang
     change(config)
     with pytest.raises(gn.ModelFileError, match=field):
         TablePreprocessor.from_config(config)
+
+
+def test_a_value_that_standardizes_beyond_float32_is_refused_naming_the_column():
+    preprocessor = TablePreprocessor.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
+    preprocessor.columns[0]["std"] = 1e-300  # as a crafted or extreme model file could hold
+    with pytest.raises(gn.DataError, match=r"column 'a' of the table: row 1 .* beyond what the model's float32"):
+        preprocessor.transform(pd.DataFrame({"a": [5.0, 1.0]}))

@@ -13,6 +13,9 @@ import math
 from .. import checks
 from ..errors import ConfigurationError
 
+# Monitored names whose larger values are better (mode="auto"): accuracies and the scores of metrics.py.
+HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "r2")
+
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
          "on_train_batch_begin", "on_train_batch_end")
 
@@ -142,7 +145,7 @@ class History(Callback):
 
 
 class Monitor:
-    """Whether a monitored value improved: ``mode`` "min", "max", or "auto" (max for accuracies)."""
+    """Whether a monitored value improved: ``mode`` "min", "max", or "auto" (max for accuracies, AUC, precision, recall, F1 and R²)."""
 
     def __init__(self, monitor, mode, min_delta):
         if not isinstance(monitor, str):
@@ -150,7 +153,7 @@ class Monitor:
         if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
             raise ConfigurationError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         if mode == "auto":
-            mode = "max" if any(k in monitor for k in ("acc", "auc")) else "min"
+            mode = "max" if any(k in monitor for k in HIGHER_IS_BETTER) else "min"
         self.monitor, self.mode, self.min_delta = monitor, mode, abs(checks.number("min_delta", min_delta))
 
     def worst(self):

@@ -27,7 +27,7 @@ def run(args):
     table = TableModel.load(args.model)
     if args.json:
         tables.check_output_path(args.json, args.force)
-    frame = tables.read_table(args.data)
+    frame = tables.read_table(args.data, na_values=table.features.markers)
     name = table.target.name
     if name not in frame.columns:
         raise DataError(f"{args.data} has no target column {name!r} to score against; its columns are: "

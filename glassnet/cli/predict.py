@@ -31,7 +31,7 @@ def run(args):
     if args.output:
         tables.check_table_suffix(args.output)
         tables.check_output_path(args.output, args.force)
-    frame = tables.read_table(args.data)
+    frame = tables.read_table(args.data, na_values=table.features.markers)
     outputs, report = table.predict(frame, args.data)
     predictions = table.prediction_frame(outputs)
     kept = [c for c in table.dropped if c in frame.columns]

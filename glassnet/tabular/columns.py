@@ -157,8 +157,16 @@ def _numeric(column, series, out, where, report):
         row = int(np.flatnonzero(text.to_numpy())[0])
         raise DataError(f"column {column['name']!r} of {where} holds text ({series.iloc[row]!r} in row "
                         f"{row + 1}) where the model was trained on numbers")
-    z = (values.astype(float).to_numpy() - column["mean"]) / column["std"]
-    out[:, 0] = np.nan_to_num(z, nan=0.0)  # missing: the mean
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values are refused just below
+        z = (values.astype(float).to_numpy() - column["mean"]) / column["std"]
+    z[np.isnan(values.to_numpy(dtype=float))] = 0.0  # missing: the mean
+    beyond = ~(np.abs(z) <= np.finfo(np.float32).max)
+    if beyond.any():
+        row = int(np.flatnonzero(beyond)[0])
+        raise DataError(f"column {column['name']!r} of {where}: row {row + 1} ({series.iloc[row]!r}) standardizes "
+                        f"to {z[row]:.3g} (mean {column['mean']:.3g}, std {column['std']:.3g}), beyond what the "
+                        "model's float32 inputs hold")
+    out[:, 0] = z
 
 
 def _one_hot(column, series, out, where, report):
