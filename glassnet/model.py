@@ -17,6 +17,7 @@ from . import checks, losses, metrics as metrics_module, optimizers, serializati
 from .callbacks.base import History
 from .errors import (ConfigurationError, GlassnetError, ModelFileError, NotBuiltError, NotCompiledError,
                      ShapeError, StateError)
+from . import model_fields
 from .io import model_file, schema
 from .layers import Input, Layer
 from .parameter import FlatParameters
@@ -324,7 +325,7 @@ class Sequential:
             raise NotBuiltError("the model has no weights yet: build it (or fit it) before saving")
         tensors = {f"params/{p.name}": p.value for p in self.parameters()}
         fields = {"model": self.get_config(), "compile": self.get_compile_config(),
-                  "history": _history_fields(self.history), "preprocessing": self.preprocessing,
+                  "history": model_fields.history_fields(self.history), "preprocessing": self.preprocessing,
                   "metadata": self.metadata or None, "training_state": None}
         if include_optimizer:
             self.require_compiled("save with include_optimizer=True (there is no optimizer state) before")
@@ -354,16 +355,16 @@ class Sequential:
         if not isinstance(file.fields.get("model"), dict):
             raise ModelFileError(f"{file.path} has no architecture (metadata field 'model')")
         try:
-            config = _architecture(file.fields["model"])
+            config = model_fields.architecture(file.fields["model"])
             model = cls.from_config(config, build=False)
-            _check_stored_shapes(model.parameter_shapes(), model.dtype, file.group("params"))
+            model_fields.check_stored_shapes(model.parameter_shapes(), model.dtype, file.group("params"))
             model.build()
             if file.fields.get("compile") is not None:
-                model.compile_from_config(_compile_settings(file.fields["compile"]))
+                model.compile_from_config(model_fields.compile_settings(file.fields["compile"]))
         except (GlassnetError, TypeError, KeyError, ValueError, AttributeError, OverflowError) as error:
             raise ModelFileError(f"{file.path}: the architecture or compile settings are not valid: "
                                  f"{schema.described(error)}") from None
-        model.load_state(file)
+        model._take_state(file)  # its architecture and weights' shapes were just checked
         return model
 
     def load_state(self, file):
@@ -375,11 +376,15 @@ class Sequential:
         if not isinstance(config, dict) or config.get("layers") != self.get_config()["layers"]:
             raise ModelFileError(f"{file.path} holds a different architecture from this model's")
         try:
-            _check_stored_shapes({p.name: p.shape for p in self.parameters()}, self.dtype, file.group("params"))
+            model_fields.check_stored_shapes({p.name: p.shape for p in self.parameters()}, self.dtype, file.group("params"))
         except ModelFileError as error:
             raise ModelFileError(f"{file.path}: {error}") from None
+        self._take_state(file)
+
+    def _take_state(self, file):
+        """``load_state`` once the architecture and the weights' shapes are known to match."""
         try:
-            history = _history(file.fields.get("history"))
+            history = model_fields.history(file.fields.get("history"))
             metadata = schema.mapping("metadata", file.fields.get("metadata", {}))
             state = file.fields.get("training_state")
             if state is not None:
@@ -431,72 +436,3 @@ def _chain(backwards):
             d_outputs = layer_backward(d_outputs)
         return d_outputs
     return backward
-
-
-# What a model file may declare (checked by ``_architecture``): an input of at most 8 axes and
-# 2**40 values per example, and at most 100 metric names.
-MAX_INPUT_RANK, MAX_INPUT_SIZE, MAX_METRICS = 8, 2 ** 40, 100
-
-
-def _architecture(config):
-    """The ``model`` field checked: its name, seed, dtype, a declared input shape and a list of
-    layer specs (each checked by the layer it makes)."""
-    schema.fields("model", config, ("name", "seed", "dtype", "input_shape", "layers"))
-    schema.string("model.name", config["name"])
-    if config["seed"] is not None:
-        schema.integer("model.seed", config["seed"], high=2 ** 128 - 1)
-    if config["dtype"] not in ("float32", "float64"):
-        schema.refuse("model.dtype", "'float32' or 'float64'", config["dtype"])
-    if config["input_shape"] is None:
-        raise ModelFileError("the architecture has no input shape, so the weights cannot be placed")
-    dims = [schema.integer(f"model.input_shape[{i}]", d, low=1, high=MAX_INPUT_SIZE) for i, d in
-            enumerate(schema.listing("model.input_shape", config["input_shape"], max_length=MAX_INPUT_RANK))]
-    if not dims or math.prod(dims) > MAX_INPUT_SIZE:
-        schema.refuse("model.input_shape", f"1 to {MAX_INPUT_RANK} sizes of at most {MAX_INPUT_SIZE} values in all",
-                      dims)
-    schema.listing("model.layers", config["layers"])
-    return config
-
-
-def _compile_settings(config):
-    """The ``compile`` field checked: optimizer and loss specs (each checked by what it makes)
-    and a list of metric names."""
-    schema.fields("compile", config, ("optimizer", "loss", "metrics"))
-    for i, name in enumerate(schema.listing("compile.metrics", config["metrics"], max_length=MAX_METRICS)):
-        schema.string(f"compile.metrics[{i}]", name)
-    return config
-
-
-def _history(value):
-    """``(epochs, {log name: values})`` of the ``history`` field, or None: epoch numbers
-    increasing from 0 or more, and as many values (numbers, NaN and Infinity allowed: a loss
-    can diverge) for each log as there are epochs."""
-    if value is None:
-        return None
-    schema.fields("history", value, ("epoch", "history"))
-    epochs = [schema.integer(f"history.epoch[{i}]", e) for i, e in enumerate(schema.listing("history.epoch", value["epoch"]))]
-    if any(later <= earlier for earlier, later in zip(epochs, epochs[1:])):
-        schema.refuse("history.epoch", "increasing epoch numbers", epochs)
-    logs = {}
-    for key, values in schema.mapping("history.history", value["history"]).items():
-        schema.listing(f"history.history[{key!r}]", values, length=len(epochs))
-        logs[key] = [schema.number(f"history.history[{key!r}]", v, finite=False) for v in values]
-    return epochs, logs
-
-
-def _history_fields(history):
-    if history is None or not history.epoch:
-        return None
-    return {"epoch": [int(e) for e in history.epoch],
-            "history": {k: [float(v) for v in values] for k, values in history.history.items()}}
-
-
-def _check_stored_shapes(shapes, dtype, stored):
-    """Refuse stored parameters ``{name: array}`` that are not exactly ``shapes`` in ``dtype``."""
-    if set(stored) != set(shapes):
-        raise ModelFileError(f"the weights do not match the architecture: missing "
-                             f"{sorted(set(shapes) - set(stored))}, unexpected {sorted(set(stored) - set(shapes))}")
-    for name, shape in shapes.items():
-        if stored[name].shape != shape or stored[name].dtype != dtype:
-            raise ModelFileError(f"{name} is {stored[name].dtype} {stored[name].shape} in the file, but the "
-                                 f"architecture needs {dtype} {shape}")

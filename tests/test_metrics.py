@@ -8,6 +8,8 @@ import pytest
 import glassnet as gn
 from glassnet import layers, losses, metrics, ops
 
+from .test_callbacks_checkpoint import Interrupt, StopAt
+
 
 def test_sparse_categorical_accuracy_counts_rows_whose_largest_output_is_the_label():
     y_pred = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5], [0.3, 0.3, 0.4]])
@@ -294,23 +296,6 @@ def test_metrics_of_a_from_logits_loss_get_probabilities_where_they_need_them():
 
 # -- sums that add up: a mid-epoch backup, processes ------------------------------------------------
 
-class _Crash(Exception):
-    pass
-
-
-class _CrashAt(gn.callbacks.Callback):
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.at = (epoch, batch)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if (self.epoch, batch) == self.at:
-            raise _Crash
-
-
 def test_a_mid_epoch_backup_keeps_the_sums_of_every_metric(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((150, 4))
@@ -324,8 +309,8 @@ def test_a_mid_epoch_backup_keeps_the_sums_of_every_metric(tmp_path):
 
     fit = dict(epochs=3, batch_size=16, verbose=0)
     straight = model().fit(x, y, **fit).history
-    with pytest.raises(_Crash):
-        model().fit(x, y, callbacks=[gn.callbacks.BackupAndRestore(tmp_path, save_freq=4), _CrashAt(1, 6)], **fit)
+    with pytest.raises(Interrupt):
+        model().fit(x, y, callbacks=[gn.callbacks.BackupAndRestore(tmp_path, save_freq=4), StopAt(1, 6)], **fit)
     resumed = model().fit(x, y, callbacks=[gn.callbacks.BackupAndRestore(tmp_path, save_freq=4)], **fit).history
     assert resumed == straight
 
