@@ -34,6 +34,9 @@ DAY_PARTS, TIME_PARTS = ("year", "month", "day", "weekday"), ("hour", "minute")
 CYCLES = {"month": 12, "weekday": 7, "hour": 24}
 ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
 DATE_SAMPLE = 1000  # values looked at to tell whether a text column holds dates
+# The names (in any case) of an index written with a table: R's row names, pandas' index, an id;
+# such a column is left out when its integers rise from row to row, with gaps or without.
+INDEX_NAMES = {"rownames", "row.names", "row_names", "rowid", "row_id", "index", "id"}
 
 
 def _pandas():
@@ -99,36 +102,62 @@ def marked_missing(series, markers):
     return series.where(~series.isin(list(markers)))
 
 
-def _run(series):
-    """``(first, last)`` of an integer column that goes up by exactly 1 from row to row, or None."""
+def _integers(series):
     pd = _pandas()
-    if not pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series) or len(series) == 0:
+    return pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _run(series):
+    """What ``index_columns`` needs of this process's part of a column: ``(first, last, by_one)``
+    when its values are integers that rise from row to row (``by_one``: by exactly 1 each time),
+    ``()`` when the part has no rows, None otherwise."""
+    if len(series) == 0:
+        return ()
+    if not _integers(series):
         return None
     values = series.to_numpy()
-    return (int(values[0]), int(values[-1])) if np.all(np.diff(values) == 1) else None
+    steps = np.diff(values)
+    return (int(values[0]), int(values[-1]), bool(np.all(steps == 1))) if np.all(steps > 0) else None
 
 
-def _counts_rows(runs):
-    """Whether the processes' ``_run``s (in rank order) together count 0, 1, ... or 1, 2, ..."""
-    if any(run is None for run in runs) or runs[0][0] not in (0, 1):
-        return False
-    return all(b[0] == a[1] + 1 for a, b in zip(runs, runs[1:]))
+def _rising(runs):
+    """The processes' ``_run``s (in rank order) that have rows, when together they rise from row
+    to row; else None."""
+    parts = [run for run in runs if run != ()]
+    if not parts or None in parts or any(b[0] <= a[1] for a, b in zip(parts, parts[1:])):
+        return None
+    return parts
+
+
+def _counts_rows(parts):
+    """Whether rising ``parts`` together count 0, 1, ... or 1, 2, ...: no gap within or between."""
+    return parts[0][0] in (0, 1) and all(part[2] for part in parts) and all(
+        b[0] == a[1] + 1 for a, b in zip(parts, parts[1:]))
+
+
+def _reason(name, facts):
+    """Why column ``name`` is an index, from each process's ``(_run, _integers)`` of it, or None:
+    it counts the rows; or it is named like an index and rises (row numbers of part of a table, such
+    as a training split: a sorted column of years or amounts, named otherwise, stays a feature); or
+    pandas wrote it (``Unnamed: 0``, any integers)."""
+    parts = _rising([run for run, _ in facts])
+    if parts and _counts_rows(parts):
+        return "numbers the rows (like an index)"
+    if parts and name.strip().lower() in INDEX_NAMES:
+        return "named like an index and rising from row to row (row numbers, with gaps where rows were taken out)"
+    if re.fullmatch(r"Unnamed: \d+", name) and all(integers for run, integers in facts if run != ()):
+        return "an unnamed integer column (an index written with the table)"
+    return None
 
 
 def index_columns(frame, comm=None):
-    """``{name: reason}`` for the columns of ``frame`` that number its rows (0, 1, 2, ... or
-    1, 2, 3, ... in table order, over every process's rows with ``comm``), or that pandas named
-    ``Unnamed: 0`` (an index written with a table): an index, nothing to learn from."""
+    """``{name: reason}`` for the columns of ``frame`` that are an index, nothing to learn from
+    (``_reason``), judged in table order over every process's rows with ``comm``."""
     names = list(frame.columns)
-    runs = [_run(frame[name]) for name in names]
-    runs = [[run] for run in runs] if comm is None else list(zip(*comm.allgather(runs, "the index columns")))
-    left_out = {}
-    for name, column_runs in zip(names, runs):
-        if _counts_rows(column_runs):
-            left_out[name] = "numbers the rows (like an index)"
-        elif re.fullmatch(r"Unnamed: \d+", name) and _pandas().api.types.is_integer_dtype(frame[name]):
-            left_out[name] = "an unnamed integer column (an index written with the table)"
-    return left_out
+    facts = [(_run(frame[name]), _integers(frame[name])) for name in names]
+    facts = [[fact] for fact in facts] if comm is None else list(zip(*comm.allgather(facts, "the index columns")))
+    reasons = {name: _reason(str(name), column) for name, column in zip(names, facts)}
+    return {name: reason for name, reason in reasons.items() if reason}
 
 
 def width(column):
