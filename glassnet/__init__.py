@@ -5,7 +5,7 @@
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=10, validation_split=0.1)
 """
-from . import (callbacks, initializers, layers, losses, metrics, optimizers, regularizers,
+from . import (callbacks, datasets, initializers, layers, losses, metrics, optimizers, regularizers,
                schedules)
 from .errors import (ConfigurationError, DataError, DistributedError, ExportError, GlassnetError,
                      NotBuiltError, NotCompiledError, ModelFileError, ShapeError, StateError)
@@ -23,7 +23,7 @@ load = Sequential.load  # gn.load(path): a model from a model file
 __all__ = [
     "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",
     "diagnose", "Diagnosis", "plot_history", "explain", "Trace",
-    "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks",
+    "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks", "datasets",
     "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",
     "NotBuiltError", "StateError", "ModelFileError", "ExportError", "DistributedError", "__version__",
 ]

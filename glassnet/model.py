@@ -218,15 +218,16 @@ class Sequential:
         return x
 
     # -- Keras-style training API ----------------------------------------------------------------
-    def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
+    def fit(self, x, y=None, batch_size=32, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, distributed="auto"):
-        """Train for ``epochs`` passes over ``(x, y)``; returns a ``History``.
+        """Train for ``epochs`` passes over ``(x, y)``, or over a ``glassnet.datasets.Dataset``
+        ``x`` read batch by batch (``y`` left out); returns a ``History``.
 
         ``batch_size=1`` is stochastic gradient descent one example at a time, ``batch_size=None``
         (or ``len(x)``) full-batch gradient descent, anything between mini-batch descent.
         ``validation_split`` holds out the *last* fraction of the data (before shuffling);
-        ``validation_data=(x_val, y_val)`` gives a validation set. ``verbose``: 0 silent, 1 a
+        ``validation_data=(x_val, y_val)`` (or a ``Dataset``) gives a validation set. ``verbose``: 0 silent, 1 a
         progress bar, 2 one line per epoch. ``sample_weight`` weighs examples and
         ``class_weight={class: weight}`` classes in the loss (``"balanced"``: ``n / (k * n_c)``,
         scikit-learn's formula, so that every class weighs the same).
@@ -243,14 +244,13 @@ class Sequential:
                             class_weight=class_weight, sample_weight=sample_weight,
                             initial_epoch=initial_epoch, distributed=distributed)
 
-    def evaluate(self, x, y, batch_size=None, verbose="auto", sample_weight=None, return_dict=False):
-        """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
-        (or a dict with ``return_dict=True``). The loss includes the L1/L2 penalties."""
+    def evaluate(self, x, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False):
+        """Loss and metrics on ``(x, y)`` or on a ``Dataset`` ``x``: a float without metrics, else
+        ``[loss, *metrics]`` (or a dict with ``return_dict=True``). The loss includes the L1/L2 penalties."""
         self.require_compiled("evaluate")
         batch_size = checks.positive_int("batch_size", batch_size, allow_none=True) or training.INFERENCE_BATCH_SIZE
         verbose = checks.verbosity(verbose)
-        x, y, weights = training.prepare(self, x, y, sample_weight)
-        logs = training.evaluate_arrays(self, x, y, weights, batch_size)
+        logs = training.evaluate(self, x, y, sample_weight, batch_size)
         if verbose and verbose != "auto":
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:

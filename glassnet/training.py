@@ -10,12 +10,18 @@ scikit-learn estimators and the distributed trainer) comes through ``fit`` here.
                gradient buffer turns each process's gradient into that of the whole batch
     penalties: L1/L2 add their penalty to L and their gradient to the parameters'
     update:    optimizer.step(); with L1, weights that crossed 0 are set to exactly 0
+
+The batches come from arrays (``Batches``: shuffled row numbers gathered into reused buffers) or
+from a ``datasets.Dataset`` that reads them one at a time (checked as they come).
 """
+import itertools
+
 import numpy as np
 
 from . import checks, distributed as distributed_training, regularizers
 from .callbacks.base import Callback, CallbackList, History
 from .callbacks.progress import ProgressBar
+from .datasets import Dataset
 from .errors import ConfigurationError
 
 # The batch size of evaluate and predict when none is given: large enough that Python's work per
@@ -120,8 +126,8 @@ def train_step(model, x, y, weights, parallel=None):
 
 def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
         shuffle, class_weight, sample_weight, initial_epoch, distributed):
-    """Train ``model``; ``Sequential.fit`` documents the arguments and holds their defaults.
-    Returns the ``History``."""
+    """Train ``model`` on arrays ``(x, y)`` or on a ``datasets.Dataset`` ``x``; ``Sequential.fit``
+    documents the arguments and holds their defaults. Returns the ``History``."""
     model.require_compiled("fit")
     epochs = checks.positive_int("epochs", epochs)
     batch_size = checks.positive_int("batch_size", batch_size, allow_none=True)
@@ -132,22 +138,14 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
     callbacks = _callbacks(callbacks)
     validation_split = checks.number("validation_split", validation_split, low=0, high=1, high_open=True)
     parallel = distributed_training.data_parallel(model, distributed)  # None on one process
-    x, y, weights = prepare(model, x, y, sample_weight, class_weight)
-    if validation_data is not None:
-        val = _validation_arrays(model, validation_data)
-    elif validation_split:
-        split = int(len(x) * (1 - validation_split))
-        if split == 0 or split == len(x):
-            raise ConfigurationError(f"validation_split={validation_split} leaves no examples for "
-                                     f"training or validation out of {len(x)}")
-        val = (x[split:], y[split:], None if weights is None else weights[split:])
-        x, y, weights = x[:split], y[:split], None if weights is None else weights[:split]
+    progress = Progress(model, parallel)
+    if isinstance(x, Dataset):
+        source = _DatasetBatches(model, x, y, batch_size, validation_split, sample_weight, class_weight, parallel)
     else:
-        val = None
+        source = _ArrayBatches(model, x, y, batch_size, validation_split, sample_weight, class_weight, progress)
+    validation = source.validation if validation_data is None else _validation(model, validation_data)
 
-    n = len(x) if parallel is None else parallel.start(len(x))  # all processes' rows
-    batch_size = n if batch_size is None else min(batch_size, n)
-    steps = -(-n // batch_size)
+    steps = -(-source.rows // source.batch_size)
     verbose = 1 if verbose == "auto" else verbose
     if parallel is not None and parallel.rank:
         verbose = 0  # process 0 prints
@@ -157,13 +155,10 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
                + [c for c in callbacks if c.saves_training_state]
                + ([ProgressBar(verbose)] if verbose else [])
                + ([] if parallel is None else [parallel.stop_together(callbacks)]))
-    progress = Progress(model, parallel)
     hooks = CallbackList(ordered, model, {"epochs": epochs, "steps": steps, "verbose": verbose}, progress)
     model.history = history
     model.stop_training = False
 
-    batches = (Batches(x, y, weights, batch_size) if parallel is None
-               else Batches(x, y, weights, batch_size, rows=n, select=parallel.selector(progress)))
     batch_logs = hooks.has("on_train_batch_end")
     hooks.on_train_begin()
     resume = hooks.resume_position()  # where a restored backup stood, or None
@@ -171,10 +166,8 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
         progress.start_epoch(epoch, resume if resume and resume["batch"] else None)
         resume = None
         hooks.on_epoch_begin(epoch)
-        order = progress.shuffled_order(n) if shuffle else None
         totals = progress.totals
-        for batch, (xb, yb, wb) in enumerate(batches.epoch(order, progress.first_batch),
-                                             progress.first_batch):
+        for batch, (xb, yb, wb) in enumerate(source.epoch(progress, shuffle), progress.first_batch):
             hooks.on_train_batch_begin(batch)
             loss, outputs = train_step(model, xb, yb, wb, parallel)
             totals.add(loss, yb, outputs)
@@ -183,8 +176,8 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
             if model.stop_training:
                 break
         logs = (totals if parallel is None else parallel.combined(totals)).means()
-        if val is not None:
-            for key, value in evaluate_arrays(model, *val, parallel=parallel).items():
+        if validation is not None:
+            for key, value in _evaluate(model, validation, parallel).items():
                 logs["val_" + key] = value
         hooks.on_epoch_end(epoch, logs)
         if model.stop_training:
@@ -193,6 +186,62 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
     if parallel is not None:
         parallel.finish()
     return history
+
+
+class _ArrayBatches:
+    """The batches of a fit on arrays (``Batches``), after the arrays are checked and the
+    validation rows split off; ``rows`` counts those of all processes."""
+
+    def __init__(self, model, x, y, batch_size, validation_split, sample_weight, class_weight, progress):
+        x, y, weights = prepare(model, x, y, sample_weight, class_weight)
+        self.validation = None  # or the last validation_split of the rows, (x, y, weights)
+        if validation_split:
+            split = int(len(x) * (1 - validation_split))
+            if split == 0 or split == len(x):
+                raise ConfigurationError(f"validation_split={validation_split} leaves no examples for "
+                                         f"training or validation out of {len(x)}")
+            self.validation = (x[split:], y[split:], None if weights is None else weights[split:])
+            x, y, weights = x[:split], y[:split], None if weights is None else weights[:split]
+        parallel = progress.parallel
+        self.rows = len(x) if parallel is None else parallel.start(len(x))  # all processes' rows
+        self.batch_size = self.rows if batch_size is None else min(batch_size, self.rows)
+        self.batches = (Batches(x, y, weights, self.batch_size) if parallel is None else
+                        Batches(x, y, weights, self.batch_size, rows=self.rows, select=parallel.selector(progress)))
+
+    def epoch(self, progress, shuffle):
+        """The batches of the epoch ``progress`` stands at, from its first batch on."""
+        order = progress.shuffled_order(self.rows) if shuffle else None
+        return self.batches.epoch(order, progress.first_batch)
+
+
+class _DatasetBatches:
+    """The batches of a fit on a ``Dataset``: each one checked as ``prepare`` checks arrays, and
+    weighed by ``class_weight`` (a dict; "balanced" needs counts of the whole data set)."""
+
+    def __init__(self, model, dataset, y, batch_size, validation_split, sample_weight, class_weight, parallel):
+        _dataset_alone("fit", y, sample_weight)
+        if validation_split:
+            raise ConfigurationError("validation_split cannot cut a Dataset: pass validation_data=(x_val, y_val) "
+                                     "or a Dataset of validation rows")
+        if batch_size is None:
+            raise ConfigurationError("batch_size=None would read the whole Dataset as one batch; give a batch size")
+        if isinstance(class_weight, str):
+            raise ConfigurationError(f"class_weight={class_weight!r} needs the class counts of the whole Dataset; "
+                                     "pass them as a dict {class: weight}")
+        if parallel is not None:
+            raise ConfigurationError("fit on a Dataset runs on one process; train with distributed=False, "
+                                     "or pass each process's rows as arrays")
+        self.model, self.dataset, self.class_weight = model, dataset, class_weight
+        self.rows = checks.positive_int(f"{type(dataset).__name__}.rows", dataset.rows)
+        self.batch_size = min(batch_size, self.rows)
+        self.validation = None
+        if not model.built:  # callbacks may need the weights before the first step
+            model.prepare_inputs(next(iter(dataset.batches(self.batch_size)))[0])
+
+    def epoch(self, progress, shuffle):
+        rng = progress.epoch_generator() if shuffle else None
+        batches = itertools.islice(self.dataset.batches(self.batch_size, rng), progress.first_batch, None)
+        return (prepare(self.model, *_batch_parts(batch), self.class_weight) for batch in batches)
 
 
 class Progress:
@@ -227,14 +276,24 @@ class Progress:
         self.epoch_rng = resume["epoch_rng"] if resume else self.model.rng.bit_generator.state
 
     def shuffled_order(self, n):
+        """The epoch's order of ``n`` rows, drawn from the model's generator."""
+        return self._draw(lambda rng: rng.permutation(n))
+
+    def epoch_generator(self):
+        """A generator of the epoch's own (a ``Dataset`` shuffles with it), seeded from the model's."""
+        return np.random.default_rng(self._draw(lambda rng: int(rng.integers(2 ** 63))))
+
+    def _draw(self, draw):
+        """``draw(model.rng)`` at the start of the epoch; on a resume, replayed from the state saved
+        before the epoch, leaving the generator where the checkpoint saved it."""
         rng = self.model.rng
         if self.resume is None:
-            return rng.permutation(n)
+            return draw(rng)
         now = rng.bit_generator.state  # the state the checkpoint saved, after its last batch
         rng.bit_generator.state = self.epoch_rng
-        order = rng.permutation(n)
+        drawn = draw(rng)
         rng.bit_generator.state = now
-        return order
+        return drawn
 
     def position(self, next_batch):
         """The position of a checkpoint taken before batch ``next_batch`` of this epoch (with the
@@ -247,6 +306,8 @@ class Progress:
 def prepare(model, x, y, sample_weight=None, class_weight=None):
     """Check and convert inputs, targets and per-example weights (building the model if needed);
     every value must be finite in the model's dtype."""
+    if y is None:
+        raise ConfigurationError("targets y are needed beside the inputs x (or pass a glassnet.datasets.Dataset as x)")
     x = model.prepare_inputs(x)
     y = checks.finite_array("y", y, within=model.dtype)
     checks.same_length(x, y)
@@ -274,11 +335,53 @@ def _callbacks(callbacks):
     return list(callbacks)
 
 
-def _validation_arrays(model, validation_data):
+def _validation(model, validation_data):
+    """``validation_data`` as ``_evaluate`` takes it: a ``Dataset``, or checked arrays."""
+    if isinstance(validation_data, Dataset):
+        return validation_data
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ConfigurationError("validation_data must be a tuple (x_val, y_val) or "
-                                 f"(x_val, y_val, sample_weight_val), got {type(validation_data).__name__}")
+                                 f"(x_val, y_val, sample_weight_val), or a Dataset, got {type(validation_data).__name__}")
     return prepare(model, *validation_data)
+
+
+def _batch_parts(batch):
+    """``(x, y, weights or None)`` of a batch a ``Dataset`` yielded, refused when it is not one."""
+    if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+        raise ConfigurationError("a Dataset's batches must be tuples (x, y) or (x, y, sample_weight), "
+                                 f"got {type(batch).__name__}")
+    return batch[0], batch[1], batch[2] if len(batch) == 3 else None
+
+
+def _evaluate(model, validation, parallel):
+    """The loss and metrics on validation rows: arrays (``evaluate_arrays``) or a ``Dataset``."""
+    if isinstance(validation, Dataset):
+        return evaluate_dataset(model, validation)
+    return evaluate_arrays(model, *validation, parallel=parallel)
+
+
+def _dataset_alone(what, y, sample_weight):
+    """Refuse targets or weights passed beside a ``Dataset``, which yields its own."""
+    given = [name for name, value in (("y", y), ("sample_weight", sample_weight)) if value is not None]
+    if given:
+        raise ConfigurationError(f"{what} on a Dataset takes the targets and weights from its batches, "
+                                 f"so {' and '.join(given)} must be left out")
+
+
+def evaluate(model, x, y, sample_weight, batch_size):
+    """``Sequential.evaluate``'s logs: over arrays ``(x, y)``, or over the rows of a ``Dataset`` ``x``."""
+    if isinstance(x, Dataset):
+        _dataset_alone("evaluate", y, sample_weight)
+        return evaluate_dataset(model, x, batch_size)
+    return evaluate_arrays(model, *prepare(model, x, y, sample_weight), batch_size)
+
+
+def evaluate_dataset(model, dataset, batch_size=INFERENCE_BATCH_SIZE):
+    """Loss (with the L1/L2 penalty) and metrics over a ``Dataset``'s rows, read in order."""
+    totals = _totals(model, (prepare(model, *_batch_parts(batch)) for batch in dataset.batches(batch_size)))
+    if not totals.examples:
+        raise ConfigurationError(f"{type(dataset).__name__} yielded no rows to evaluate")
+    return totals.means(regularizers.total_penalty(model.regularized_parameters))
 
 
 def evaluate_arrays(model, x, y, weights=None, batch_size=INFERENCE_BATCH_SIZE, parallel=None):
@@ -286,15 +389,21 @@ def evaluate_arrays(model, x, y, weights=None, batch_size=INFERENCE_BATCH_SIZE, 
     distributed ``fit`` (``parallel``), each process evaluates its part and the sums are combined."""
     if parallel is not None:
         x, y, weights = parallel.own_rows([x, y, weights])
-    totals = _Totals(model.metrics, model.output_shape)
-    for start in range(0, len(x), batch_size):
-        rows = slice(start, start + batch_size)
-        outputs, _ = model.forward_head(x[rows], training=False)
-        loss, _ = model.head_loss.unchecked_value_and_grad(y[rows], outputs, None if weights is None else weights[rows])
-        totals.add(loss, y[rows], outputs)
+    slices = (slice(start, start + batch_size) for start in range(0, len(x), batch_size))
+    totals = _totals(model, ((x[rows], y[rows], None if weights is None else weights[rows]) for rows in slices))
     if parallel is not None:
         totals = parallel.combined(totals)
     return totals.means(regularizers.total_penalty(model.regularized_parameters))
+
+
+def _totals(model, batches):
+    """The ``_Totals`` of the model's loss and metrics (in inference mode) over ``(x, y, weights)`` batches."""
+    totals = _Totals(model.metrics, model.output_shape)
+    for x, y, weights in batches:
+        outputs, _ = model.forward_head(x, training=False)
+        loss, _ = model.head_loss.unchecked_value_and_grad(y, outputs, weights)
+        totals.add(loss, y, outputs)
+    return totals
 
 
 def predict_arrays(model, x, batch_size=INFERENCE_BATCH_SIZE):
