@@ -159,10 +159,10 @@ def test_auto_settings_follow_the_training_rows(rows, batch):
     chosen = default_settings(rows)
     assert chosen["batch_size"] == batch
     if batch == 32:  # the settings tuned on small tables, README's tables among them
-        assert chosen == {"batch_size": 32, "learning_rate": 3e-4, "dropout": 0.2, "l2": 1e-4}
-    else:
+        assert chosen == {"batch_size": 32, "learning_rate": 3e-4, "dropout": 0.2, "l2": 1e-4, "min_delta": 0.0}
+    else:  # early stopping ignores gains under 0.001 of the standardized loss (flights: 232 -> 88 epochs)
         assert chosen["learning_rate"] == pytest.approx(3e-4 * (batch / 32) ** 0.5)
-        assert chosen["dropout"] == chosen["l2"] == 0
+        assert chosen["dropout"] == chosen["l2"] == 0 and chosen["min_delta"] == 1e-3
 
 
 def test_the_auto_settings_are_used_and_recorded(frame):
@@ -171,7 +171,16 @@ def test_the_auto_settings_are_used_and_recorded(frame):
                               **SMALL)
     assert "batch 32, dropout 0.2, L2 0.0001" in "\n".join(lines)
     recorded = table.model.metadata["training"]["options"]
-    assert recorded == {"dropout": 0.2, "batch_size": 32, "learning_rate": 3e-4, "l2": 1e-4}
+    assert recorded == {"dropout": 0.2, "batch_size": 32, "learning_rate": 3e-4, "l2": 1e-4, "min_delta": 0.0}
+
+
+def test_early_stopping_ignores_gains_under_the_auto_min_delta(frame, monkeypatch):
+    import glassnet.tabular.model as tabular_model
+    small = tabular_model.default_settings(0)
+    monkeypatch.setattr(tabular_model, "default_settings", lambda rows: {**small, "min_delta": 10.0})
+    table, training = TableModel.fit(frame, "churned", drop=["id", "value"], early_stopping=3, **SMALL)
+    assert (training.best_epoch, training.epochs_run) == (1, 4)  # no later loss is 10 lower than the first
+    assert table.model.metadata["training"]["options"]["min_delta"] == 10.0
 
 
 def test_many_training_rows_keep_the_validated_model_and_say_so(frame, monkeypatch):
