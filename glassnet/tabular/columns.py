@@ -18,6 +18,7 @@ A date column is a column of pandas datetimes (Parquet timestamps) or of text wh
 ``2013-01-01T10:00:00Z``); times with a zone are taken in UTC, seconds are ignored.
 """
 import math
+import numbers
 import re
 
 import numpy as np
@@ -65,10 +66,19 @@ def dates(series, name, where):
     times = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601")
     bad = times.isna() & series.notna()
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"column {name!r} of {where} holds {series.iloc[row]!r} in row {row + 1} where "
+        value, row = cell(series, np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"column {name!r} of {where} holds {value!r} in {row} where "
                         "dates are expected (YYYY-MM-DD, optionally with a time)")
     return times
+
+
+def cell(series, position):
+    """``(value, "row 8")``: the value at ``position`` of ``series`` and its row as the user counts
+    it, for messages: the index label + 1 (the rows of the file glassnet read, counted from 1, however
+    many rows training held out or left out before), or the label of an index of other labels."""
+    value, label = series.iloc[position], series.index[position]
+    value = value.item() if isinstance(value, np.generic) else value
+    return value, f"row {label + 1}" if isinstance(label, numbers.Integral) else f"row {label!r}"
 
 
 def date_parts(times):
@@ -87,10 +97,11 @@ def date_features(parts):
 def missing_marked(series, markers):
     """``series`` with its text cells that are missing-value ``markers`` made missing, and as
     numbers if every other cell is one (as reading the file with those markers gives)."""
+    pd = _pandas()
     series = marked_missing(series, markers)
-    if is_numeric(series) or series.notna().sum() == 0 or not markers:
-        return series
-    numbers_ = _pandas().to_numeric(series, errors="coerce")
+    if not markers or is_numeric(series) or pd.api.types.is_datetime64_any_dtype(series) or series.notna().sum() == 0:
+        return series  # (datetimes too: to_numeric would make them nanoseconds)
+    numbers_ = pd.to_numeric(series, errors="coerce")
     return numbers_ if numbers_.notna().sum() == series.notna().sum() else series
 
 
@@ -183,18 +194,19 @@ def _numeric(column, series, out, where, report):
     values = pd.to_numeric(series, errors="coerce") if not is_numeric(series) else series
     text = values.isna() & series.notna()
     if text.any():
-        row = int(np.flatnonzero(text.to_numpy())[0])
-        raise DataError(f"column {column['name']!r} of {where} holds text ({series.iloc[row]!r} in row "
-                        f"{row + 1}) where the model was trained on numbers")
+        value, row = cell(series, np.flatnonzero(text.to_numpy())[0])
+        raise DataError(f"column {column['name']!r} of {where} holds text ({value!r} in {row}) where the "
+                        "model was trained on numbers")
     with np.errstate(over="ignore", invalid="ignore"):  # huge values are refused just below
         z = (values.astype(float).to_numpy() - column["mean"]) / column["std"]
     z[np.isnan(values.to_numpy(dtype=float))] = 0.0  # missing: the mean
     beyond = ~(np.abs(z) <= np.finfo(np.float32).max)
     if beyond.any():
-        row = int(np.flatnonzero(beyond)[0])
-        raise DataError(f"column {column['name']!r} of {where}: row {row + 1} ({series.iloc[row]!r}) standardizes "
-                        f"to {z[row]:.3g} (mean {column['mean']:.3g}, std {column['std']:.3g}), beyond what the "
-                        "model's float32 inputs hold")
+        position = np.flatnonzero(beyond)[0]
+        value, row = cell(series, position)
+        raise DataError(f"column {column['name']!r} of {where}: {row} ({value!r}) standardizes to {z[position]:.3g} "
+                        f"(mean {column['mean']:.3g}, std {column['std']:.3g}), beyond what the model's float32 "
+                        "inputs hold")
     out[:, 0] = z
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import DataError
 from ..extras import require
 from ..io import schema
-from .columns import (CATEGORICAL, CYCLES, DATE, DAY_PARTS, MAX_CATEGORIES, NUMERIC, OTHER, TIME_PARTS,
+from .columns import (CATEGORICAL, CYCLES, DATE, DAY_PARTS, MAX_CATEGORIES, NUMERIC, OTHER, TIME_PARTS, cell,
                       date_features, date_parts, dates, encode, feature_names, is_dates, is_numeric, marked_missing,
                       missing_marked, width)
 from .files import MISSING_MARKERS
@@ -66,12 +66,23 @@ def _merge_moments(parts):
     return count, mean, var
 
 
+def _finite(series, what):
+    """Refuse a column of numbers that holds an infinite one (it has no mean; the network would
+    learn NaN), naming it (``what``), the value and its row as the user counts it."""
+    infinite = np.flatnonzero(np.isinf(series.to_numpy(dtype=float, na_value=np.nan)))
+    if len(infinite):
+        value, row = cell(series, infinite[0])
+        raise DataError(f"{what} holds {value} in {row}, which is not a finite number: correct it, or "
+                        "empty the cell to make it a missing value")
+
+
 def _column_summary(series, where):
     """What a column's preprocessing is learned from: its kind, missing values, and the moments
     of its numbers, the count of each category (most frequent first), or the moments of its date
     parts and whether any has a time of day."""
     missing = int(series.isna().sum())
     if is_numeric(series):
+        _finite(series, f"column {series.name!r} of {where}")
         return {"kind": NUMERIC, "missing": missing, "moments": _moments(series.dropna().astype(float))}
     if is_dates(series):
         parts = date_parts(dates(series, str(series.name), where))
@@ -191,15 +202,30 @@ class TablePreprocessor:
         like an identifier is left out unless it is in ``keep``."""
         left_out = dict(left_out or {})
         names = [name for name in frame.columns if name not in left_out]
-        summaries = _combine(comm, [_column_summary(missing_marked(frame[name], markers), "the table") for name in names],
-                             lambda parts: [_merge_column(n, p) for n, p in zip(names, zip(*parts))],
+        summaries = _combine(comm, cls.summaries(frame[names], markers), lambda parts: cls.merged(names, parts),
                              "the column statistics")
+        return cls.from_summaries(names, summaries, markers, left_out, keep)
+
+    @staticmethod
+    def summaries(frame, markers=MISSING_MARKERS):
+        """What the preprocessing of each column of ``frame`` is learned from (``_column_summary``)."""
+        return [_column_summary(missing_marked(frame[name], markers), "the table") for name in frame.columns]
+
+    @staticmethod
+    def merged(names, parts):
+        """The ``summaries`` of the union of the rows of several parts (processes, chunks)."""
+        return [_merge_column(name, column) for name, column in zip(names, zip(*parts))]
+
+    @classmethod
+    def from_summaries(cls, names, summaries, markers=MISSING_MARKERS, left_out=None, keep=()):
+        """The preprocessor of the columns ``names`` learned from their ``summaries`` (see ``fit``)."""
+        left_out = dict(left_out or {})
         columns = []
         for name, summary in zip(names, summaries):
             reason = None if name in keep else _identifier(summary)
             if reason:
                 left_out[name] = reason
-            else:
+            elif name not in left_out:
                 columns.append(_column(name, summary))
         return cls(columns, markers, left_out)
 
@@ -375,6 +401,8 @@ class TargetEncoder:
         """Learn the classes, or the mean and standard deviation, of the target ``series`` (with
         ``comm``, of every process's part of the rows)."""
         name = str(series.name)
+        if is_numeric(series):
+            _finite(series, f"the target {name!r}")
         reason = "as --task says"
         if task is None:
             task, reason = cls.infer_task_and_reason(series, comm)
