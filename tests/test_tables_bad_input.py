@@ -2,7 +2,6 @@
 meets it: the message names what was expected and what came. (The rest have their tests beside
 the code: test_cli.py, test_tabular_preprocessing.py, test_metrics.py, test_sklearn.py,
 test_diagnosis.py.)"""
-import json
 import tracemalloc
 
 import numpy as np
@@ -14,6 +13,8 @@ from glassnet.tabular.model import TableModel
 from glassnet.tabular.preprocessing import TablePreprocessor
 
 from .test_cli import FAST, customers, error_of, run, table  # noqa: F401 (table: a fixture)
+
+ONE_EPOCH = ["--epochs", "1", "--layers", "4"]
 
 
 # -- bad input -------------------------------------------------------------------------------------------
@@ -30,10 +31,10 @@ def test_dates_from_text_and_parquet_timestamps_become_their_parts(tmp_path, cap
     path = tmp_path / f"dated{suffix}"
     frame = _with_dates(customers())
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)  # text, or timestamps
-    status, out, _ = run(["train", path, "--target", "churned", "--drop", "id", "--epochs", "1", "--layers", "4"], capsys)
+    status, out, _ = run(["train", path, "--target", "churned", "--drop", "id", *ONE_EPOCH], capsys)
     assert status == 0 and "2 date columns split into parts" in out
-    assert "joined: dates -> year, month_sin, month_cos, day, weekday_sin, weekday_cos, hour_sin, hour_cos, minute" in out
-    assert "day: dates -> year, month_sin, month_cos, day, weekday_sin, weekday_cos\n" in out
+    days = "year, month_sin, month_cos, day, weekday_sin, weekday_cos"
+    assert f"joined: dates -> {days}, hour_sin, hour_cos, minute\n" in out and f"day: dates -> {days}\n" in out
     kinds = {c["name"]: c["kind"] for c in TableModel.load(tmp_path / "dated.safetensors").features.columns}
     assert kinds == {"age": "numeric", "plan": "categorical", "spend": "numeric", "value": "numeric",
                      "joined": "date", "day": "date"}
@@ -73,3 +74,65 @@ def test_an_identifier_column_is_left_out_before_anything_of_its_size_is_allocat
     tracemalloc.stop()
     assert preprocessor.left_out == {"name": "20000 distinct values in 20000 rows, like an identifier"}
     assert inputs.shape == (rows, 1) and peak < 20 * 2**20  # one-hot: rows x 20,000 (1.6 GB in float32)
+
+
+# -- misleading reports ----------------------------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="TableModel.fit logs the preprocessing time after the lines of what it found")
+def test_the_preprocessing_time_is_said_as_soon_as_it_is_done(table, tmp_path, capsys):
+    status, out, _ = run(["train", table, "--target", "churned", "-o", tmp_path / "m.safetensors", *ONE_EPOCH], capsys)
+    lines = out.splitlines()
+    assert status == 0 and lines[1].startswith("read 240 rows") and lines[2].startswith("preprocessed in ")
+
+
+def test_regression_errors_are_labelled_in_the_targets_units_on_the_picture(table, tmp_path, capsys, monkeypatch):
+    from matplotlib.axes import Axes
+    labels, set_ylabel = [], Axes.set_ylabel
+    monkeypatch.setattr(Axes, "set_ylabel", lambda axes, label, **kw: labels.append(label) or set_ylabel(axes, label, **kw))
+    status = run(["train", table, "--target", "value", "--drop", "id", "-o", tmp_path / "r.safetensors", *FAST], capsys)[0]
+    assert status == 0
+    assert labels == ["loss", "mae (in units of value)"]
+
+
+@pytest.mark.parametrize("refit", ["--refit", "--no-refit"])
+def test_info_describes_the_saved_model_not_the_run_before_the_refit(table, tmp_path, capsys, refit):
+    model = tmp_path / "m.safetensors"
+    run(["train", table, "--target", "churned", "--drop", "id", "-o", model, refit, *FAST], capsys)
+    epochs = gn.load(model).metadata["training"]["best_epoch"]
+    out = run(["info", model], capsys)[1]
+    if refit == "--refit":
+        assert f"the saved model: refit on all 240 rows for {epochs} epochs, the number chosen by a first run " \
+               f"(on 192 rows, validated on 48, for " in out
+    else:
+        assert "the saved model: trained on 192 rows, validated on 48, for " in out and "refit" not in out
+
+
+@pytest.mark.parametrize("option, shown", [(None, "batch 32\n"), ("balanced", "batch 32, class weight balanced\n"),
+                                           ('{"yes": 3, "no": 0.5}', "batch 32, class weights yes 3, no 0.5\n")])
+def test_info_shows_the_class_weight_the_model_was_trained_with(table, tmp_path, capsys, option, shown):
+    model = tmp_path / "m.safetensors"
+    weights = [] if option is None else ["--class-weight", option]
+    run(["train", table, "--target", "churned", "--drop", "id", "-o", model, *weights, *FAST], capsys)
+    assert shown in run(["info", model], capsys)[1]
+
+
+def test_info_refuses_class_weights_that_are_not_weights(tmp_path, capsys):
+    table, _ = TableModel.fit(customers(), "churned", drop=["id"], layers=(4,), epochs=1)
+    table.model.metadata["training"]["options"]["class_weight"] = {"yes": "heavy"}
+    table.model.save(tmp_path / "m.safetensors")
+    err = error_of(["info", tmp_path / "m.safetensors"], capsys)
+    assert "metadata.training.options.class_weight['yes'] must be a finite number in [0, inf], got 'heavy'" in err
+
+
+def test_a_small_noisy_validation_set_is_too_noisy_to_tell_not_a_reason_to_change_the_model(
+        table, tmp_path, capsys, monkeypatch):
+    from glassnet.cli import train
+    from .test_diagnosis import _history
+    # the validation loss ends 20% above its lowest, within the noise of its 48 rows
+    val = [0.5 / (1 + i) for i in range(10)] + list(0.06 + 0.01 * np.random.default_rng(2).standard_normal(30))
+    val[-1] = 1.2 * min(val)
+    noisy = _history([1.0 / (1 + i) for i in range(40)], val)
+    plot_history = train.plot_history
+    monkeypatch.setattr(train, "plot_history", lambda history, *args, **kw: plot_history(noisy, *args, **kw))
+    status, out, _ = run(["train", table, "--target", "churned", "-o", tmp_path / "m.safetensors", *ONE_EPOCH], capsys)
+    assert status == 0 and "verdict: too noisy to tell" in out
+    assert "the validation set (48 rows) is too small to tell overfitting from noise" in out

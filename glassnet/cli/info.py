@@ -112,25 +112,57 @@ def _training_metadata(training):
     schema.number("metadata.training.options.lr", options.get("lr", options.get("learning_rate")))
     if options.get("batch_size") is not None:
         schema.integer("metadata.training.options.batch_size", options["batch_size"])
+    _checked_class_weight(options.get("class_weight"))
+    if training.get("refit") is not None:
+        refit = schema.fields("metadata.training.refit", training["refit"], ("rows", "epochs"))
+        for key in ("rows", "epochs"):
+            schema.integer(f"metadata.training.refit.{key}", refit[key])
     for part, scores in schema.mapping("metadata.training.scores", training["scores"]).items():
         for name, value in schema.mapping(f"metadata.training.scores[{part!r}]", scores).items():
             schema.number(f"metadata.training.scores[{part!r}][{name!r}]", value, finite=False)
     return training
 
 
+def _checked_class_weight(weights):
+    """The class weights of the training options: None, "balanced", or weights >= 0 by label."""
+    where = "metadata.training.options.class_weight"
+    if isinstance(weights, dict):
+        for label, weight in weights.items():
+            schema.number(f"{where}[{label!r}]", weight, low=0)
+    elif weights not in (None, "balanced"):
+        schema.refuse(where, "null, 'balanced' or an object of weights by label", weights)
+
+
 def _training(training, history):
+    """How the saved model was trained: after a refit, on all rows for the number of epochs a first
+    run (the one scored, on the rows it held out) chose."""
     if training:
-        options = training["options"]
-        _say(f"\ntrained on {training['data']} ({training['train_rows']} rows, validated on "
-              f"{training['validation_rows']}) on {training['date']} with glassnet {training['glassnet_version']}")
+        options, refit = training["options"], training.get("refit")
         learning_rate = options.get("lr", options.get("learning_rate"))  # glassnet train's, or TableModel.fit's
-        _say(f"  {options['optimizer']} lr {learning_rate:g}, batch {options.get('batch_size') or 'full'}, "
-              f"{training['epochs_run']} epochs" + (f", best epoch {training['best_epoch']}" if training["best_epoch"] else ""))
+        _say(f"\ntrained on {training['data']} on {training['date']} with glassnet {training['glassnet_version']}: "
+             f"{options['optimizer']} lr {learning_rate:g}, batch {options.get('batch_size') or 'full'}"
+             + _class_weight_words(options.get("class_weight")))
+        run = (f"{training['train_rows']} rows, validated on {training['validation_rows']}, "
+               f"for {training['epochs_run']} epochs" + (f", best epoch {training['best_epoch']}" if training["best_epoch"] else ""))
+        if refit:
+            _say(f"  the saved model: refit on all {refit['rows']} rows for {refit['epochs']} epochs, the number "
+                 f"chosen by a first run (on {run}; scored below)")
+        else:
+            _say(f"  the saved model: trained on {run}")
         for part, scores in training["scores"].items():
             _say(f"  {part}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     elif history is not None and history.epoch:
         last = {k: v[-1] for k, v in history.history.items()}
         _say(f"\ntrained for {len(history.epoch)} epochs; last: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
+
+
+def _class_weight_words(weights):
+    """The class weights of the training options in words, after a comma ("" without them)."""
+    if weights is None:
+        return ""
+    if weights == "balanced":
+        return ", class weight balanced"
+    return ", class weights " + ", ".join(f"{label} {weight:g}" for label, weight in weights.items())
 
 
 def _say(text=""):
