@@ -231,19 +231,22 @@ def sample_weights(sample_weight, n, name="sample_weight", within=None):
     return w
 
 
-def class_weights(class_weight, labels, n_classes):
+def class_weights(class_weight, labels, n_classes, comm=None):
     """Per-example weights ``class_weight[label]`` for class labels (integers, 0/1 values or one-hot
     rows, as a classification loss's ``check_targets`` returns them); weights finite and >= 0.
     ``"balanced"`` weighs class ``c`` by ``n / (k * n_c)``, ``n_c`` its examples among the ``n``,
     ``k`` the classes that occur (scikit-learn's ``compute_class_weight``): each class then
-    weighs as much in the loss as any other."""
+    weighs as much in the loss as any other. With ``comm`` (a ``distributed.Communicator``: each
+    process holds its own ``labels``), the counts are those of every process's examples."""
     if labels.ndim == 2 and labels.shape[1] > 1:
         labels = labels.argmax(axis=1)
     labels = np.asarray(labels).reshape(len(labels)).round().astype(np.intp)
     table = np.ones(max(n_classes, 2))
     if isinstance(class_weight, str) and class_weight == "balanced":
         counts = np.bincount(labels, minlength=len(table))
-        np.divide(len(labels), np.count_nonzero(counts) * counts, out=table, where=counts > 0)
+        if comm is not None:
+            counts = comm.total(counts, "the class counts")
+        np.divide(counts.sum(), np.count_nonzero(counts) * counts, out=table, where=counts > 0)
     elif isinstance(class_weight, dict):
         for label, weight in class_weight.items():
             if not _is_int(label) or not 0 <= label < len(table):

@@ -303,9 +303,10 @@ class Progress:
                 "totals": totals.state()}
 
 
-def prepare(model, x, y, sample_weight=None, class_weight=None):
+def prepare(model, x, y, sample_weight=None, class_weight=None, parallel=None):
     """Check and convert inputs, targets and per-example weights (building the model if needed);
-    every value must be finite in the model's dtype."""
+    every value must be finite in the model's dtype. In a data-parallel fit (``parallel``, each
+    process with its own rows under "shards"), "balanced" class weights count every process's rows."""
     if y is None:
         raise ConfigurationError("targets y are needed beside the inputs x (or pass a glassnet.datasets.Dataset as x)")
     x = model.prepare_inputs(x)
@@ -319,7 +320,7 @@ def prepare(model, x, y, sample_weight=None, class_weight=None):
         if not model.head_loss.classification:
             raise ConfigurationError(f"class_weight weighs classes, but the loss {model.head_loss.name} "
                                      "has no classes; use sample_weight")
-        per_class = checks.class_weights(class_weight, y, model.output_shape[-1])
+        per_class = checks.class_weights(class_weight, y, model.output_shape[-1], None if parallel is None else parallel.comm)
         weights = per_class if weights is None else weights * per_class
     if weights is not None:
         weights = checks.sample_weights(weights, len(x), "sample_weight * class_weight", within=model.dtype)
