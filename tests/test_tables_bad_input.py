@@ -136,3 +136,4 @@ def test_a_small_noisy_validation_set_is_too_noisy_to_tell_not_a_reason_to_chang
     status, out, _ = run(["train", table, "--target", "churned", "-o", tmp_path / "m.safetensors", *ONE_EPOCH], capsys)
     assert status == 0 and "verdict: too noisy to tell" in out
     assert "the validation set (48 rows) is too small to tell overfitting from noise" in out
+    assert "lower the learning rate" not in out and "larger model" not in out
