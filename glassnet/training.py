@@ -193,7 +193,7 @@ class _ArrayBatches:
     validation rows split off; ``rows`` counts those of all processes."""
 
     def __init__(self, model, x, y, batch_size, validation_split, sample_weight, class_weight, progress):
-        x, y, weights = prepare(model, x, y, sample_weight, class_weight)
+        x, y, weights = prepare(model, x, y, sample_weight, class_weight, progress.parallel)
         self.validation = None  # or the last validation_split of the rows, (x, y, weights)
         if validation_split:
             split = int(len(x) * (1 - validation_split))

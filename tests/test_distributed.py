@@ -158,7 +158,6 @@ def test_processes_train_the_weights_one_process_trains(tmp_path, one_process, p
 
 
 @needs_mpi
-@pytest.mark.xfail(strict=True, reason="training.fit does not pass its DataParallel to prepare yet")
 def test_balanced_class_weights_count_the_classes_of_every_processs_rows(tmp_path):
     done, one = run(tmp_path, 1, "balanced")
     assert done.returncode == 0, done.stderr

@@ -77,7 +77,6 @@ def test_an_identifier_column_is_left_out_before_anything_of_its_size_is_allocat
 
 
 # -- misleading reports ----------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="TableModel.fit logs the preprocessing time after the lines of what it found")
 def test_the_preprocessing_time_is_said_as_soon_as_it_is_done(table, tmp_path, capsys):
     status, out, _ = run(["train", table, "--target", "churned", "-o", tmp_path / "m.safetensors", *ONE_EPOCH], capsys)
     lines = out.splitlines()

@@ -164,10 +164,20 @@ def _reason(name, facts):
 def index_columns(frame, comm=None):
     """``{name: reason}`` for the columns of ``frame`` that are an index, nothing to learn from
     (``_reason``), judged in table order over every process's rows with ``comm``."""
-    names = list(frame.columns)
-    facts = [(_run(frame[name]), _integers(frame[name])) for name in names]
-    facts = [[fact] for fact in facts] if comm is None else list(zip(*comm.allgather(facts, "the index columns")))
-    reasons = {name: _reason(str(name), column) for name, column in zip(names, facts)}
+    facts = index_facts(frame)
+    return index_reasons(list(frame.columns), [facts] if comm is None else comm.allgather(facts, "the index columns"))
+
+
+def index_facts(frame):
+    """What ``index_reasons`` needs of one part of a table's rows: per column, its ``_run`` and
+    whether it holds integers."""
+    return [(_run(frame[name]), _integers(frame[name])) for name in frame.columns]
+
+
+def index_reasons(names, parts):
+    """``{name: reason}`` for the index columns among ``names``, from the ``index_facts`` of the
+    parts of the table (processes' rows, or chunks read one after another), in table order."""
+    reasons = {name: _reason(str(name), column) for name, column in zip(names, zip(*parts))}
     return {name: reason for name, reason in reasons.items() if reason}
 
 

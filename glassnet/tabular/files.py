@@ -21,6 +21,8 @@ import csv
 import os
 import re
 
+import numpy as np
+
 from ..errors import DataError
 from ..extras import require
 from ..io import atomic
@@ -50,19 +52,13 @@ def read_table(path, part=None, na_values=()):
     suffix = os.path.splitext(path)[1].lower()
     markers = [*MISSING_MARKERS, *na_values]
     delimited = not os.path.isdir(path) and suffix in CSV_SUFFIXES
-    if os.path.isdir(path):
-        files = sorted(os.path.join(path, name) for name in os.listdir(path)
-                       if os.path.splitext(name)[1].lower() in PARQUET_SUFFIXES)
-        if not files:
-            raise DataError(f"{path} is a folder without Parquet files (.parquet, .pq)")
-        frame = _read_parquet(path, files, part, markers)
-    elif suffix not in CSV_SUFFIXES and suffix not in PARQUET_SUFFIXES:
+    if os.path.isdir(path) or suffix in PARQUET_SUFFIXES:
+        frame = _read_parquet(open_parquet(path, na_values), part)
+    elif suffix not in CSV_SUFFIXES:
         raise DataError(f"{path}: expected a CSV file (.csv, .tsv, .txt) or a Parquet file "
                         f"(.parquet, .pq), got {suffix or 'no extension'}")
     elif not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
-    elif suffix in PARQUET_SUFFIXES:
-        frame = _read_parquet(path, [path], part, markers)
     else:
         try:
             frame = pd.read_csv(path, sep=_separator(path, suffix), na_values=markers, keep_default_na=False)
@@ -106,38 +102,99 @@ def _nested_columns(schema):
     return [f"{field.name} ({field.type})" for field in schema if pa.types.is_nested(field.type)]
 
 
-def _read_parquet(path, files, part, markers):
-    """The rows of ``part`` (all with None) of the Parquet ``files`` taken as one table, reading
-    only the row groups that hold them; nested columns refused, text ``markers`` missing."""
-    pa = require("pyarrow", "tables", "reading Parquet files")
-    import pyarrow.parquet as pq
-    try:
-        nested = _nested_columns(pq.ParquetFile(files[0]).schema_arrow)
-    except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(f"{path} could not be read as Parquet: {error}") from None
-    if nested:
-        raise DataError(f"{path} has nested columns, which a network cannot take as inputs: "
-                        f"{', '.join(nested)}; flatten them into plain columns or leave them out of the file")
-    try:
-        groups = [(file, group, file.metadata.row_group(group).num_rows)
-                  for file in map(pq.ParquetFile, files) for group in range(file.num_row_groups)]
-        n = sum(rows for _, _, rows in groups)
-        wanted = _rows(path, n, part) if part is not None else slice(0, n)
-        pieces, start = [], 0
-        for file, group, rows in groups:
-            lo, hi = max(wanted.start, start), min(wanted.stop, start + rows)
-            if lo < hi:
-                pieces.append(file.read_row_group(group).slice(lo - start, hi - lo))
-            start += rows
-        table = pa.concat_tables(pieces) if pieces else pq.ParquetFile(files[0]).schema_arrow.empty_table()
-        frame = table.to_pandas()
-    except DataError:
-        raise
-    except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(f"{path} could not be read as Parquet: {error}") from None
-    text = frame.select_dtypes(include=["object", "string"]).columns
-    frame[text] = frame[text].apply(lambda column: column.where(~column.isin(markers)))
-    return frame
+class ParquetTable:
+    """A Parquet file, or a folder of them (its files in name order), opened to be read a piece
+    at a time: ``pieces`` are its row groups, ``(file, group, rows)`` in table order, and
+    ``starts`` the table's row number of each piece's first row. Only the files' metadata is read
+    here (the schema, checked for nested columns, and the row counts); text in ``markers`` reads
+    as missing."""
+
+    def __init__(self, path, files, markers=MISSING_MARKERS):
+        require("pyarrow", "tables", "reading Parquet files")
+        import pyarrow.parquet as pq
+        self.path, self.files, self.markers = path, files, list(markers)
+        try:
+            metadata = [pq.read_metadata(file) for file in files]
+            self.schema = pq.read_schema(files[0])
+        except Exception as error:  # pyarrow raises several unrelated types for a bad file
+            raise DataError(f"{path} could not be read as Parquet: {error}") from None
+        nested = _nested_columns(self.schema)
+        if nested:
+            raise DataError(f"{path} has nested columns, which a network cannot take as inputs: "
+                            f"{', '.join(nested)}; flatten them into plain columns or leave them out of the file")
+        self.columns = [str(name) for name in self.schema.names]
+        self.pieces = [(file, group, data.row_group(group).num_rows)
+                       for file, data in zip(files, metadata) for group in range(data.num_row_groups)]
+        self.starts = np.cumsum([0] + [rows for _, _, rows in self.pieces])
+        self.rows = int(self.starts[-1])
+        # what the rows take once decoded (before pandas, which takes more for text)
+        self.bytes = sum(data.row_group(group).total_byte_size for data in metadata for group in range(data.num_row_groups))
+
+    def read(self, piece, first=0, rows=None):
+        """Rows ``[first, first + rows)`` of piece number ``piece`` as a DataFrame."""
+        file, group, _ = self.pieces[piece]
+        return self._frame(lambda pq: pq.ParquetFile(file).read_row_group(group).slice(first, rows))
+
+    def chunks(self, piece, rows, columns=None):
+        """Yield ``(row number in the table, DataFrame)`` for the piece ``piece`` cut into chunks
+        of at most ``rows`` rows (only ``columns``, all by default), reading one chunk at a time."""
+        file, group, _ = self.pieces[piece]
+        start = int(self.starts[piece])
+        batches = self._checked(lambda pq: pq.ParquetFile(file).iter_batches(rows, row_groups=[group], columns=columns))
+        while True:
+            batch = self._checked(lambda pq: next(batches, None))
+            if batch is None:
+                return
+            yield start, self._frame(lambda pq: batch)
+            start += batch.num_rows
+
+    def _checked(self, read):
+        """``read(pyarrow.parquet)``, any pyarrow error as a ``DataError`` naming the table."""
+        import pyarrow.parquet as pq
+        try:
+            return read(pq)
+        except Exception as error:  # pyarrow raises several unrelated types for a bad file
+            raise DataError(f"{self.path} could not be read as Parquet: {error}") from None
+
+    def _frame(self, read):
+        """What ``read`` returns (a pyarrow table or record batch) as a DataFrame, markers missing."""
+        frame = self._checked(lambda pq: read(pq).to_pandas())
+        frame.columns = [str(c) for c in frame.columns]
+        text = frame.select_dtypes(include=["object", "string"]).columns
+        frame[text] = frame[text].apply(lambda column: column.where(~column.isin(self.markers)))
+        return frame
+
+
+def open_parquet(path, na_values=()):
+    """The Parquet file or folder ``path`` as a ``ParquetTable`` (``read_table``'s errors for a
+    path that is not one); text in ``MISSING_MARKERS`` or ``na_values`` reads as missing."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, name) for name in os.listdir(path)
+                       if os.path.splitext(name)[1].lower() in PARQUET_SUFFIXES)
+        if not files:
+            raise DataError(f"{path} is a folder without Parquet files (.parquet, .pq)")
+        return ParquetTable(path, files, [*MISSING_MARKERS, *na_values])
+    if os.path.splitext(path)[1].lower() not in PARQUET_SUFFIXES:
+        raise DataError(f"{path}: only Parquet files (.parquet, .pq) or folders of them can be streamed")
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    return ParquetTable(path, [path], [*MISSING_MARKERS, *na_values])
+
+
+def _read_parquet(table, part):
+    """The rows of ``part`` (all with None) of a ``ParquetTable``, reading only the row groups
+    that hold them."""
+    pd = require("pandas", "tables", "reading tables")
+    wanted = _rows(table.path, table.rows, part) if part is not None else slice(0, table.rows)
+    frames = []
+    for piece, start in enumerate(table.starts[:-1]):
+        lo, hi = max(wanted.start, start), min(wanted.stop, start + table.pieces[piece][2])
+        if lo < hi:
+            frames.append(table.read(piece, lo - start, hi - lo))
+    if not frames:
+        return table.schema.empty_table().to_pandas()
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def builtin_dataset(name, part=None):

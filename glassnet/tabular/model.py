@@ -29,9 +29,10 @@ from ..io import schema
 from ..model import Sequential
 from ..version import __version__
 from . import networks
-from .files import MISSING_MARKERS, printable
+from .files import MISSING_MARKERS, ParquetTable, printable
 from .columns import index_columns, missing_marked
 from .preprocessing import TablePreprocessor, TargetEncoder
+from .stream import StreamedTable
 
 TASKS = ("auto", "classification", "regression")
 # What the history shows besides the loss.
@@ -68,14 +69,16 @@ class TableModel:
         self.model, self.features, self.target, self.dropped = model, features, target, list(dropped)
 
     @classmethod
-    def fit(cls, frame, target, *, drop=(), keep=(), na_values=(), task="auto", layers=(128, 64), activation="relu",
+    def fit(cls, data, target, *, drop=(), keep=(), na_values=(), task="auto", layers=(128, 64), activation="relu",
             optimizer="adam", learning_rate="auto", batch_size="auto", epochs=500, dropout="auto", l1=0.0,
             l2="auto", early_stopping=20, validation_split=0.2, refit="auto", seed=0, class_weight=None, source="the table",
             comm=None, progress=None, log=None, options=None):
-        """Train a model on the DataFrame ``frame`` to predict its column ``target`` from the
-        others but ``drop``; ``(table_model, Training)``. Columns that look like an index or an
-        identifier are left out unless in ``keep``; text in ``files.MISSING_MARKERS`` and
-        ``na_values`` is a missing value. The settings are ``glassnet train``'s
+        """Train a model on ``data`` to predict its column ``target`` from the others but ``drop``;
+        ``(table_model, Training)``. ``data`` is a DataFrame, or a ``files.ParquetTable``
+        (``files.open_parquet(path)``) that is streamed: read a chunk at a time, never whole
+        (``stream.py``). Columns that look like an index or an identifier are left out unless in
+        ``keep``; text in ``files.MISSING_MARKERS`` and ``na_values`` is a missing value (for a
+        ParquetTable, those it was opened with). The settings are ``glassnet train``'s
         options (``docs/cli.md``): ``batch_size=None`` is the whole data set; ``"auto"`` (batch size,
         learning rate, dropout, L2) is ``default_settings`` of the training rows; ``refit="auto"``
         refits below ``REFIT_ROWS`` training rows;
@@ -100,32 +103,21 @@ class TableModel:
         if not 0 <= validation_split < 1:
             raise ConfigurationError(f"validation_split must be in [0, 1), got {validation_split}")
         drop, keep = list(drop), list(keep)
-        _check_columns(frame, source, target, drop, keep)
-        markers = [*MISSING_MARKERS, *na_values]
-        frame = frame.copy(deep=False)
-        frame[target] = missing_marked(frame[target], markers)
-        indexes = {name: reason for name, reason in index_columns(frame.drop(columns=[target, *drop]), comm).items()
-                   if name not in keep}
-
-        frame, rows, left_out = _rows_with_target(frame, target, source, comm)
-        encoder = TargetEncoder.fit(frame[target], None if task == "auto" else task, comm)
-        features = frame.drop(columns=[target, *drop])
-        if features.shape[1] == 0:
-            raise DataError(f"{source} has no columns left to learn from after the target and --drop")
-        y = encoder.encode(frame[target])
-        weights = _class_weight_by_index(class_weight, encoder)
-        train_rows, val_rows = _split(y, encoder, validation_split, seed)
-        columns = dict(comm=comm, markers=markers, left_out=indexes, keep=keep)
-        table = cls(None, _preprocessor(features.iloc[train_rows], source, columns), encoder, drop)
-        n_train = _total(comm, len(train_rows))
-        n_val = 0 if val_rows is None else _total(comm, len(val_rows))
+        _check_columns(data.columns, source, target, drop, keep)
+        task = None if task == "auto" else task
+        if isinstance(data, ParquetTable):
+            if na_values:
+                raise ConfigurationError("a ParquetTable reads the missing-value markers it was opened with: "
+                                         "pass na_values to files.open_parquet")
+            data = _streamed_rows(data, target, drop, keep, task, validation_split, seed, source, comm, log)
+        else:
+            data = _frame_rows(data, target, drop, keep, [*MISSING_MARKERS, *na_values], task, validation_split,
+                               seed, source, comm)
+        encoder, n_train, n_val = data.encoder, data.n_train, data.n_val
+        table = cls(None, data.features, encoder, drop)
         settings.update({k: v for k, v in default_settings(n_train).items() if settings[k] == "auto"})
         batch_size, learning_rate, dropout, l2 = (settings[k] for k in ("batch_size", "learning_rate", "dropout", "l2"))
-
-        x_train, _ = table.features.transform(features.iloc[train_rows])
-        validation = None
-        if val_rows is not None:
-            validation = (table.features.transform(features.iloc[val_rows])[0], y[val_rows])
+        weights = _class_weight_by_index(class_weight, encoder, data.streamed)
         preprocessed = time.perf_counter() - started
         outputs = encoder.n_classes if encoder.task == "classification" else 1
 
@@ -145,37 +137,36 @@ class TableModel:
             return history
 
         units = [_InTargetUnits(encoder.std)] if encoder.task == "regression" else []
-        table.model = network(x_train.shape[1])
-        log(_intro(source, rows, left_out, table, n_train, n_val, settings))
+        table.model = network(len(table.features.feature_names))
         log(f"preprocessed in {preprocessed:.1f}s")
+        log(_intro(source, data.rows, data.no_target, table, n_train, n_val, settings))
         if units:
             log(f"errors ({', '.join(METRICS['regression'])}) in units of {printable(target)!r}; the loss is the "
                 "mean squared error of the standardized target")
         stopper = None
-        if early_stopping and validation is not None:
+        if early_stopping and data.validation is not None:
             stopper = callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping, min_delta=settings["min_delta"],
                                               restore_best_weights=True)
-        history = train(table.model, x_train, y[train_rows], epochs, "epoch", validation, stopper)
+        history = train(table.model, *data.training, epochs, "epoch", data.validation, stopper)
         best_epoch = None if stopper is None or stopper.best_epoch is None else stopper.best_epoch + 1
         if stopper is not None and stopper.stopped_epoch is not None:
             log(f"stopped early after epoch {stopper.stopped_epoch + 1}: no better validation loss "
                 f"for {early_stopping} epochs; kept the weights of epoch {best_epoch}")
-        x_score, y_score = validation or (x_train, y[train_rows])
+        x_score, y_score = data.validation or data.training
         scores = table.scores(_everyone(comm, y_score), _everyone(comm, table.outputs(x_score)))
 
         refitted = None
-        if validation is not None and _refits(refit, n_train, log):
+        if data.validation is not None and _refits(refit, n_train, log):
             # The validation rows chose the number of epochs; the final model learns from every row.
-            refitted = {"rows": rows, "epochs": len(history.epoch) if best_epoch is None else best_epoch}
-            log(f"refitting on all {rows} rows for {refitted['epochs']} epochs")
-            table.features = _preprocessor(features, source, columns)
-            x_all, _ = table.features.transform(features)
-            table.model = network(x_all.shape[1])
-            train(table.model, x_all, y, refitted["epochs"], "refit")
+            refitted = {"rows": data.rows, "epochs": len(history.epoch) if best_epoch is None else best_epoch}
+            log(f"refitting on all {data.rows} rows for {refitted['epochs']} epochs")
+            table.features, everything = data.everything()
+            table.model = network(len(table.features.feature_names))
+            train(table.model, *everything, refitted["epochs"], "refit")
             table.model.history = history  # the curves that chose the epochs, with validation
 
-        training = Training(source, rows, n_train, n_val, history, best_epoch, refitted,
-                            "validation" if validation else "training", scores)
+        training = Training(source, data.rows, n_train, n_val, history, best_epoch, refitted,
+                            "validation" if data.validation else "training", scores)
         table.model.preprocessing = table.preprocessing_config()
         table.model.metadata = {"training": _metadata(training, encoder, settings if options is None else {**options, **{k: settings[k] for k in default_settings(0)}})}
         return table, training
@@ -342,20 +333,88 @@ def _everyone(comm, array):
     return array if comm is None else comm.concatenate(array)
 
 
-def _preprocessor(features, source, columns):
-    """``TablePreprocessor.fit(features, **columns)``, refused when it leaves no column to use."""
-    preprocessor = TablePreprocessor.fit(features, **columns)
+@dataclasses.dataclass
+class _Rows:
+    """The rows ``fit`` trains on, however they are held: the preprocessing learned from the
+    training rows, the counts (over all processes), the training data ``(x, y)`` (arrays, or a
+    ``Dataset`` and None), the validation arrays, and ``everything()``: the preprocessing and the
+    data to refit on every row."""
+    features: TablePreprocessor
+    encoder: TargetEncoder
+    rows: int           # with a target value
+    no_target: int      # left out: no target value
+    n_train: int
+    n_val: int
+    training: tuple
+    validation: tuple   # or None
+    everything: object  # () -> (TablePreprocessor, (x, y))
+    streamed: bool
+
+
+def _frame_rows(frame, target, drop, keep, markers, task, fraction, seed, source, comm):
+    """The ``_Rows`` of a DataFrame (this process's part of the rows with ``comm``): a shuffled,
+    stratified holdout (``_split``), the preprocessing learned from the training rows."""
+    frame = frame.copy(deep=False)
+    frame[target] = missing_marked(frame[target], markers)
+    indexes = {name: reason for name, reason in index_columns(frame.drop(columns=[target, *drop]), comm).items()
+               if name not in keep}
+    frame, rows, no_target = _rows_with_target(frame, target, source, comm)
+    encoder = TargetEncoder.fit(frame[target], task, comm)
+    features = frame.drop(columns=[target, *drop])
+    if features.shape[1] == 0:
+        raise DataError(f"{source} has no columns left to learn from after the target and --drop")
+    y = encoder.encode(frame[target])
+    train_rows, val_rows = _split(y, encoder, fraction, seed)
+    columns = dict(comm=comm, markers=markers, left_out=indexes, keep=keep)
+    preprocessor = _usable(TablePreprocessor.fit(features.iloc[train_rows], **columns), source)
+    validation = None
+    if val_rows is not None:
+        validation = (preprocessor.transform(features.iloc[val_rows])[0], y[val_rows])
+
+    def everything():
+        preprocessor = _usable(TablePreprocessor.fit(features, **columns), source)
+        return preprocessor, (preprocessor.transform(features)[0], y)
+
+    return _Rows(preprocessor, encoder, rows, no_target, _total(comm, len(train_rows)),
+                 0 if val_rows is None else _total(comm, len(val_rows)),
+                 (preprocessor.transform(features.iloc[train_rows])[0], y[train_rows]), validation, everything, False)
+
+
+def _streamed_rows(table, target, drop, keep, task, fraction, seed, source, comm, log):
+    """The ``_Rows`` of a ``ParquetTable`` read a chunk at a time (``stream.StreamedTable``): the
+    training rows a ``Dataset``, the validation rows in memory; a refit streams every row through
+    the same preprocessing."""
+    if comm is not None:
+        raise ConfigurationError("a streamed table is read by one process; on several, each reads its part of "
+                                 "the rows into memory (leave out --stream)")
+    if not fraction:
+        raise ConfigurationError("a streamed table is scored on rows held out from it: validation_split must be "
+                                 "above 0")
+    streamed = StreamedTable.learn(table, target, drop=drop, keep=keep, task=task, validation_split=fraction,
+                                   seed=seed, log=log)
+    counts = streamed.counts
+    _usable(streamed.features, source)
+    if counts["train"] + counts["validation"] < 2 or not counts["validation"]:
+        raise DataError(f"{source} has {counts['train']} training and {counts['validation']} validation rows with a "
+                        "target value; at least one of each is needed")
+    return _Rows(streamed.features, streamed.encoder, counts["train"] + counts["validation"], counts["no_target"],
+                 counts["train"], counts["validation"], (streamed.training_rows(), None), streamed.validation,
+                 lambda: (streamed.features, (streamed.training_rows(everything=True), None)), True)
+
+
+def _usable(preprocessor, source):
+    """``preprocessor``, refused when it leaves no column to use."""
     if not preprocessor.columns:
         reasons = "; ".join(f"{printable(name)}: {reason}" for name, reason in preprocessor.left_out.items())
         raise DataError(f"{source} has no columns left to learn from ({reasons}); --keep COLUMN uses one")
     return preprocessor
 
 
-def _check_columns(frame, source, target, dropped, kept):
-    columns = ", ".join(map(str, frame.columns))
+def _check_columns(columns, source, target, dropped, kept):
+    """Refuse a target, --drop or --keep column that is not among ``columns``."""
     for name, what in [(target, "target")] + [(d, "--drop") for d in dropped] + [(k, "--keep") for k in kept]:
-        if name not in frame.columns:
-            raise DataError(f"{what} column {name!r} is not in {source}; its columns are: {columns}")
+        if name not in columns:
+            raise DataError(f"{what} column {name!r} is not in {source}; its columns are: {', '.join(map(str, columns))}")
     if target in dropped:
         raise ConfigurationError(f"the target {target!r} cannot also be dropped")
 
@@ -390,13 +449,18 @@ def _split(y, target, fraction, seed):
     return np.sort(train), np.sort(val)
 
 
-def _class_weight_by_index(class_weight, encoder):
-    """``class_weight`` for the loss: "balanced" as it is, ``{label: weight}`` with the encoder's
-    class indexes for the labels (given as they are or as their text)."""
+def _class_weight_by_index(class_weight, encoder, streamed):
+    """``class_weight`` for the loss: "balanced" as it is (``fit`` counts the classes; for
+    ``streamed`` rows, from the encoder's counts: rows / (classes * rows of the class)),
+    ``{label: weight}`` with the encoder's class indexes for the labels (given as they are or as
+    their text)."""
     if class_weight is None:
         return None
     if encoder.task != "classification":
         raise ConfigurationError("class_weight weighs classes, and a regression has none")
+    if streamed and class_weight == "balanced":
+        counts = np.array(encoder.class_counts, dtype=float)
+        return dict(enumerate((counts.sum() / (len(counts) * counts)).tolist()))
     if not isinstance(class_weight, dict):
         return class_weight  # "balanced", or refused by fit
     index = {str(label): i for i, label in enumerate(encoder.classes)}

@@ -34,8 +34,12 @@ from .files import MISSING_MARKERS
 
 # An integer target with at most this many distinct values (and few per row) is a class label.
 MAX_INTEGER_CLASSES = 20
+# A target with more distinct values than this cannot be classes (a network's output per class).
+MAX_CLASSES = 10_000
 # Text with more distinct values than this and than half its rows is an identifier.
 MIN_IDENTIFIER_VALUES = 20
+# Merged summaries of a text column count at most twice this many categories (``_forget_rarest``).
+TRACKED_CATEGORIES = 20_000
 
 
 def _pandas():
@@ -96,7 +100,7 @@ def _column_summary(series, where):
 def _count(summary):
     """How many values (missing ones aside) a column summary was made from."""
     if summary["kind"] == CATEGORICAL:
-        return sum(summary["counts"].values())
+        return sum(summary["counts"].values()) + summary.get("untracked_values", 0)
     return (summary["moments"]["year"] if summary["kind"] == DATE else summary["moments"])[0]
 
 
@@ -104,7 +108,7 @@ def _merge_column(name, parts):
     has_values = [p for p in parts if _count(p)]
     if len({p["kind"] for p in has_values}) > 1:
         raise DataError(f"column {name!r} holds different kinds of values (numbers, text, dates) "
-                        "in different processes' rows")
+                        "in different parts of the table (processes' rows, or chunks of the file)")
     merged = dict((has_values or parts)[0], missing=sum(p["missing"] for p in parts))
     if merged["kind"] == NUMERIC:
         merged["moments"] = _merge_moments([p["moments"] for p in has_values])
@@ -112,11 +116,27 @@ def _merge_column(name, parts):
         merged["moments"] = {part: _merge_moments([p["moments"][part] for p in has_values]) for part in merged["moments"]}
         merged["timed"] = any(p["timed"] for p in has_values)
     else:
-        merged["counts"] = {}
+        counts = merged["counts"] = {}
         for part in has_values:
             for category, count in part["counts"].items():
-                merged["counts"][category] = merged["counts"].get(category, 0) + count
+                counts[category] = counts.get(category, 0) + count
+        for key in ("untracked", "untracked_values"):
+            merged[key] = sum(p.get(key, 0) for p in has_values)
+        if len(counts) > 2 * TRACKED_CATEGORIES:
+            _forget_rarest(merged)
     return merged
+
+
+def _forget_rarest(summary):
+    """Keep the counts of the ``TRACKED_CATEGORIES`` most frequent categories of a categorical
+    summary, adding the others to its untracked categories and values: the memory of a text column's
+    summary stays bounded however many distinct values its rows hold (the most frequent, which
+    preprocessing keeps, are counted exactly unless they are first seen late and rarely)."""
+    counts = summary["counts"]
+    ranked = sorted(counts, key=lambda category: (-counts[category], category))
+    for category in ranked[TRACKED_CATEGORIES:]:
+        summary["untracked"] += 1
+        summary["untracked_values"] += counts.pop(category)
 
 
 def _std(var):
@@ -141,16 +161,17 @@ def _column(name, summary):
     counts = summary["counts"]
     kept = sorted(counts, key=lambda category: (-counts[category], category))[:MAX_CATEGORIES]
     return {"name": name, "kind": CATEGORICAL, "categories": sorted(kept), "fill": kept[0],
-            "missing": missing, "other": len(counts) - len(kept)}
+            "missing": missing, "other": len(counts) - len(kept) + summary.get("untracked", 0)}
 
 
 def _identifier(summary):
     """Why a column looks like an identifier (text, distinct in most rows), or None."""
     if summary["kind"] != CATEGORICAL:
         return None
-    distinct, values = len(summary["counts"]), _count(summary)
+    distinct, values = len(summary["counts"]) + summary.get("untracked", 0), _count(summary)
     if distinct > max(MIN_IDENTIFIER_VALUES, values / 2):
-        return f"{distinct} distinct values in {values} rows, like an identifier"
+        about = "about " if summary.get("untracked") else ""
+        return f"{about}{distinct} distinct values in {values} rows, like an identifier"
     return None
 
 
@@ -341,32 +362,62 @@ def _checked_label(where, value):
     return schema.number(where, value)
 
 
-def _check_classes(name, values):
-    """Refuse numbers with fractions as class labels: a continuous target is not classes."""
-    if not is_numeric(values) or _pandas().api.types.is_bool_dtype(values):
-        return
-    numbers_ = values.astype(float).to_numpy()
-    fractions = numbers_[numbers_ != np.round(numbers_)]
-    if len(fractions):
-        raise DataError(f"the target {name!r} holds numbers with fractions ({fractions[0]:g}, ...), which are "
-                        "not classes: leave out --task classification to predict the value (regression), or "
-                        "turn the values into classes first")
+def _target_summary(series):
+    """What the target's task and encoding are learned from (``TargetEncoder.summary``)."""
+    values = series.dropna()
+    text = not is_numeric(values) or _pandas().api.types.is_bool_dtype(values)
+    numbers_ = None if text else values.astype(float).to_numpy()
+    fractions = [] if text else numbers_[numbers_ != np.round(numbers_)]
+    counts = values.value_counts(sort=False)
+    labels = None  # more than MAX_CLASSES
+    if len(counts) <= MAX_CLASSES:
+        labels = {}
+        for value, count in zip(counts.index, counts.tolist()):
+            label = _label(value)
+            labels[label] = labels.get(label, 0) + count
+    return {"count": len(values), "text": text, "fraction": float(fractions[0]) if len(fractions) else None,
+            # enough distinct values to tell whether there are more than MAX_INTEGER_CLASSES
+            "distinct": set() if text else set(np.unique(numbers_)[:MAX_INTEGER_CLASSES + 1].tolist()),
+            "labels": labels if labels is None or len(labels) <= MAX_CLASSES else None,
+            "moments": None if text else _moments(numbers_)}
 
 
-def _merge_task_summaries(parts):
+def _merge_target_summaries(parts):
     voters = [p for p in parts if p["count"]]
+    labels = {}
+    for part in voters:
+        for label, count in (part["labels"] or {}).items():
+            labels[label] = labels.get(label, 0) + count
+    fractions = [p["fraction"] for p in voters if p["fraction"] is not None]
     return {"count": sum(p["count"] for p in parts), "text": any(p["text"] for p in voters),
-            "integers": all(p["integers"] for p in voters),
-            "distinct": set().union(*(p["distinct"] for p in voters))}
+            "fraction": fractions[0] if fractions else None,
+            "distinct": set(sorted(set().union(*(p["distinct"] for p in voters)))[:MAX_INTEGER_CLASSES + 1]),
+            "labels": None if any(p["labels"] is None for p in voters) or len(labels) > MAX_CLASSES else labels,
+            "moments": _merge_moments([p["moments"] for p in voters if p["moments"] is not None])}
+
+
+def _task(summary):
+    """``(task, reason)``: classification for text, booleans and a few integer values; regression
+    otherwise; and why, in a few words."""
+    if summary["text"]:
+        return "classification", "the target holds text or true/false values"
+    limit = min(MAX_INTEGER_CLASSES, max(2, summary["count"] // 10))
+    distinct = len(summary["distinct"])
+    if summary["fraction"] is None and distinct <= limit:
+        return "classification", f"the target holds {distinct} distinct whole numbers"
+    if summary["fraction"] is None:
+        return "regression", f"the target holds more than {limit} distinct whole numbers"
+    return "regression", "the target holds numbers with fractions"
 
 
 class TargetEncoder:
     """The target column as the loss needs it, and back (see the module doc)."""
 
-    def __init__(self, name, task, classes=None, mean=0.0, std=1.0, reason=None):
+    def __init__(self, name, task, classes=None, mean=0.0, std=1.0, reason=None, class_counts=None):
         self.name, self.task = name, task
         self.reason = reason  # why this task (shown by glassnet train; not kept in the file)
         self.classes = classes
+        self.class_counts = class_counts  # the rows of each class it learned from (not kept in the file)
         self.mean, self.std = mean, std
 
     @staticmethod
@@ -378,48 +429,52 @@ class TargetEncoder:
     @staticmethod
     def infer_task_and_reason(series, comm=None):
         """``(task, reason)``: the task ``infer_task`` picks, and why, in a few words."""
-        values = series.dropna()
-        text = not is_numeric(values) or _pandas().api.types.is_bool_dtype(values)
-        numbers_ = None if text else values.astype(float).to_numpy()
-        summary = {"count": len(values), "text": text,
-                   "integers": text or bool(np.all(numbers_ == np.round(numbers_))),
-                   # enough distinct values to tell whether there are more than MAX_INTEGER_CLASSES
-                   "distinct": set() if text else set(np.unique(numbers_)[:MAX_INTEGER_CLASSES + 1].tolist())}
-        summary = _combine(comm, summary, _merge_task_summaries, "the target's values")
-        if summary["text"]:
-            return "classification", "the target holds text or true/false values"
-        limit = min(MAX_INTEGER_CLASSES, max(2, summary["count"] // 10))
-        distinct = len(summary["distinct"])
-        if summary["integers"] and distinct <= limit:
-            return "classification", f"the target holds {distinct} distinct whole numbers"
-        if summary["integers"]:
-            return "regression", f"the target holds more than {limit} distinct whole numbers"
-        return "regression", "the target holds numbers with fractions"
+        return _task(_combine(comm, TargetEncoder.summary(series), _merge_target_summaries, "the target's values"))
 
     @classmethod
     def fit(cls, series, task=None, comm=None):
         """Learn the classes, or the mean and standard deviation, of the target ``series`` (with
         ``comm``, of every process's part of the rows)."""
-        name = str(series.name)
+        summary = _combine(comm, cls.summary(series), _merge_target_summaries, "the target's values")
+        return cls.from_summary(str(series.name), summary, task)
+
+    @staticmethod
+    def summary(series):
+        """What the encoder is learned from: the count of values, whether they are text, whole
+        numbers, the count of each label (up to ``MAX_CLASSES``), and their moments."""
         if is_numeric(series):
-            _finite(series, f"the target {name!r}")
+            _finite(series, f"the target {str(series.name)!r}")
+        return _target_summary(series)
+
+    @staticmethod
+    def merged(parts):
+        """The ``summary`` of the union of the rows of several parts (processes, chunks)."""
+        return _merge_target_summaries(parts)
+
+    @classmethod
+    def from_summary(cls, name, summary, task=None):
+        """The encoder learned from the ``summary`` of the target ``name``; ``task`` None infers it."""
         reason = "as --task says"
         if task is None:
-            task, reason = cls.infer_task_and_reason(series, comm)
-        values = series.dropna()
+            task, reason = _task(summary)
         if task == "classification":
-            _check_classes(name, values)
-            labels = _combine(comm, {_label(v) for v in values}, lambda parts: set().union(*parts),
-                              "the target's classes")
-            classes = sorted(labels, key=lambda v: (str(type(v)), v))
+            if summary["fraction"] is not None:
+                raise DataError(f"the target {name!r} holds numbers with fractions ({summary['fraction']:g}, ...), "
+                                "which are not classes: leave out --task classification to predict the value "
+                                "(regression), or turn the values into classes first")
+            if summary["labels"] is None:
+                raise DataError(f"the target {name!r} has more than {MAX_CLASSES} distinct values: too many to be "
+                                "classes (for numbers, --task regression predicts the value)")
+            classes = sorted(summary["labels"], key=lambda v: (str(type(v)), v))
             if len(classes) < 2:
                 raise DataError(f"the target {name!r} has a single class ({classes[0]!r}): "
                                 "there is nothing to learn to tell apart")
-            return cls(name, task, classes=classes, reason=reason)
-        if not is_numeric(values):
+            return cls(name, task, classes=classes, reason=reason,
+                       class_counts=[summary["labels"][c] for c in classes])
+        if summary["text"]:
             raise DataError(f"the target {name!r} holds text, so it cannot be a regression target; "
                             "use --task classification")
-        _, mean, var = _combine(comm, _moments(values.astype(float)), _merge_moments, "the target's moments")
+        _, mean, var = summary["moments"]
         std = math.sqrt(var)
         if std == 0:
             raise DataError(f"the target {name!r} has the same value ({mean}) in every row")

@@ -1,0 +1,226 @@
+"""Training on a Parquet table larger than memory: its rows are read a chunk at a time, never all.
+
+    table = StreamedTable.learn(files.open_parquet("big/"), "y", validation_split=0.2, seed=0)
+    model.fit(table.training_rows(), validation_data=table.validation, batch_size=1024)
+
+The file is read in passes, each holding one chunk (``CHUNK_ROWS`` rows) of it at a time:
+
+1. ``learn``, once: the summaries of each chunk's training rows (counts, moments, category
+   counts: ``preprocessing``) merged chunk after chunk by the code that merges MPI processes'
+   summaries, then the preprocessing learned from them, as from the whole table in memory; the
+   index columns judged from the chunks in table order; the target's task and classes or moments.
+2. Once more, the held-out rows preprocessed and kept in memory as the validation set: at most
+   ``VALIDATION_BYTES`` of inputs (a table too large for that holds out a smaller fraction).
+3. Every epoch (``TableRows``, a ``datasets.Dataset``): the row groups in a shuffled order, each
+   chunk's training rows preprocessed into a shuffle buffer of about ``BUFFER_BYTES``; once it is
+   full, each batch is drawn at random from the buffer and its places are taken by rows still to
+   come, and the last rows leave it in a shuffled order.
+
+Whether a row is held out depends only on its row number in the table and the seed (a hash of
+both, ``held_out``), not on how the file is cut into row groups and chunks or on the order they
+are read in. Peak memory is the buffer, the validation set, one chunk and one row group's
+decoding: it does not grow with the rows.
+"""
+import numpy as np
+
+from ..datasets import Dataset
+from ..errors import DataError
+from .columns import index_facts, index_reasons, missing_marked
+from .preprocessing import TablePreprocessor, TargetEncoder
+
+CHUNK_ROWS = 65_536
+BUFFER_BYTES = 128 * 2 ** 20
+VALIDATION_BYTES = 128 * 2 ** 20
+# What one raw column can make at most: a text column's categories and "(other)" (a bound used
+# before the preprocessing is known, to size the validation set).
+MAX_INPUTS_PER_COLUMN = 101
+
+
+def held_out(first_row, rows, fraction, seed):
+    """Whether each of rows ``first_row, ..., first_row + rows - 1`` of a table is held out: the
+    SplitMix64 hash of its row number and the seed, as a number in [0, 1), below ``fraction``."""
+    with np.errstate(over="ignore"):
+        z = np.arange(first_row, first_row + rows, dtype=np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        z += np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53 < fraction
+
+
+class StreamedTable:
+    """What ``learn`` found in a ``files.ParquetTable``: its preprocessing (``features``,
+    ``target``), the rows it holds out (``fraction``) and their counts; the validation rows
+    (``validation``: inputs and encoded targets in memory), and the training rows as a
+    ``Dataset`` (``training_rows``)."""
+
+    def __init__(self, table, target, features, encoder, columns, fraction, seed, counts):
+        self.table, self.target, self.features, self.encoder = table, target, features, encoder
+        self.columns = columns  # read from the file: the features' and the target
+        self.fraction, self.seed = fraction, seed
+        self.counts = counts  # {"rows", "train", "validation", "no_target"}
+        self.validation = None
+
+    @classmethod
+    def learn(cls, table, target, *, drop=(), keep=(), task=None, validation_split=0.2, seed=0, log=None):
+        """Read ``table`` once and learn its preprocessing from the training rows (see the module
+        doc), then preprocess the validation rows; ``log(text)`` hears each pass as it ends."""
+        log = log or (lambda text: None)
+        columns = [name for name in table.columns if name not in drop]
+        names = [name for name in columns if name != target]
+        fraction = _fraction(table, len(names), validation_split)
+        summaries, target_summary, facts, counts = None, None, [], {"rows": 0, "train": 0, "validation": 0}
+        for piece in range(len(table.pieces)):
+            for first, chunk in table.chunks(piece, CHUNK_ROWS, columns):
+                facts.append(index_facts(chunk[names]))
+                y = missing_marked(chunk[target], table.markers)
+                has_target = y.notna().to_numpy()
+                train = has_target & ~held_out(first, len(chunk), fraction, seed)
+                counts["rows"] += len(chunk)
+                counts["train"] += int(train.sum())
+                counts["validation"] += int(has_target.sum() - train.sum())
+                part = TablePreprocessor.summaries(chunk[names][train], table.markers)
+                summaries = part if summaries is None else TablePreprocessor.merged(names, [summaries, part])
+                part = TargetEncoder.summary(y[has_target])  # as in memory: the classes of every row
+                target_summary = part if target_summary is None else TargetEncoder.merged([target_summary, part])
+        counts["no_target"] = counts["rows"] - counts["train"] - counts["validation"]
+        if counts["train"] < 1:
+            raise DataError(f"{table.path} has no training rows with a value of {target!r} "
+                            f"({counts['rows']} rows, {counts['validation']} held out)")
+        left_out = {name: reason for name, reason in index_reasons(names, facts).items() if name not in keep}
+        features = TablePreprocessor.from_summaries(names, summaries, table.markers, left_out, keep)
+        encoder = TargetEncoder.from_summary(target, target_summary, task)
+        streamed = cls(table, target, features, encoder, columns, fraction, seed, counts)
+        log(f"learned the preprocessing from {counts['train']} training rows in {len(facts)} chunks")
+        if counts["validation"]:
+            streamed.validation = streamed._validation_rows()
+        return streamed
+
+    def training_rows(self, everything=False):
+        """The training rows (every row with a target with ``everything``) as a ``TableRows``."""
+        return TableRows(self, everything)
+
+    def encoded(self, chunk, rows):
+        """``(inputs, targets)`` of the chunk's rows selected by the mask ``rows``."""
+        inputs, _ = self.features.transform(chunk[rows], f"{self.table.path}")
+        return inputs, self.encoder.encode(missing_marked(chunk[self.target][rows], self.table.markers))
+
+    def selected(self, first, chunk, part):
+        """The mask of the chunk's rows with a target that are in ``part``: "train",
+        "validation" or "all"."""
+        rows = missing_marked(chunk[self.target], self.table.markers).notna().to_numpy()
+        if part == "all":
+            return rows
+        out = held_out(first, len(chunk), self.fraction, self.seed)
+        return rows & (out if part == "validation" else ~out)
+
+    def _validation_rows(self):
+        """The validation rows, preprocessed: ``(inputs, encoded targets)``."""
+        x, y = [], []
+        for piece in range(len(self.table.pieces)):
+            for first, chunk in self.table.chunks(piece, CHUNK_ROWS, self.columns):
+                rows = self.selected(first, chunk, "validation")
+                if rows.any():
+                    inputs, targets = self.encoded(chunk, rows)
+                    x.append(inputs)
+                    y.append(targets)
+        return np.concatenate(x), np.concatenate(y)
+
+
+def _fraction(table, n_columns, validation_split):
+    """The fraction of the rows to hold out: ``validation_split``, or less when that many rows'
+    inputs could take more than ``VALIDATION_BYTES`` (at ``MAX_INPUTS_PER_COLUMN`` per column)."""
+    most_rows = VALIDATION_BYTES // (4 * MAX_INPUTS_PER_COLUMN * max(n_columns, 1))
+    return min(validation_split, most_rows / max(table.rows, 1))
+
+
+class TableRows(Dataset):
+    """The training rows of a ``StreamedTable`` (or all its rows with a target) served through
+    a shuffle buffer (see the module doc); in table order without a generator."""
+
+    def __init__(self, streamed, everything=False):
+        self.streamed = streamed
+        self.part = "all" if everything else "train"
+        counts = streamed.counts
+        self.rows = counts["train"] + (counts["validation"] if everything else 0)
+
+    def batches(self, batch_size, rng=None):
+        if rng is None:
+            return _in_order(self._encoded_chunks(range(len(self.streamed.table.pieces))), batch_size)
+        width = len(self.streamed.features.feature_names)
+        buffer = ShuffleBuffer(max(BUFFER_BYTES // (4 * width), batch_size), width, batch_size, rng)
+        return buffer.shuffled(self._encoded_chunks(rng.permutation(len(self.streamed.table.pieces))))
+
+    def _encoded_chunks(self, pieces):
+        """``(inputs, targets)`` of the rows of each chunk of the ``pieces``, in that order."""
+        streamed = self.streamed
+        for piece in pieces:
+            for first, chunk in streamed.table.chunks(int(piece), CHUNK_ROWS, streamed.columns):
+                rows = streamed.selected(first, chunk, self.part)
+                if rows.any():
+                    yield streamed.encoded(chunk, rows)
+
+
+def _in_order(chunks, batch_size):
+    """Batches of ``batch_size`` rows of ``(inputs, targets)`` chunks, in order."""
+    left = None
+    for x, y in chunks:
+        if left is not None:
+            x, y = np.concatenate([left[0], x]), np.concatenate([left[1], y])
+        full = len(x) - len(x) % batch_size
+        for start in range(0, full, batch_size):
+            yield x[start:start + batch_size], y[start:start + batch_size]
+        left = (x[full:], y[full:]) if full < len(x) else None
+    if left is not None:
+        yield left
+
+
+class ShuffleBuffer:
+    """Rows in, batches out in a random order (``shuffled``): rows are kept until ``capacity`` are
+    held, then each batch of ``batch_size`` rows is drawn at random from them and the rows at the
+    end of the buffer take their places before more come in; the last rows leave shuffled. A
+    batch is a view of arrays that the next batch reuses."""
+
+    def __init__(self, capacity, width, batch_size, rng):
+        self.capacity, self.width, self.batch_size, self.rng = capacity, width, batch_size, rng
+        self.held = 0
+        self.x = None  # allocated at the first chunk, in its dtypes
+
+    def shuffled(self, chunks):
+        """The batches of the rows of ``(inputs, targets)`` chunks, in a random order."""
+        for x, y in chunks:
+            if self.x is None:
+                self._allocate(x, y)
+            self.x[self.held:self.held + len(x)] = x
+            self.y[self.held:self.held + len(y)] = y
+            self.held += len(x)
+            while self.held >= max(self.capacity, self.batch_size):
+                yield self._take(np.sort(self.rng.choice(self.held, self.batch_size, replace=False)))
+        order = self.rng.permutation(self.held)
+        if self.held:
+            self.x[:self.held] = self.x[order]
+            self.y[:self.held] = self.y[order]
+        while self.held:
+            yield self._take(np.arange(min(self.batch_size, self.held)))
+
+    def _allocate(self, x, y):
+        """The buffer and the batch. The buffer holds fewer than ``capacity`` rows when a chunk
+        comes in, and chunks have at most ``CHUNK_ROWS`` rows: it has room for both."""
+        room = self.capacity + max(len(x), CHUNK_ROWS)
+        self.x = np.empty((room, self.width), dtype=x.dtype)
+        self.y = np.empty((room,) + y.shape[1:], dtype=y.dtype)
+        self.batch = (np.empty((self.batch_size, self.width), dtype=x.dtype),
+                      np.empty((self.batch_size,) + y.shape[1:], dtype=y.dtype))
+
+    def _take(self, picked):
+        """The rows at ``picked`` as a batch; the rows at the end of the buffer fill their places."""
+        n = len(picked)
+        x = np.take(self.x, picked, axis=0, out=self.batch[0][:n])
+        y = np.take(self.y, picked, axis=0, out=self.batch[1][:n])
+        end = self.held - n
+        holes = picked[picked < end]
+        movers = np.setdiff1d(np.arange(end, self.held), picked, assume_unique=True)
+        self.x[holes] = self.x[movers]
+        self.y[holes] = self.y[movers]
+        self.held = end
+        return x, y
