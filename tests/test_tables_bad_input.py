@@ -64,6 +64,16 @@ def test_an_infinite_input_is_named_with_its_row_in_the_table_whichever_rows_are
         TablePreprocessor.fit(training).transform(held_out, "the rows")
 
 
+def test_evaluate_names_an_infinite_target_with_its_row(table, tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    run(["train", table, "--target", "value", "--drop", "id", "-o", model, *ONE_EPOCH, "-q"], capsys)
+    frame = customers().astype({"value": object})
+    frame.loc[[2, 9], "value"] = ["", "-inf"]
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    err = error_of(["evaluate", model, tmp_path / "test.csv"], capsys)
+    assert f"the target 'value' of {tmp_path / 'test.csv'} holds -inf in row 10, which is not a finite number" in err
+
+
 def test_an_identifier_column_is_left_out_before_anything_of_its_size_is_allocated():
     rows = 20_000
     frame = pd.DataFrame({"name": [f"customer {i}" for i in range(rows)], "x": np.arange(rows) % 7.0})
@@ -136,3 +146,4 @@ def test_a_small_noisy_validation_set_is_too_noisy_to_tell_not_a_reason_to_chang
     assert status == 0 and "verdict: too noisy to tell" in out
     assert "the validation set (48 rows) is too small to tell overfitting from noise" in out
     assert "lower the learning rate" not in out and "larger model" not in out
+

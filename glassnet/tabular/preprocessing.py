@@ -498,6 +498,7 @@ class TargetEncoder:
         values = series.astype(float).to_numpy() if is_numeric(series) else None
         if values is None:
             raise DataError(f"the target {self.name!r} of {where} holds text where numbers are expected")
+        _finite(series, f"the target {self.name!r} of {where}")
         return ((values - self.mean) / self.std).astype(np.float32)
 
     def decode(self, indices):
