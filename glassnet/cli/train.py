@@ -47,6 +47,11 @@ def register(subparsers):
     data.add_argument("--na-values", action="append", default=[], metavar="TEXTS",
                       help="more text that marks a missing value, comma-separated (repeatable); "
                            f"always: empty, {', '.join(m for m in tables.MISSING_MARKERS if m)}")
+    data.add_argument("--stream", dest="stream", action="store_const", const=True, default="auto",
+                      help="read a Parquet table a chunk at a time instead of whole, for tables larger than "
+                           "memory (the default when its decoded size is over a quarter of the memory available)")
+    data.add_argument("--no-stream", dest="stream", action="store_const", const=False,
+                      help="read the table whole into memory, however large")
     data.add_argument("--validation-split", type=checks.option(float, checks.number, low=0, high=1, high_open=True),
                       default=0.2, metavar="FRACTION",
                       help="rows held out to validate on, shuffled (default 0.2)")
@@ -94,8 +99,12 @@ def run(args):
     say = (lambda text: None) if args.quiet else print
     say(f"reading {tables.printable(args.data or args.dataset)}")
     started = time.perf_counter()
-    frame, source = _read(args, comm)
-    say(f"read {len(frame)} rows, {frame.shape[1]} columns in {time.perf_counter() - started:.1f}s")
+    frame, source = _read(args, comm, say)
+    if isinstance(frame, tables.ParquetTable):
+        say(f"streaming {frame.rows} rows, {len(frame.columns)} columns in {len(frame.pieces)} row groups, "
+            f"a chunk at a time")
+    else:
+        say(f"read {len(frame)} rows, {frame.shape[1]} columns in {time.perf_counter() - started:.1f}s")
     target = args.target or ("target" if args.dataset else None)
     if target is None:
         raise ConfigurationError(f"--target is required: which column of {source} should the model "
@@ -184,15 +193,40 @@ def _checked_layers(text):
     return text
 
 
-def _read(args, comm):
-    """The table (with ``comm``, this process's part of its rows) and its name."""
+def _read(args, comm, say):
+    """The table and its name: a DataFrame (with ``comm``, of this process's part of its rows),
+    or a ``ParquetTable`` to stream (``--stream``, or a Parquet table too large, ``_streams``)."""
     if (args.data is None) == (args.dataset is None):
         raise ConfigurationError("give either a data file or --dataset NAME (one of: "
                                  f"{', '.join(tables.BUILTIN_DATASETS)})")
     part = None if comm is None else (comm.rank, comm.size)
     if args.dataset:
+        if args.stream is True:
+            raise ConfigurationError("--stream reads a Parquet file or folder; a built-in data set is small")
         return tables.builtin_dataset(args.dataset, part), args.dataset
+    if args.stream is True or (args.stream == "auto" and comm is None and tables.is_parquet(args.data)):
+        table = tables.open_parquet(args.data, _names(args.na_values))
+        if _streams(args.stream, table, say):
+            return table, args.data
     return tables.read_table(args.data, part, _names(args.na_values)), args.data
+
+
+def _streams(stream, table, say):
+    """Whether to stream ``table``: ``--stream``, or by default when its decoded size is over a
+    quarter of the memory available (reading it whole takes several times that), said."""
+    if stream is True:
+        return True
+    available = tables.available_memory()
+    if available is None or table.bytes * 4 <= available:
+        return False
+    say(f"the table takes {_size(table.bytes)} decoded, over a quarter of the {_size(available)} of memory "
+        "available: streaming it (--no-stream reads it whole)")
+    return True
+
+
+def _size(count):
+    """A number of bytes in MiB or GiB."""
+    return f"{count / 2 ** 30:.1f} GiB" if count >= 2 ** 30 else f"{count / 2 ** 20:.1f} MiB"
 
 
 def _output_paths(args, source):

@@ -52,7 +52,7 @@ def read_table(path, part=None, na_values=()):
     suffix = os.path.splitext(path)[1].lower()
     markers = [*MISSING_MARKERS, *na_values]
     delimited = not os.path.isdir(path) and suffix in CSV_SUFFIXES
-    if os.path.isdir(path) or suffix in PARQUET_SUFFIXES:
+    if is_parquet(path):
         frame = _read_parquet(open_parquet(path, na_values), part)
     elif suffix not in CSV_SUFFIXES:
         raise DataError(f"{path}: expected a CSV file (.csv, .tsv, .txt) or a Parquet file "
@@ -180,6 +180,24 @@ def open_parquet(path, na_values=()):
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
     return ParquetTable(path, [path], [*MISSING_MARKERS, *na_values])
+
+
+def is_parquet(path):
+    """Whether ``path`` names a Parquet file or a folder (of Parquet files, ``open_parquet`` checks)."""
+    return os.path.isdir(path) or os.path.splitext(os.fspath(path))[1].lower() in PARQUET_SUFFIXES
+
+
+def available_memory():
+    """The bytes of memory available to start new work (Linux's MemAvailable), or None where
+    it cannot be read."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _read_parquet(table, part):

@@ -25,15 +25,15 @@ import numpy as np
 
 from ..datasets import Dataset
 from ..errors import DataError
-from .columns import index_facts, index_reasons, missing_marked
+from .columns import DAY_PARTS, MAX_CATEGORIES, TIME_PARTS, date_features, index_facts, index_reasons, missing_marked
 from .preprocessing import TablePreprocessor, TargetEncoder
 
 CHUNK_ROWS = 65_536
 BUFFER_BYTES = 128 * 2 ** 20
 VALIDATION_BYTES = 128 * 2 ** 20
-# What one raw column can make at most: a text column's categories and "(other)" (a bound used
-# before the preprocessing is known, to size the validation set).
-MAX_INPUTS_PER_COLUMN = 101
+# The inputs a date-time column makes (columns.date_features); a number makes one, text at most
+# MAX_CATEGORIES + 1: the bounds that size the validation set before the preprocessing is known.
+DATE_INPUTS = len(date_features(DAY_PARTS + TIME_PARTS))
 
 
 def held_out(first_row, rows, fraction, seed):
@@ -68,7 +68,10 @@ class StreamedTable:
         log = log or (lambda text: None)
         columns = [name for name in table.columns if name not in drop]
         names = [name for name in columns if name != target]
-        fraction = _fraction(table, len(names), validation_split)
+        fraction = _fraction(table, names, validation_split)
+        if fraction < validation_split:
+            log(f"holding out {fraction:.2%} of the rows to validate on, not {validation_split:.0%}: at most "
+                f"{VALIDATION_BYTES // 2 ** 20} MiB of validation inputs are kept in memory")
         summaries, target_summary, facts, counts = None, None, [], {"rows": 0, "train": 0, "validation": 0}
         for piece in range(len(table.pieces)):
             for first, chunk in table.chunks(piece, CHUNK_ROWS, columns):
@@ -127,10 +130,14 @@ class StreamedTable:
         return np.concatenate(x), np.concatenate(y)
 
 
-def _fraction(table, n_columns, validation_split):
+def _fraction(table, names, validation_split):
     """The fraction of the rows to hold out: ``validation_split``, or less when that many rows'
-    inputs could take more than ``VALIDATION_BYTES`` (at ``MAX_INPUTS_PER_COLUMN`` per column)."""
-    most_rows = VALIDATION_BYTES // (4 * MAX_INPUTS_PER_COLUMN * max(n_columns, 1))
+    inputs could take more than ``VALIDATION_BYTES`` (``_most_inputs`` of the columns ``names``)."""
+    import pyarrow as pa
+    inputs = sum(1 if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) else
+                 DATE_INPUTS if pa.types.is_temporal(kind) else MAX_CATEGORIES + 1
+                 for kind in (table.schema.field(name).type for name in names))
+    most_rows = VALIDATION_BYTES // (4 * max(inputs, 1))
     return min(validation_split, most_rows / max(table.rows, 1))
 
 
@@ -195,13 +202,13 @@ class ShuffleBuffer:
             self.y[self.held:self.held + len(y)] = y
             self.held += len(x)
             while self.held >= max(self.capacity, self.batch_size):
-                yield self._take(np.sort(self.rng.choice(self.held, self.batch_size, replace=False)))
-        order = self.rng.permutation(self.held)
-        if self.held:
-            self.x[:self.held] = self.x[order]
-            self.y[:self.held] = self.y[order]
+                yield self._take(self._drawn())
         while self.held:
-            yield self._take(np.arange(min(self.batch_size, self.held)))
+            yield self._take(self._drawn())
+
+    def _drawn(self):
+        """The positions of a batch drawn at random among the rows held (sorted: gathered faster)."""
+        return np.sort(self.rng.choice(self.held, min(self.batch_size, self.held), replace=False))
 
     def _allocate(self, x, y):
         """The buffer and the batch. The buffer holds fewer than ``capacity`` rows when a chunk
