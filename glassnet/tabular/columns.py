@@ -155,7 +155,7 @@ def _reason(name, facts):
     if parts and _counts_rows(parts):
         return "numbers the rows (like an index)"
     if parts and name.strip().lower() in INDEX_NAMES:
-        return "named like an index and rising from row to row (row numbers, with gaps where rows were taken out)"
+        return "named like an index and rising from row to row: row numbers, with gaps where rows were taken out"
     if re.fullmatch(r"Unnamed: \d+", name) and all(integers for run, integers in facts if run != ()):
         return "an unnamed integer column (an index written with the table)"
     return None
