@@ -61,7 +61,12 @@ def test_held_out_rows_depend_on_the_row_number_and_the_seed_only():
 def test_the_streamed_preprocessing_is_the_in_memory_one_of_the_same_rows(parquet, monkeypatch):
     frame, folder = parquet
     small_chunks(monkeypatch)
-    streamed = stream.StreamedTable.learn(files.open_parquet(folder), "y", drop=["label"], validation_split=0.25)
+    monkeypatch.setattr(stream, "LOG_EVERY", 0.0)
+    lines = []
+    streamed = stream.StreamedTable.learn(files.open_parquet(folder), "y", drop=["label"], validation_split=0.25,
+                                          log=lines.append)
+    assert "learning the preprocessing: 150 of 3000 rows (5%) in " in lines[0]
+    assert any(line.startswith("reading the validation rows: 3000 of 3000 rows (100%)") for line in lines)
     train = ~stream.held_out(0, len(frame), streamed.fraction, 0)
     in_memory = TablePreprocessor.fit(frame.drop(columns=["y", "label"])[train],
                                       left_out={"rownames": "numbers the rows (like an index)"})

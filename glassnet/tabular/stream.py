@@ -21,6 +21,8 @@ both, ``held_out``), not on how the file is cut into row groups and chunks or on
 are read in. Peak memory is the buffer, the validation set, one chunk and one row group's
 decoding: it does not grow with the rows.
 """
+import time
+
 import numpy as np
 
 from ..datasets import Dataset
@@ -29,6 +31,7 @@ from .columns import DAY_PARTS, MAX_CATEGORIES, TIME_PARTS, date_features, index
 from .preprocessing import TablePreprocessor, TargetEncoder
 
 CHUNK_ROWS = 65_536
+LOG_EVERY = 15.0  # seconds between the lines that say how far a pass over the table has come
 BUFFER_BYTES = 128 * 2 ** 20
 VALIDATION_BYTES = 128 * 2 ** 20
 # The inputs a date-time column makes (columns.date_features); a number makes one, text at most
@@ -73,19 +76,18 @@ class StreamedTable:
             log(f"holding out {fraction:.2%} of the rows to validate on, not {validation_split:.0%}: at most "
                 f"{VALIDATION_BYTES // 2 ** 20} MiB of validation inputs are kept in memory")
         summaries, target_summary, facts, counts = None, None, [], {"rows": 0, "train": 0, "validation": 0}
-        for piece in range(len(table.pieces)):
-            for first, chunk in table.chunks(piece, CHUNK_ROWS, columns):
-                facts.append(index_facts(chunk[names]))
-                y = missing_marked(chunk[target], table.markers)
-                has_target = y.notna().to_numpy()
-                train = has_target & ~held_out(first, len(chunk), fraction, seed)
-                counts["rows"] += len(chunk)
-                counts["train"] += int(train.sum())
-                counts["validation"] += int(has_target.sum() - train.sum())
-                part = TablePreprocessor.summaries(chunk[names][train], table.markers)
-                summaries = part if summaries is None else TablePreprocessor.merged(names, [summaries, part])
-                part = TargetEncoder.summary(y[has_target])  # as in memory: the classes of every row
-                target_summary = part if target_summary is None else TargetEncoder.merged([target_summary, part])
+        for first, chunk in _every_chunk(table, columns, "learning the preprocessing", log):
+            facts.append(index_facts(chunk[names]))
+            y = missing_marked(chunk[target], table.markers)
+            has_target = y.notna().to_numpy()
+            train = has_target & ~held_out(first, len(chunk), fraction, seed)
+            counts["rows"] += len(chunk)
+            counts["train"] += int(train.sum())
+            counts["validation"] += int(has_target.sum() - train.sum())
+            part = TablePreprocessor.summaries(chunk[names][train], table.markers)
+            summaries = part if summaries is None else TablePreprocessor.merged(names, [summaries, part])
+            part = TargetEncoder.summary(y[has_target])  # as in memory: the classes of every row
+            target_summary = part if target_summary is None else TargetEncoder.merged([target_summary, part])
         counts["no_target"] = counts["rows"] - counts["train"] - counts["validation"]
         if counts["train"] < 1:
             raise DataError(f"{table.path} has no training rows with a value of {target!r} "
@@ -96,7 +98,7 @@ class StreamedTable:
         streamed = cls(table, target, features, encoder, columns, fraction, seed, counts)
         log(f"learned the preprocessing from {counts['train']} training rows in {len(facts)} chunks")
         if counts["validation"]:
-            streamed.validation = streamed._validation_rows()
+            streamed.validation = streamed._validation_rows(log)
         return streamed
 
     def training_rows(self, everything=False):
@@ -117,17 +119,30 @@ class StreamedTable:
         out = held_out(first, len(chunk), self.fraction, self.seed)
         return rows & (out if part == "validation" else ~out)
 
-    def _validation_rows(self):
+    def _validation_rows(self, log):
         """The validation rows, preprocessed: ``(inputs, encoded targets)``."""
         x, y = [], []
-        for piece in range(len(self.table.pieces)):
-            for first, chunk in self.table.chunks(piece, CHUNK_ROWS, self.columns):
-                rows = self.selected(first, chunk, "validation")
-                if rows.any():
-                    inputs, targets = self.encoded(chunk, rows)
-                    x.append(inputs)
-                    y.append(targets)
+        for first, chunk in _every_chunk(self.table, self.columns, "reading the validation rows", log):
+            rows = self.selected(first, chunk, "validation")
+            if rows.any():
+                inputs, targets = self.encoded(chunk, rows)
+                x.append(inputs)
+                y.append(targets)
         return np.concatenate(x), np.concatenate(y)
+
+
+def _every_chunk(table, columns, doing, log):
+    """``(first row, chunk)`` of the whole table in order, with a line to ``log`` about every
+    ``LOG_EVERY`` seconds saying how far ``doing`` has come."""
+    started = last = time.perf_counter()
+    for piece in range(len(table.pieces)):
+        for first, chunk in table.chunks(piece, CHUNK_ROWS, columns):
+            yield first, chunk
+            now = time.perf_counter()
+            if now - last >= LOG_EVERY:
+                done = first + len(chunk)
+                log(f"{doing}: {done} of {table.rows} rows ({done / table.rows:.0%}) in {now - started:.0f}s")
+                last = now
 
 
 def _fraction(table, names, validation_split):
