@@ -35,6 +35,7 @@ DAY_PARTS, TIME_PARTS = ("year", "month", "day", "weekday"), ("hour", "minute")
 CYCLES = {"month": 12, "weekday": 7, "hour": 24}
 ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
 DATE_SAMPLE = 1000  # values looked at to tell whether a text column holds dates
+NUMBER_SAMPLE = 100  # values looked at first to tell whether a text column holds only numbers
 # The names (in any case) of an index written with a table: R's row names, pandas' index, an id;
 # such a column is left out when its integers rise from row to row, with gaps or without.
 INDEX_NAMES = {"rownames", "row.names", "row_names", "rowid", "row_id", "index", "id"}
@@ -101,6 +102,8 @@ def missing_marked(series, markers):
     series = marked_missing(series, markers)
     if not markers or is_numeric(series) or pd.api.types.is_datetime64_any_dtype(series) or series.notna().sum() == 0:
         return series  # (datetimes too: to_numeric would make them nanoseconds)
+    if pd.to_numeric(series.dropna().head(NUMBER_SAMPLE), errors="coerce").isna().any():
+        return series  # text: its first values are not all numbers (most columns stop here, fast)
     numbers_ = pd.to_numeric(series, errors="coerce")
     return numbers_ if numbers_.notna().sum() == series.notna().sum() else series
 
