@@ -186,3 +186,12 @@ def test_a_target_of_too_many_values_is_not_classes(monkeypatch):
     monkeypatch.setattr(preprocessing, "MAX_CLASSES", 10)
     with pytest.raises(gn.DataError, match="more than 10 distinct values: too many to be classes"):
         TargetEncoder.fit(pd.Series([f"c{i}" for i in range(11)] * 2, name="kind"))
+
+
+def test_a_bad_value_deep_in_a_streamed_table_is_reported_at_its_row_in_the_table(tmp_path, monkeypatch):
+    small_chunks(monkeypatch)
+    frame = table(1000)
+    frame.loc[876, "x0"] = np.inf
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "t.parquet", row_group_size=300)
+    with pytest.raises(gn.DataError, match="holds inf in row 877"):
+        TableModel.fit(files.open_parquet(tmp_path / "t.parquet"), "y", drop=["label"], **FAST)

@@ -137,7 +137,8 @@ class ParquetTable:
 
     def chunks(self, piece, rows, columns=None):
         """Yield ``(row number in the table, DataFrame)`` for the piece ``piece`` cut into chunks
-        of at most ``rows`` rows (only ``columns``, all by default), reading one chunk at a time."""
+        of at most ``rows`` rows (only ``columns``, all by default), reading one chunk at a time;
+        a chunk's index is the table's row numbers (counted from 0)."""
         file, group, _ = self.pieces[piece]
         start = int(self.starts[piece])
         batches = self._checked(lambda pq: pq.ParquetFile(file).iter_batches(rows, row_groups=[group], columns=columns))
@@ -145,7 +146,9 @@ class ParquetTable:
             batch = self._checked(lambda pq: next(batches, None))
             if batch is None:
                 return
-            yield start, self._frame(lambda pq: batch)
+            frame = self._frame(lambda pq: batch)
+            frame.index = range(start, start + len(frame))  # messages name the table's row numbers
+            yield start, frame
             start += batch.num_rows
 
     def _checked(self, read):
