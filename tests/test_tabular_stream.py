@@ -195,3 +195,23 @@ def test_a_bad_value_deep_in_a_streamed_table_is_reported_at_its_row_in_the_tabl
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "t.parquet", row_group_size=300)
     with pytest.raises(gn.DataError, match="holds inf in row 877"):
         TableModel.fit(files.open_parquet(tmp_path / "t.parquet"), "y", drop=["label"], **FAST)
+
+
+def test_reading_ahead_keeps_the_order_raises_the_readers_error_and_stops_when_closed():
+    assert list(stream._read_ahead(iter(range(10)))) == list(range(10))
+
+    def failing():
+        yield 1
+        raise gn.DataError("row 5 is bad")
+    with pytest.raises(gn.DataError, match="row 5 is bad"):
+        list(stream._read_ahead(failing()))
+    made = []
+
+    def endless():
+        while True:
+            made.append(len(made))
+            yield made[-1]
+    ahead = stream._read_ahead(endless())
+    assert next(ahead) == 0
+    ahead.close()  # the thread stops: it has made at most the read-ahead beyond what was taken
+    assert len(made) <= 2 + stream.READ_AHEAD

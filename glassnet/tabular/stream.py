@@ -21,6 +21,8 @@ both, ``held_out``), not on how the file is cut into row groups and chunks or on
 are read in. Peak memory is the buffer, the validation set, one chunk and one row group's
 decoding: it does not grow with the rows.
 """
+import queue
+import threading
 import time
 
 import numpy as np
@@ -31,6 +33,7 @@ from .columns import DAY_PARTS, MAX_CATEGORIES, TIME_PARTS, date_features, index
 from .preprocessing import TablePreprocessor, TargetEncoder
 
 CHUNK_ROWS = 65_536
+READ_AHEAD = 2  # chunks read and preprocessed ahead of the training, by a thread
 LOG_EVERY = 15.0  # seconds between the lines that say how far a pass over the table has come
 BUFFER_BYTES = 128 * 2 ** 20
 VALIDATION_BYTES = 128 * 2 ** 20
@@ -168,10 +171,10 @@ class TableRows(Dataset):
 
     def batches(self, batch_size, rng=None):
         if rng is None:
-            return _in_order(self._encoded_chunks(range(len(self.streamed.table.pieces))), batch_size)
+            return _in_order(_read_ahead(self._encoded_chunks(range(len(self.streamed.table.pieces)))), batch_size)
         width = len(self.streamed.features.feature_names)
         buffer = ShuffleBuffer(max(BUFFER_BYTES // (4 * width), batch_size), width, batch_size, rng)
-        return buffer.shuffled(self._encoded_chunks(rng.permutation(len(self.streamed.table.pieces))))
+        return buffer.shuffled(_read_ahead(self._encoded_chunks(rng.permutation(len(self.streamed.table.pieces)))))
 
     def _encoded_chunks(self, pieces):
         """``(inputs, targets)`` of the rows of each chunk of the ``pieces``, in that order."""
@@ -181,6 +184,42 @@ class TableRows(Dataset):
                 rows = streamed.selected(first, chunk, self.part)
                 if rows.any():
                     yield streamed.encoded(chunk, rows)
+
+
+def _read_ahead(chunks, depth=READ_AHEAD):
+    """The items of the generator ``chunks``, made by a thread of their own up to ``depth`` ahead:
+    reading and preprocessing the next chunks (mostly in pyarrow, pandas and NumPy, which let go
+    of the interpreter) goes on while the network trains on this one. An error in the thread is
+    raised here; closing this generator stops the thread."""
+    items = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def make():
+        try:
+            for item in chunks:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as error:  # raised again in the consumer
+            items.put(error)
+
+    thread = threading.Thread(target=make, name="glassnet-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _in_order(chunks, batch_size):
