@@ -226,13 +226,14 @@ def _numeric(column, series, out, where, report):
 def _one_hot(column, series, out, where, report):
     pd = _pandas()
     categories = column["categories"]
-    values = series.astype(str).where(series.notna(), column["fill"]).to_numpy(dtype=object)
+    text = series if pd.api.types.is_string_dtype(series) else series.astype(str)  # (a copy only when needed)
+    values = text.where(series.notna(), column["fill"])
     codes = pd.Index(categories).get_indexer(values)
     unseen = codes < 0
     if column.get("other"):
         codes[unseen] = len(categories)
     elif unseen.any():
-        names, counts = np.unique(values[unseen].astype(str), return_counts=True)
+        names, counts = np.unique(values.to_numpy(dtype=object)[unseen].astype(str), return_counts=True)
         report.unseen[column["name"]] = {str(c): int(n) for c, n in zip(names, counts)}
     out[:] = 0.0
     rows = np.flatnonzero(codes >= 0)
