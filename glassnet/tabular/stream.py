@@ -110,7 +110,7 @@ class StreamedTable:
 
     def encoded(self, chunk, rows):
         """``(inputs, targets)`` of the chunk's rows selected by the mask ``rows``."""
-        inputs, _ = self.features.transform(chunk[rows], f"{self.table.path}")
+        inputs, _ = self.features.transform(chunk[rows], str(self.table.path))
         return inputs, self.encoder.encode(missing_marked(chunk[self.target][rows], self.table.markers))
 
     def selected(self, first, chunk, part):
@@ -150,7 +150,8 @@ def _every_chunk(table, columns, doing, log):
 
 def _fraction(table, names, validation_split):
     """The fraction of the rows to hold out: ``validation_split``, or less when that many rows'
-    inputs could take more than ``VALIDATION_BYTES`` (``_most_inputs`` of the columns ``names``)."""
+    inputs could take more than ``VALIDATION_BYTES``, counting for each column the most inputs its
+    type can make (a number one, a date-time ``DATE_INPUTS``, anything else ``MAX_CATEGORIES + 1``)."""
     import pyarrow as pa
     inputs = sum(1 if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) else
                  DATE_INPUTS if pa.types.is_temporal(kind) else MAX_CATEGORIES + 1
