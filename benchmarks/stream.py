@@ -2,7 +2,7 @@
 
     python benchmarks/stream.py generate --rows 30000000 --data /tmp/glassnet-stream   # once (~4 GB)
     python benchmarks/stream.py big --data /tmp/glassnet-stream --epochs 2             # peak memory
-    python benchmarks/stream.py match --rows 400000                                    # stream vs memory
+    python benchmarks/stream.py match --rows 400000 --epochs 10                        # stream vs memory
 
 The table (``generate``) has 20 columns, like a real one: 12 numeric (3 with 5% missing values), 3
 text (10, 50 and 2,000 categories, skewed), a date-time, an integer row id, a text identifier, a
@@ -114,7 +114,7 @@ def main(argv=None):
         runs.append(train(args.data, os.path.join(args.out, "big.safetensors"),
                           ["--stream", "--epochs", str(args.epochs)], os.path.join(args.out, "big.log")))
     else:
-        folder = os.path.join(args.out, "match-data")
+        folder = args.data.rstrip(os.sep) + f"-match-{args.rows or 400_000}"
         if not os.path.isdir(folder):
             generate(args.rows or 400_000, folder)
         for how in ("--stream", "--no-stream"):
