@@ -22,9 +22,11 @@ scikit-learn's tools get every column but the index ``rownames`` (text columns, 
 included, one-hot encoded); glassnet gets the file as it is.
 
 Each tool runs in its own process, one after the other (rotated per round); the parent measures
-the wall time (starting Python and reading the CSV included) and the child reports its peak
-resident memory (``getrusage``). Prints a Markdown table with each tool's wall time over
-glassnet's, and writes ``runs.jsonl`` and ``summary.md`` under ``--out``.
+the wall time (starting Python and reading the CSV included), the CPU time of the child (all its
+threads: what the tool cost when other work on a shared machine slowed its wall time) and the
+load average before and after, and the child reports its peak resident memory (``getrusage``).
+Prints a Markdown table with each tool's wall and CPU times over glassnet's, and writes
+``runs.jsonl`` and ``summary.md`` under ``--out``.
 """
 import argparse
 import datetime
@@ -156,34 +158,51 @@ def child(args):
                       **scores(TABLES[args.table][4], *result)}))
 
 
+def cpu_of_children():
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def measure(table, tool, args):
-    """Run one tool on one table in a subprocess: its JSON line with the wall time added."""
+    """Run one tool on one table in a subprocess: its JSON line with the wall time, its CPU time
+    (all threads) and the machine's load average (1 minute) before and after added: on a shared
+    machine the CPU time tells what the tool cost when others slowed its wall time."""
     command = [sys.executable, __file__, "--child", "--table", table, "--tool", tool, "--data", args.data,
                f"--glassnet-args={args.glassnet_args}"]
-    start = time.perf_counter()
+    load, cpu, start = os.getloadavg()[0], cpu_of_children(), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    took = {"wall_s": time.perf_counter() - start, "cpu_s": cpu_of_children() - cpu,
+            "load": [load, os.getloadavg()[0]]}
     if done.returncode:
-        return {"table": table, "tool": tool, "error": done.stderr.strip().splitlines()[-1:], "wall_s": wall}
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall_s": wall}
+        return {"table": table, "tool": tool, "error": done.stderr.strip().splitlines()[-1:], **took}
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), **took}
+
+
+def median(runs, table, tool, key):
+    return np.median([r[key] for r in runs if r["table"] == table and r["tool"] == tool and "error" not in r]
+                     or [np.nan])
 
 
 def summary(runs, args):
-    """The Markdown table: per table and tool, the median wall time and its ratio to glassnet's."""
+    """The Markdown table: per table and tool, the median wall and CPU times and their ratios to
+    glassnet's, and the load average around the last run."""
     lines = [f"`python benchmarks/tables.py {' '.join(sys.argv[1:])}`, {args.rounds} round(s), "
              f"{datetime.datetime.now():%Y-%m-%d %H:%M}", "",
-             "| table | tool | test scores | wall s | tool / glassnet wall | peak MB |", "| --- | --- | --- | --- | --- | --- |"]
+             "| table | tool | test scores | wall s | tool / glassnet wall | CPU s | tool / glassnet CPU | peak MB | load |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    tools = args.tools.split(",")
     for table in args.tables.split(","):
-        walls = {tool: np.median([r["wall_s"] for r in runs if r["table"] == table and r["tool"] == tool
-                                  and "error" not in r] or [np.nan]) for tool in args.tools.split(",")}
-        for tool in args.tools.split(","):
+        for tool in tools:
             last = [r for r in runs if r["table"] == table and r["tool"] == tool][-1]
             if "error" in last:
-                lines.append(f"| {table} | {tool} | failed: {last['error']} | | | |")
+                lines.append(f"| {table} | {tool} | failed: {last['error']} | | | | | | |")
                 continue
             shown = ", ".join(f"{k} {last[k]:.4f}" for k in ("r2", "rmse", "mae", "accuracy", "f1", "auc") if k in last)
-            ratio = walls[tool] / walls["glassnet"] if "glassnet" in walls else np.nan
-            lines.append(f"| {table} | {tool} | {shown} | {walls[tool]:.1f} | {ratio:.2f} | {last['peak_rss_mb']:.0f} |")
+            wall, cpu = (median(runs, table, tool, key) for key in ("wall_s", "cpu_s"))
+            ratios = [value / median(runs, table, "glassnet", key) if "glassnet" in tools else np.nan
+                      for value, key in ((wall, "wall_s"), (cpu, "cpu_s"))]
+            lines.append(f"| {table} | {tool} | {shown} | {wall:.1f} | {ratios[0]:.2f} | {cpu:.1f} | {ratios[1]:.2f} | "
+                         f"{last['peak_rss_mb']:.0f} | {last['load'][0]:.1f}-{last['load'][1]:.1f} |")
     return "\n".join(lines)
 
 
