@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import glassnet as gn
+from glassnet.tabular import columns
 from glassnet.tabular.preprocessing import TablePreprocessor, TargetEncoder
 
 
@@ -166,3 +167,17 @@ def test_a_value_that_standardizes_beyond_float32_is_refused_naming_the_column()
     preprocessor.columns[0]["std"] = 1e-300  # as a crafted or extreme model file could hold
     with pytest.raises(gn.DataError, match=r"column 'a' of the table: row 1 .* beyond what the model's float32"):
         preprocessor.transform(pd.DataFrame({"a": [5.0, 1.0]}))
+
+
+def test_date_parts_agree_with_pandas_calendar_across_centuries_and_leap_days():
+    rng = np.random.default_rng(0)
+    times = pd.Series(pd.Timestamp("1601-03-01") + pd.to_timedelta(rng.integers(0, 700 * 365 * 24 * 60, 50_000), unit="min"))
+    times[::7] = pd.NaT
+    times[1:5] = pd.to_datetime(["2000-02-29 23:59", "1900-02-28 00:00", "1969-12-31 23:59", "2100-03-01 12:30"])
+    times = pd.to_datetime(times, utc=True)
+    fields = times.dt
+    expected = {"year": fields.year, "month": fields.month - 1, "day": fields.day, "weekday": fields.day_of_week,
+                "hour": fields.hour, "minute": fields.minute}
+    parts = columns.date_parts(times)
+    for name, values in expected.items():
+        np.testing.assert_array_equal(parts[name], values.astype(float).to_numpy(), err_msg=name)

@@ -83,11 +83,32 @@ def cell(series, position):
 
 
 def date_parts(times):
-    """Every part of ``times`` as float arrays (NaN where missing), by name."""
-    fields = times.dt
-    parts = {"year": fields.year, "month": fields.month - 1, "day": fields.day, "weekday": fields.day_of_week,
-             "hour": fields.hour, "minute": fields.minute}
-    return {name: values.astype(float).to_numpy() for name, values in parts.items()}
+    """Every part of ``times`` (UTC datetimes) as float arrays (NaN where missing), by name: the
+    year, the month (0-11), the day of the month, the weekday (Monday 0), the hour and the minute,
+    from the minutes since 1970 in integer arithmetic (ten times faster than pandas' accessors)."""
+    minutes = times.dt.tz_localize(None).to_numpy(dtype="datetime64[m]")
+    missing = np.isnat(minutes)
+    minutes = np.where(missing, 0, minutes.astype(np.int64))
+    days, minute_of_day = np.divmod(minutes, 24 * 60)
+    year, month, day = _civil(days)
+    parts = {"year": year, "month": month - 1, "day": day, "weekday": (days + 3) % 7,  # 1970-01-01: a Thursday
+             "hour": minute_of_day // 60, "minute": minute_of_day % 60}
+    return {name: np.where(missing, np.nan, values.astype(float)) for name, values in parts.items()}
+
+
+def _civil(days):
+    """``(year, month 1-12, day)`` of days since 1970-01-01 in the proleptic Gregorian calendar:
+    Howard Hinnant's ``civil_from_days``, counting 400-year eras of 146,097 days from 0000-03-01
+    (so that the leap day ends a year)."""
+    z = days + 719_468
+    era = z // 146_097
+    day_of_era = z - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153  # 0 = March
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = np.where(shifted_month < 10, shifted_month + 3, shifted_month - 9)
+    return year_of_era + era * 400 + (month <= 2), month, day
 
 
 def date_features(parts):
