@@ -188,13 +188,48 @@ def _classes(loss, output_shape):
     return output_shape[0]
 
 
-def _clip_probabilities(p):
-    """Clip to [eps, 1 - eps]; the mask marks where the clip is inactive (gradient flows)."""
-    clipped = np.clip(p, _EPSILON, 1 - _EPSILON)
+def _clip_probabilities(p, high=1 - _EPSILON):
+    """Clip to [eps, high]; the mask marks where the clip is inactive (gradient flows)."""
+    clipped = np.clip(p, _EPSILON, high)
     return clipped, (clipped == p)
 
 
-class BinaryCrossentropy(_CrossEntropy):
+def _targets_within(loss, y, low, high=math.inf):
+    """``y``, checked to hold values in [low, high] (a DataError naming the loss otherwise)."""
+    if y.size and (y.min() < low or y.max() > high):
+        bounds = f"in [{low}, {high}]" if high < math.inf else f">= {low}"
+        raise DataError(f"{loss.name} targets must be {bounds}, got values from {y.min()} to {y.max()}")
+    return y
+
+
+class _BinaryCrossEntropy(_CrossEntropy):
+    """What the binary cross-entropies share: targets in [0, 1], smoothed toward 0.5, and a
+    sigmoid fused on the logits."""
+
+    fuses = Sigmoid
+
+    def check_targets(self, y, output_shape):
+        return _targets_within(self, super().check_targets(y, output_shape), 0, 1)
+
+    def smoothed(self, y_true, dtype):
+        """The targets in ``dtype``, smoothed to ``y (1 - s) + s / 2``."""
+        y = y_true.astype(dtype, copy=False)
+        return y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing if self.label_smoothing else y
+
+
+def _binary_cross_entropy(y, y_pred, from_logits):
+    """Per output: the cross-entropy ``bce``, ``d bce / d y_pred`` and the probability ``p``
+    (``BinaryCrossentropy``'s formulas; probabilities are clipped to [eps, 1 - eps], with no
+    gradient where the clip acts)."""
+    if from_logits:
+        z = y_pred
+        p = ops.sigmoid(z)
+        return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))), p - y, p
+    p, inside = _clip_probabilities(y_pred)
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p)), np.where(inside, (p - y) / (p * (1 - p)), 0), p
+
+
+class BinaryCrossentropy(_BinaryCrossEntropy):
     """For yes/no outputs (one sigmoid per output). With ``y`` smoothed toward 0.5,
 
     logits ``z``:   ``l = mean_j max(z, 0) - z y + log(1 + exp(-|z|))``;  ``dl/dz = (sigmoid(z) - y) / D``
@@ -203,26 +238,51 @@ class BinaryCrossentropy(_CrossEntropy):
 
     name = "binary_crossentropy"
 
-    fuses = Sigmoid
+    def unchecked_per_example(self, y_true, y_pred):
+        values, grads, _ = _binary_cross_entropy(self.smoothed(y_true, y_pred.dtype), y_pred, self.from_logits)
+        return _mean_features(values), grads * y_pred.dtype.type(1 / _features(y_pred))
 
-    def check_targets(self, y, output_shape):
-        y = super().check_targets(y, output_shape)
-        if y.size and (y.min() < 0 or y.max() > 1):
-            raise DataError(f"{self.name} targets must be in [0, 1], got values from {y.min()} to {y.max()}")
-        return y
+
+class BinaryFocalCrossentropy(_BinaryCrossEntropy):
+    """Binary cross-entropy that weighs down the outputs already predicted well (focal loss, Lin
+    et al.; Keras's ``BinaryFocalCrossentropy``). With ``y`` smoothed toward 0.5, ``p`` the
+    probability (``sigmoid(z)`` of a logit), ``bce`` and its gradient as in
+    ``BinaryCrossentropy``, and ``q = 1 - p_t = y + p (1 - 2 y)`` how wrong the output is:
+
+        l = mean_j a q^gamma bce
+        dl/dp = a (q^gamma dbce/dp + gamma q^(gamma - 1) (1 - 2 y) bce) / D;   dl/dz = dl/dp * p (1 - p)
+
+    ``a = alpha y + (1 - alpha) (1 - y)`` with ``apply_class_balancing``, 1 otherwise.
+    ``gamma = 0`` is the binary cross-entropy. Probabilities are clipped to [eps, 1 - eps] in
+    ``q`` too (Keras clips them in the log only); logits are taken stably, not clipped.
+    """
+
+    name = "binary_focal_crossentropy"
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0):
+        super().__init__(from_logits, label_smoothing)
+        self.apply_class_balancing = bool(apply_class_balancing)
+        self.alpha = checks.number("alpha", alpha, low=0, high=1)
+        self.gamma = checks.number("gamma", gamma, low=0)
 
     def unchecked_per_example(self, y_true, y_pred):
-        y = y_true.astype(y_pred.dtype, copy=False)
-        if self.label_smoothing:
-            y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
-        scale = y_pred.dtype.type(1 / _features(y_pred))
-        if self.from_logits:
-            z = y_pred
-            values = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-            return _mean_features(values), (ops.sigmoid(z) - y) * scale
-        p, inside = _clip_probabilities(y_pred)
-        values = -(y * np.log(p) + (1 - y) * np.log1p(-p))
-        return _mean_features(values), np.where(inside, (p - y) / (p * (1 - p)), 0) * scale
+        y = self.smoothed(y_true, y_pred.dtype)
+        bce, d_bce, p = _binary_cross_entropy(y, y_pred, self.from_logits)
+        q = y + p * (1 - 2 * y)
+        focal = q ** self.gamma
+        values, grads = focal * bce, focal * d_bce
+        if self.gamma:  # q^(gamma - 1) bce, written as values / q: finite as q -> 0, where bce -> 0 too
+            d_p = p * (1 - p) if self.from_logits else (p == y_pred)
+            grads += self.gamma * np.divide(values, q, out=np.zeros_like(q), where=q > 0) * (1 - 2 * y) * d_p
+        if self.apply_class_balancing:
+            weight = self.alpha * y + (1 - self.alpha) * (1 - y)
+            values, grads = values * weight, grads * weight
+        return _mean_features(values), grads * y_pred.dtype.type(1 / _features(y_pred))
+
+    def get_config(self):
+        return {"apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha, "gamma": self.gamma,
+                **super().get_config()}
 
 
 class CategoricalCrossentropy(_CrossEntropy):
@@ -300,6 +360,77 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
         return -(y * np.log(p)).sum(axis=-1), np.where(inside, -y / p, 0).astype(p.dtype)
 
 
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence of the predicted distribution ``p`` from the target
+    distribution ``y`` over K classes (Keras's ``KLDivergence``: both clipped to [eps, 1]):
+
+        l = sum_k y_k log(y_k / p_k);   dl/dp = -y / p   (0 where ``p`` is clipped)
+
+    It differs from the categorical cross-entropy by ``sum_k y_k log y_k``, which does not depend
+    on ``p``: the same gradient, and 0 when ``p = y``.
+    """
+
+    name = "kl_divergence"
+
+    def check_targets(self, y, output_shape):
+        _classes(self, output_shape)
+        return _targets_within(self, super().check_targets(y, output_shape), 0, 1)
+
+    def unchecked_per_example(self, y_true, y_pred):
+        y = np.clip(y_true.astype(y_pred.dtype, copy=False), _EPSILON, 1)
+        p, inside = _clip_probabilities(y_pred, high=1)
+        return (y * np.log(y / p)).sum(axis=-1), np.where(inside, -y / p, 0)
+
+
+class Hinge(Loss):
+    """The margin loss of a support vector machine, for yes/no outputs scored on either side of 0.
+    Targets are -1/1 or 0/1 (``check_targets`` makes them 0/1; Keras's rule); with ``s = 2 y - 1``:
+
+        l = mean_j max(0, 1 - s p);   dl/dp = -s [s p < 1] / D
+    """
+
+    name = "hinge"
+    classification = True
+
+    def check_targets(self, y, output_shape):
+        y = super().check_targets(y, output_shape)
+        if not (np.isin(y, (0, 1)).all() or np.isin(y, (-1, 1)).all()):
+            raise DataError(f"{self.name} targets must be -1/1 or 0/1 labels, got values such as "
+                            f"{np.unique(y)[:5].tolist()}")
+        return np.maximum(y, 0)
+
+    def unchecked_per_example(self, y_true, y_pred):
+        s = 2 * y_true.astype(y_pred.dtype, copy=False) - 1
+        margin = 1 - s * y_pred
+        grads = np.where(margin > 0, -s, 0) * y_pred.dtype.type(1 / _features(y_pred))
+        return _mean_features(np.maximum(margin, 0)), grads
+
+
+class Poisson(Loss):
+    """For counts ``y >= 0`` predicted as rates ``p >= 0`` (end the model in an activation that is
+    never negative, such as ``softplus`` or ``relu``); Keras's ``Poisson``, PyTorch's
+    ``poisson_nll_loss(log_input=False)``:
+
+        l = mean_j p - y log(p + eps);   dl/dp = (1 - y / (p + eps)) / D
+
+    A negative prediction is a DataError (its log would be NaN).
+    """
+
+    name = "poisson"
+
+    def check_targets(self, y, output_shape):
+        return _targets_within(self, super().check_targets(y, output_shape), 0)
+
+    def unchecked_per_example(self, y_true, y_pred):
+        if y_pred.size and y_pred.min() < 0:
+            raise DataError(f"{self.name} needs predictions >= 0 (rates), got {y_pred.min()}; end the model "
+                            "in an activation that is never negative, such as softplus or relu")
+        y = y_true.astype(y_pred.dtype, copy=False)
+        shifted = y_pred + y_pred.dtype.type(_EPSILON)
+        values = _mean_features(y_pred - y * np.log(shifted))
+        return values, (1 - y / shifted) * y_pred.dtype.type(1 / _features(y_pred))
+
+
 LOSSES = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
@@ -307,6 +438,10 @@ LOSSES = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "kl_divergence": KLDivergence, "kld": KLDivergence,
+    "hinge": Hinge,
+    "poisson": Poisson,
 }
 
 

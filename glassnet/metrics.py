@@ -29,8 +29,8 @@ from .errors import ConfigurationError, lookup
 # How a metric reads a classification loss's targets: 0/1 values (every output a yes/no), class
 # labels (sparse), or one-hot rows.
 BINARY, LABELS, ONE_HOT = "binary", "labels", "one_hot"
-_TARGETS = {losses.BinaryCrossentropy: BINARY, losses.SparseCategoricalCrossentropy: LABELS,
-            losses.CategoricalCrossentropy: ONE_HOT}
+_TARGETS = {losses.BinaryCrossentropy: BINARY, losses.BinaryFocalCrossentropy: BINARY,
+            losses.SparseCategoricalCrossentropy: LABELS, losses.CategoricalCrossentropy: ONE_HOT}
 
 
 class Metric:
@@ -311,7 +311,7 @@ def _labels(targets, y_true):
 
 _ACCURACIES = {losses.SparseCategoricalCrossentropy: SparseCategoricalAccuracy,
                losses.CategoricalCrossentropy: CategoricalAccuracy,
-               losses.BinaryCrossentropy: BinaryAccuracy}
+               losses.BinaryCrossentropy: BinaryAccuracy, losses.BinaryFocalCrossentropy: BinaryAccuracy}
 _CLASSIFICATION = (ClassCounts, AUC)  # metrics of classes: they read targets as the loss gives them
 
 METRICS = {
