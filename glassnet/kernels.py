@@ -134,6 +134,76 @@ def rmsprop_reference(w, g, v, mean, momentum_buffer, learning_rate, rho, one_mi
 
 
 @_compile
+def adagrad(w, g, accumulator, learning_rate, epsilon, weight_decay):
+    """g += wd * w;  a = a + g^2;  w -= lr * g / (sqrt(a) + eps)."""
+    if g.size != w.size or accumulator.size != w.size:
+        raise ShapeError("adagrad: g and accumulator must have as many entries as w")
+    for i in range(w.size):
+        grad = g[i] + weight_decay * w[i]
+        a_i = accumulator[i] + grad * grad
+        accumulator[i] = a_i
+        w[i] -= learning_rate * grad / (math.sqrt(a_i) + epsilon)
+
+
+def adagrad_reference(w, g, accumulator, learning_rate, epsilon, weight_decay):
+    """``adagrad`` as whole-array NumPy."""
+    g = g + weight_decay * w
+    accumulator += g * g
+    w -= learning_rate * g / (np.sqrt(accumulator) + epsilon)
+
+
+@_compile
+def adamax(w, g, m, u, one_minus_beta_1, beta_2, step_size, epsilon, weight_decay):
+    """g += wd * w;  m = b1 m + (1 - b1) g;  u = max(b2 u, |g| + eps);  w -= step_size * m / u
+
+    with ``step_size = lr / (1 - b1^t)`` (the bias correction of m)."""
+    if g.size != w.size or m.size != w.size or u.size != w.size:
+        raise ShapeError("adamax: g, m and u must have as many entries as w")
+    for i in range(w.size):
+        grad = g[i] + weight_decay * w[i]
+        m_i = m[i] + one_minus_beta_1 * (grad - m[i])
+        u_i = max(beta_2 * u[i], abs(grad) + epsilon)
+        m[i], u[i] = m_i, u_i
+        w[i] -= step_size * m_i / u_i
+
+
+def adamax_reference(w, g, m, u, one_minus_beta_1, beta_2, step_size, epsilon, weight_decay):
+    """``adamax`` as whole-array NumPy."""
+    g = g + weight_decay * w
+    m += one_minus_beta_1 * (g - m)
+    np.maximum(beta_2 * u, np.abs(g) + epsilon, out=u)
+    w -= step_size * m / u
+
+
+@_compile
+def nadam(w, g, m, v, one_minus_beta_1, beta_2, one_minus_beta_2, gradient_step, momentum_step, root_correction,
+          epsilon, weight_decay):
+    """g += wd * w;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+    w -= (gradient_step * g + momentum_step * m) / (sqrt(v) / root_correction + eps)
+
+    with ``gradient_step = lr (1 - mu_t) / (1 - M_t)``, ``momentum_step = lr mu_(t+1) / (1 - M_t
+    mu_(t+1))`` (Nesterov's look-ahead, ``M_t`` the product of the momentum coefficients so far) and
+    ``root_correction = sqrt(1 - b2^t)``."""
+    if g.size != w.size or m.size != w.size or v.size != w.size:
+        raise ShapeError("nadam: g, m and v must have as many entries as w")
+    for i in range(w.size):
+        grad = g[i] + weight_decay * w[i]
+        m_i = m[i] + one_minus_beta_1 * (grad - m[i])
+        v_i = beta_2 * v[i] + one_minus_beta_2 * grad * grad
+        m[i], v[i] = m_i, v_i
+        w[i] -= (gradient_step * grad + momentum_step * m_i) / (math.sqrt(v_i) / root_correction + epsilon)
+
+
+def nadam_reference(w, g, m, v, one_minus_beta_1, beta_2, one_minus_beta_2, gradient_step, momentum_step,
+                    root_correction, epsilon, weight_decay):
+    """``nadam`` as whole-array NumPy."""
+    g = g + weight_decay * w
+    m += one_minus_beta_1 * (g - m)
+    v[...] = beta_2 * v + one_minus_beta_2 * g * g
+    w -= (gradient_step * g + momentum_step * m) / (np.sqrt(v) / root_correction + epsilon)
+
+
+@_compile
 def sparse_softmax_cross_entropy(z, labels, smoothing, values, grads):
     """Per row ``i`` of the logits ``z`` (``K`` classes), true class ``c = labels[i]``, label
     smoothing ``s``; the targets are ``y_j = (1 - s) [j == c] + s / K``:

@@ -18,7 +18,7 @@ import numpy as np
 from . import checks, kernels, schedules, serialization
 from .errors import ConfigurationError, NotBuiltError, StateError, lookup
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "get", "schedules"]
 
 
 class Optimizer:
@@ -229,6 +229,76 @@ class AdamW(Adam):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
 
 
+class Adamax(Adam):
+    """Adamax (Kingma and Ba): Adam with the largest recent gradient in place of the root mean
+    square, so a weight's step is at most about ``lr``:
+
+        g = g + weight_decay * w
+        m = beta_1 * m + (1 - beta_1) * g
+        u = max(beta_2 * u, |g| + epsilon)           (u = 0 at the start)
+        w = w - lr / (1 - beta_1^t) * m / u
+
+    PyTorch's form; Keras takes ``u = max(beta_2 * u, |g|)`` and divides by ``u + epsilon``.
+    """
+
+    slots = ("m", "u")
+
+    def update(self, w, g, learning_rate, t):
+        c = w.dtype.type
+        kernels.adamax(w=w, g=g, m=self.state["m"], u=self.state["u"], one_minus_beta_1=c(1 - self.beta_1),
+                       beta_2=c(self.beta_2), step_size=c(learning_rate / (1 - self.beta_1 ** t)),
+                       epsilon=c(self.epsilon), weight_decay=c(self.weight_decay))
+
+
+class Nadam(Adam):
+    """Nadam (Dozat): Adam with Nesterov momentum, whose coefficient ``mu_t`` rises toward
+    ``beta_1`` as training goes on. With ``M_t = mu_1 * ... * mu_t``,
+
+        mu_t = beta_1 * (1 - 0.5 * 0.96^(t * momentum_decay))
+        g = g + weight_decay * w
+        m = beta_1 * m + (1 - beta_1) * g;   v = beta_2 * v + (1 - beta_2) * g^2
+        w = w - lr * ((1 - mu_t) / (1 - M_t) * g + mu_(t+1) / (1 - M_t * mu_(t+1)) * m)
+                / (sqrt(v / (1 - beta_2^t)) + epsilon)
+
+    PyTorch's ``NAdam`` (``momentum_decay=0.004`` is its default). Keras 3's ``Nadam`` has the
+    same update with ``mu_t = beta_1 * (1 - 0.5 * 0.96^t)``: ``momentum_decay=1`` gives it.
+    ``M_t`` is carried from step to step and recomputed from ``iterations`` after a restore, so it
+    is no part of the saved state.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, momentum_decay=0.004,
+                 **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        self.momentum_decay = checks.number("momentum_decay", momentum_decay, low=0)
+        self._momentum_product = (0, 1.0)  # (t, M_t)
+
+    def _mu(self, t):
+        return self.beta_1 * (1 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def _product_until(self, t):
+        """``M_t``, from ``M_(t-1)`` of the step before (or from ``M_0 = 1`` after a jump)."""
+        last, product = self._momentum_product
+        if last != t - 1:
+            last, product = 0, 1.0
+        for s in range(last + 1, t + 1):
+            product *= self._mu(s)
+        self._momentum_product = (t, product)
+        return product
+
+    def update(self, w, g, learning_rate, t):
+        c = w.dtype.type
+        mu, mu_next, product = self._mu(t), self._mu(t + 1), self._product_until(t)
+        kernels.nadam(w=w, g=g, m=self.state["m"], v=self.state["v"], one_minus_beta_1=c(1 - self.beta_1),
+                      beta_2=c(self.beta_2), one_minus_beta_2=c(1 - self.beta_2),
+                      gradient_step=c(learning_rate * (1 - mu) / (1 - product)),
+                      momentum_step=c(learning_rate * mu_next / (1 - product * mu_next)),
+                      root_correction=c(math.sqrt(1 - self.beta_2 ** t)), epsilon=c(self.epsilon),
+                      weight_decay=c(self.weight_decay))
+
+    def get_config(self):
+        return {**super().get_config(), "momentum_decay": self.momentum_decay}
+
+
 class RMSprop(Optimizer):
     """RMSprop (Hinton): divide the gradient by a running root mean square of recent gradients.
 
@@ -260,7 +330,40 @@ class RMSprop(Optimizer):
                 "epsilon": self.epsilon, "centered": self.centered}
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.): each weight's step shrinks as the squares of its gradients add up.
+
+        g = g + weight_decay * w
+        a = a + g^2                                  (a = initial_accumulator_value at the start)
+        w = w - lr * g / (sqrt(a) + epsilon)
+
+    PyTorch's form (without its ``lr_decay``); Keras divides by ``sqrt(a + epsilon)``.
+    """
+
+    slots = ("accumulator",)
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = checks.number("initial_accumulator_value", initial_accumulator_value,
+                                                       low=0)
+        self.epsilon = checks.number("epsilon", epsilon, low=0, low_open=True)
+
+    def build(self, params):
+        super().build(params)
+        self.state["accumulator"].fill(self.initial_accumulator_value)
+
+    def update(self, w, g, learning_rate, t):
+        c = w.dtype.type
+        kernels.adagrad(w=w, g=g, accumulator=self.state["accumulator"], learning_rate=c(learning_rate),
+                        epsilon=c(self.epsilon), weight_decay=c(self.weight_decay))
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+              "adamax": Adamax, "nadam": Nadam}
 
 
 def get(optimizer):

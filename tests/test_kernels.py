@@ -64,6 +64,35 @@ def test_rmsprop_kernel(dtype, momentum, centered):
     assert_close(*run_both(kernels.rmsprop, kernels.rmsprop_reference, dtype, buffers, coefficients), dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adagrad_kernel(dtype, weight_decay):
+    buffers = random_buffers(dtype, ["w", "accumulator"])
+    buffers["accumulator"] **= 2  # a sum of squares is >= 0
+    coefficients = dict(learning_rate=0.1, epsilon=1e-7, weight_decay=weight_decay)
+    assert_close(*run_both(kernels.adagrad, kernels.adagrad_reference, dtype, buffers, coefficients), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adamax_kernel(dtype, weight_decay):
+    buffers = random_buffers(dtype, ["w", "m", "u"])
+    buffers["u"] = np.abs(buffers["u"])  # a largest |g| is >= 0
+    coefficients = dict(one_minus_beta_1=0.1, beta_2=0.999, step_size=0.01 / 0.1, epsilon=1e-7,
+                        weight_decay=weight_decay)
+    assert_close(*run_both(kernels.adamax, kernels.adamax_reference, dtype, buffers, coefficients), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_nadam_kernel(dtype, weight_decay):
+    buffers = random_buffers(dtype, ["w", "m", "v"])
+    buffers["v"] **= 2
+    coefficients = dict(one_minus_beta_1=0.1, beta_2=0.999, one_minus_beta_2=0.001, gradient_step=0.01,
+                        momentum_step=0.02, root_correction=np.sqrt(0.001), epsilon=1e-7, weight_decay=weight_decay)
+    assert_close(*run_both(kernels.nadam, kernels.nadam_reference, dtype, buffers, coefficients), dtype)
+
+
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 2e-6)])
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("scale", [1.0, 1e3])  # large logits: no overflow, no NaN
@@ -117,12 +146,19 @@ ADAM_COEFFICIENTS = dict(one_minus_beta_1=0.1, beta_2=0.999, one_minus_beta_2=0.
                          root_correction=0.03, epsilon=1e-7, weight_decay=0.0, shrink=1.0)
 RMSPROP_COEFFICIENTS = dict(learning_rate=0.1, rho=0.9, one_minus_rho=0.1, momentum=0.5, epsilon=1e-7,
                             centered=True, weight_decay=0.0)
+ADAGRAD_COEFFICIENTS = dict(learning_rate=0.1, epsilon=1e-7, weight_decay=0.0)
+ADAMAX_COEFFICIENTS = dict(one_minus_beta_1=0.1, beta_2=0.999, step_size=0.1, epsilon=1e-7, weight_decay=0.0)
+NADAM_COEFFICIENTS = dict(one_minus_beta_1=0.1, beta_2=0.999, one_minus_beta_2=0.001, gradient_step=0.01,
+                          momentum_step=0.02, root_correction=0.03, epsilon=1e-7, weight_decay=0.0)
 
 
 @pytest.mark.parametrize("kernel, names, coefficients", [
     (kernels.sgd, ["w", "g", "momentum_buffer"], SGD_COEFFICIENTS),
     (kernels.adam, ["w", "g", "m", "v"], ADAM_COEFFICIENTS),
-    (kernels.rmsprop, ["w", "g", "v", "mean", "momentum_buffer"], RMSPROP_COEFFICIENTS)])
+    (kernels.rmsprop, ["w", "g", "v", "mean", "momentum_buffer"], RMSPROP_COEFFICIENTS),
+    (kernels.adagrad, ["w", "g", "accumulator"], ADAGRAD_COEFFICIENTS),
+    (kernels.adamax, ["w", "g", "m", "u"], ADAMAX_COEFFICIENTS),
+    (kernels.nadam, ["w", "g", "m", "v"], NADAM_COEFFICIENTS)])
 def test_optimizer_kernels_refuse_a_buffer_shorter_than_the_weights(kernel, names, coefficients):
     for short in names[1:]:
         buffers = {**optimizer_buffers(names), short: np.zeros(3, np.float32)}

@@ -80,12 +80,18 @@ def test_a_file_is_safetensors_with_json_metadata(trained):
     assert names == {"params/dense.weight", "params/dense.bias", "params/dense_1.weight", "params/dense_1.bias"}
 
 
-def test_include_optimizer_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: None,  # small_model's Adam with an exponential decay
+    lambda: gn.optimizers.Nadam(gn.schedules.OneCycle(0.02, total_steps=30)),
+    lambda: gn.optimizers.Adagrad(0.05, weight_decay=1e-3),
+    lambda: gn.optimizers.Adamax(gn.schedules.CosineDecay(0.0, 20, warmup_target=0.01, warmup_steps=5)),
+], ids=["adam", "nadam_one_cycle", "adagrad", "adamax_warmup_cosine"])
+def test_include_optimizer_resumes_exactly(tmp_path, make_optimizer):
     x, y = data()
-    straight = small_model(seed=7)
+    straight = small_model(seed=7, optimizer=make_optimizer())
     straight.fit(x, y, epochs=5, batch_size=8, validation_split=0.2, verbose=0)
 
-    first = small_model(seed=7)
+    first = small_model(seed=7, optimizer=make_optimizer())
     first.fit(x, y, epochs=2, batch_size=8, validation_split=0.2, verbose=0)
     first.save(tmp_path / "half.safetensors", include_optimizer=True)
     resumed = gn.load(tmp_path / "half.safetensors")

@@ -175,7 +175,7 @@ def _fresh_adam():
     (lambda: Adam(epsilon=0), "epsilon"),
     (lambda: RMSprop(rho=-0.1), "rho"),
     (lambda: SGD(0.1, clipnorm=1.0, global_clipnorm=1.0), "not both"),
-    (lambda: gn.optimizers.get("adagrad"), "adam, adamw, rmsprop, sgd"),
+    (lambda: gn.optimizers.get("adadelta"), "adagrad, adam, adamax, adamw, nadam, rmsprop, sgd"),
     (lambda: schedules.StepDecay(0.1, step_size=0), "step_size"),
 ])
 def test_bad_hyperparameters(make, message):

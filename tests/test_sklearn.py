@@ -376,7 +376,7 @@ ERRORS = [
      "activation must be a name such as 'relu'"),
     ("learning_rate_schedule", lambda: small(learning_rate=gn.schedules.ExponentialDecay(0.1, 10, 0.5)).fit(X, Y),
      gn.ConfigurationError, "learning_rate must be a finite number > 0"),
-    ("optimizer", lambda: small(optimizer="adagrad").fit(X, Y), gn.ConfigurationError, "unknown optimizer 'adagrad'"),
+    ("optimizer", lambda: small(optimizer="adadelta").fit(X, Y), gn.ConfigurationError, "unknown optimizer 'adadelta'"),
     ("learning_rate", lambda: small(learning_rate=-1).fit(X, Y), gn.ConfigurationError, "learning_rate"),
     ("epochs", lambda: small(epochs=0).fit(X, Y), gn.ConfigurationError, "epochs must be a positive integer"),
     ("batch_size", lambda: small(batch_size=0).fit(X, Y), gn.ConfigurationError, "batch_size must be a positive"),

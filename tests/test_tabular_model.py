@@ -98,7 +98,7 @@ def test_progress_callbacks_for_each_training(frame):
     ({"task": "ranking"}, gn.ConfigurationError, "task must be one of auto, classification, regression"),
     ({"validation_split": 1.0}, gn.ConfigurationError, r"validation_split must be in \[0, 1\), got 1.0"),
     ({"layers": (8, 0)}, gn.ConfigurationError, "layers must be positive integers"),
-    ({"optimizer": "adagrad"}, gn.ConfigurationError, "unknown optimizer 'adagrad'"),
+    ({"optimizer": "adadelta"}, gn.ConfigurationError, "unknown optimizer 'adadelta'"),
 ])
 def test_bad_settings_are_refused(frame, settings, error, message):
     with pytest.raises(error, match=message):
