@@ -305,11 +305,12 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     multiclass (softmax outputs, cross-entropy); the labels may be of any type (``classes_``).
 
     Hyperparameters: ``hidden_layer_sizes`` (units of each hidden ``Dense`` layer), ``activation``
-    (of the hidden layers: any glassnet activation name), ``optimizer`` ("adam", "sgd", "adamw",
-    "rmsprop") with ``learning_rate``, ``batch_size`` (None: the whole data set), ``epochs``,
-    ``dropout`` (rate after each hidden layer), ``l1``/``l2`` (penalties on every weight matrix),
-    ``early_stopping`` (hold out ``validation_fraction``, stop after ``patience`` epochs without
-    a lower validation loss, keep the best weights), ``random_state`` (the network's seed),
+    (of the hidden layers: any glassnet activation name), ``optimizer`` (a name: "adam", "sgd",
+    "adamw", "rmsprop", "adagrad", "adamax", "nadam") with ``learning_rate``, ``batch_size``
+    (None: the whole data set), ``epochs``, ``dropout`` (rate after each hidden layer),
+    ``l1``/``l2`` (penalties on every weight matrix), ``early_stopping`` (hold out
+    ``validation_fraction``, stop after ``patience`` epochs without a lower validation loss, keep
+    the best weights), ``random_state`` (the network's seed),
     ``verbose`` (0 silent, 1 progress bar, 2 a line per epoch) and ``class_weight`` (scikit-learn's
     convention: None, a dict ``{label: weight}`` or "balanced", ``n / (n_classes * n_c)`` over the
     rows given to ``fit``, before the early-stopping hold-out; a dict only for ``partial_fit``).

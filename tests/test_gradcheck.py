@@ -34,6 +34,17 @@ def loss_cases(rng):
         "sparse_logits": (losses.SparseCategoricalCrossentropy(from_logits=True), logits, labels),
         "sparse_probabilities": (losses.SparseCategoricalCrossentropy(), _probabilities(rng, n, k), labels),
         "sparse_smoothing": (losses.SparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.1), logits, labels),
+        "kl": (losses.KLDivergence(), _probabilities(rng, n, k), _probabilities(rng, n, k)),
+        "hinge": (losses.Hinge(), (2 * binary - 1) * (1 + preds - targets), binary),  # margins away from 0
+        "poisson": (losses.Poisson(), rng.uniform(0.1, 3.0, (n, 3)), rng.poisson(2.0, (n, 3)).astype(float)),
+        "focal_logits": (losses.BinaryFocalCrossentropy(from_logits=True), logits[:, :3], binary),
+        "focal_probabilities": (losses.BinaryFocalCrossentropy(gamma=3.0), rng.uniform(0.05, 0.95, (n, 3)), binary),
+        "focal_gamma_0.5_balanced_smoothed": (
+            losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.3, gamma=0.5, from_logits=True,
+                                           label_smoothing=0.2), logits[:, :3], binary),
+        "focal_probabilities_balanced_soft_targets": (
+            losses.BinaryFocalCrossentropy(apply_class_balancing=True, gamma=1.5), rng.uniform(0.05, 0.95, (n, 3)),
+            rng.uniform(0, 1, (n, 3))),
     }
 
 

@@ -1,6 +1,7 @@
 """KL divergence, hinge, Poisson and binary focal cross-entropy: values by hand and from Keras's
-documentation, float64 gradient checks, PyTorch parity (through tests/test_torch_parity.py's
-checks, skipped without PyTorch), names, saving, and the inputs they refuse."""
+documentation, PyTorch parity (through tests/test_torch_parity.py's checks, skipped without
+PyTorch), names, saving, and the inputs they refuse. Their float64 gradient checks are among
+every loss's in tests/test_gradcheck.py."""
 import importlib
 import math
 
@@ -9,11 +10,6 @@ import pytest
 
 import glassnet as gn
 from glassnet import layers, losses, serialization
-
-
-def away_from_kinks(rng, shape):
-    """Numbers with 0.1 <= |x| <= 2: a hinge margin this far from 0 has no kink near it."""
-    return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.1, 2.0, shape)
 
 
 # -- values by hand --------------------------------------------------------------------------------
@@ -88,38 +84,7 @@ def test_focal_loss_is_finite_for_huge_logits():
     assert value == pytest.approx((800 + 800) / 4) and np.isfinite(grad).all()
 
 
-# -- float64 gradient checks -----------------------------------------------------------------------
-
-def loss_cases(rng):
-    n = 7
-    logits = rng.standard_normal((n, 3)) * 2
-    binary = rng.integers(0, 2, (n, 3)).astype(float)
-    probabilities = rng.uniform(0.05, 0.95, (n, 3))
-    signs = 2 * binary - 1
-    return {
-        "kl": (losses.KLDivergence(), rng.dirichlet(np.ones(4), n), rng.dirichlet(np.ones(4), n)),
-        "hinge": (losses.Hinge(), signs * (1 - away_from_kinks(rng, (n, 3))), signs),
-        "poisson": (losses.Poisson(), rng.uniform(0.1, 3.0, (n, 3)), rng.poisson(2.0, (n, 3)).astype(float)),
-        "focal_logits": (losses.BinaryFocalCrossentropy(from_logits=True), logits, binary),
-        "focal_probabilities": (losses.BinaryFocalCrossentropy(gamma=3.0), probabilities, binary),
-        "focal_gamma_0.5_balanced_smoothed": (
-            losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.3, gamma=0.5, from_logits=True,
-                                           label_smoothing=0.2), logits, binary),
-        "focal_probabilities_balanced_soft_targets": (
-            losses.BinaryFocalCrossentropy(apply_class_balancing=True, gamma=1.5), probabilities,
-            rng.uniform(0, 1, (n, 3))),
-    }
-
-
-@pytest.mark.parametrize("name", sorted(loss_cases(np.random.default_rng(0))))
-@pytest.mark.parametrize("weighted", [False, True])
-def test_loss_gradients(name, weighted):
-    rng = np.random.default_rng(3)
-    loss, y_pred, y_true = loss_cases(rng)[name]
-    weights = rng.uniform(0.2, 2.0, len(y_pred)) if weighted else None
-    report = gn.gradcheck(loss, y_pred, y_true, sample_weight=weights)
-    assert report.passed, str(report)
-
+# -- a model that ends in a sigmoid ------------------------------------------------------------------
 
 def test_model_ending_in_sigmoid_trains_focal_loss_on_logits(rng):
     model = gn.Sequential([layers.Dense(4, activation="tanh"), layers.Dense(3, activation="sigmoid")],
