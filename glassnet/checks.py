@@ -1,6 +1,6 @@
 """Checks on what users pass in, so that mistakes give a clear message instead of a NumPy traceback.
 
-Arguments (``positive_int``, ``positive_ints``, ``shape``, ``number``, ``seed``, ``verbosity``,
+Arguments (``positive_int``, ``positive_ints``, ``boolean``, ``shape``, ``number``, ``seed``, ``verbosity``,
 ``affordable``, and the ``class_weight`` dict) get a ConfigurationError that names the argument,
 says what was expected and shows what came; data (``numeric_array``, ``finite_array``, ``finite``,
 ``model_inputs``, ``same_length``, ``sample_weights``) a DataError or ShapeError. ``option`` turns
@@ -35,6 +35,13 @@ def nonnegative_int(name, value):
     if not _is_int(value) or value < 0:
         raise ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
     return int(value)
+
+
+def boolean(name, value):
+    """``value`` as a bool if it is True or False (NumPy's too), else a ConfigurationError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def positive_ints(name, values):

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from . import checks
+from . import checks, saving
 from .errors import ConfigurationError, lookup
 
 # Standard deviation of a unit normal truncated to [-2, 2], used to rescale the truncated draws.
@@ -99,15 +99,21 @@ INITIALIZERS = {f.__name__: f for f in (he_normal, he_uniform, glorot_normal, gl
 
 
 def get(initializer):
-    """An initializer from its name, or the callable itself."""
+    """An initializer from its name (a registered one's ``"package>name"``), or the callable itself."""
     if callable(initializer):
         return initializer
+    if isinstance(initializer, str) and saving.SEPARATOR in initializer:
+        return saving.resolve_function(initializer, "initializer")
     return lookup(INITIALIZERS, initializer, "initializer")
 
 
 def name_of(initializer):
-    """The registered name of an initializer, for a layer's config."""
+    """The name of an initializer in a layer's config: glassnet's own, or the registered one."""
     for name, function in INITIALIZERS.items():
         if function is initializer:
             return name
-    raise ConfigurationError(f"initializer {initializer!r} is not registered and cannot be saved by name")
+    registered = saving.registered_name(initializer)
+    if registered is None:
+        raise ConfigurationError(f"initializer {initializer!r} is not registered; decorate it with "
+                                 "@gn.saving.register(package=...) to save it by name")
+    return registered

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import layers as layers_module
-from . import checks, losses, metrics as metrics_module, optimizers, serialization, training
+from . import checks, losses, metrics as metrics_module, optimizers, saving, serialization, training
 from .callbacks.base import History
 from .errors import (ConfigurationError, GlassnetError, ModelFileError, NotBuiltError, NotCompiledError,
                      ShapeError, StateError)
@@ -100,7 +100,6 @@ class Sequential:
             self._output_shapes.append(shape)
         self.layers[0].compute_input_gradient = False
         self.params = FlatParameters(self.parameters(), self.dtype)
-        self.regularized_parameters = [p for p in self.params.parameters if p.regularizer is not None]
         self.built = True
         if self.optimizer is not None:
             self.optimizer.build(self.params)
@@ -130,8 +129,27 @@ class Sequential:
     def parameters(self):
         return [p for layer in self.layers for p in layer.parameters()]
 
+    @property
+    def regularized_parameters(self):
+        """The trainable parameters with a regularizer: their penalties count in the loss."""
+        return self.params.penalized
+
     def count_params(self):
         return sum(p.size for p in self.parameters())
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at ``index`` in ``layers`` (Keras's ``get_layer``)."""
+        if (name is None) == (index is None):
+            raise ConfigurationError(f"get_layer takes a layer name or an index, not both or neither; "
+                                     f"got name={name!r}, index={index!r}")
+        if index is not None:
+            if checks.nonnegative_int("index", index) >= len(self.layers):
+                raise ConfigurationError(f"no layer at index {index}: the model has {len(self.layers)} layers")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ConfigurationError(f"no layer named {name!r}; the layers are {[layer.name for layer in self.layers]}")
 
     # -- compile ---------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
@@ -168,13 +186,8 @@ class Sequential:
         """The compile settings as JSON (what a model file stores), or None before ``compile``."""
         if self.optimizer is None:
             return None
-        custom = [m for m in self._metric_specs if not isinstance(m, str)]
-        if custom:
-            kind = "an object" if isinstance(custom[0], metrics_module.Metric) else "a function"
-            raise ConfigurationError(f"metric {custom[0]!r} is {kind}, and a model file stores "
-                                     "metrics by name only; compile with metric names to save the model")
         return {"optimizer": serialization.serialize(self.optimizer),
-                "loss": serialization.serialize(self.loss), "metrics": list(self._metric_specs)}
+                "loss": serialization.serialize(self.loss), "metrics": model_fields.metric_specs(self._metric_specs)}
 
     def compile_from_config(self, config):
         """``compile`` with the settings of ``get_compile_config()`` (a fresh optimizer)."""
@@ -323,6 +336,7 @@ class Sequential:
         self.build_if_shape_known()
         if not self.built:
             raise NotBuiltError("the model has no weights yet: build it (or fit it) before saving")
+        model_fields.check_saveable(self.layers, self.loss, self._metric_specs, self.optimizer)
         tensors = {f"params/{p.name}": p.value for p in self.parameters()}
         fields = {"model": self.get_config(), "compile": self.get_compile_config(),
                   "history": model_fields.history_fields(self.history), "preprocessing": self.preprocessing,
@@ -340,11 +354,14 @@ class Sequential:
         return tensors, fields
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, custom_objects=None):
         """A new model from a model file (``save``): architecture, weights, compile settings,
         history, preprocessing and metadata, and the optimizer and random generator state when
-        the file has them. Anything wrong with the file raises ``ModelFileError``."""
-        return cls.from_file(model_file.read(path))
+        the file has them. Anything wrong with the file raises ``ModelFileError``.
+        ``custom_objects`` (``{"package>Name": class or function}``) resolves the file's names of
+        your own objects besides those registered with ``gn.saving.register``."""
+        with saving.custom_object_scope(custom_objects or {}):
+            return cls.from_file(model_file.read(path))
 
     @classmethod
     def from_file(cls, file):

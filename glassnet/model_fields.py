@@ -1,11 +1,16 @@
 """The JSON fields of a Sequential's model file, checked when read (``io/schema.py`` typed
 checks): the architecture, the compile settings and the history, and the stored weights against
 the shapes the architecture asks for. ``Sequential.from_file`` and ``load_state`` use them once
-each, before anything of a model is built or changed.
+each, before anything of a model is built or changed. Before a file is written,
+``check_saveable`` makes sure that every object of the model can be named in it and rebuilt.
 """
+import inspect
+import json
 import math
 
-from .errors import ModelFileError
+from . import layers as layers_module
+from . import losses, metrics as metrics_module, optimizers, saving, serialization
+from .errors import ConfigurationError, GlassnetError, ModelFileError
 from .io import schema
 
 # What a model file may declare (checked by ``architecture``): an input of at most 8 axes and
@@ -35,11 +40,100 @@ def architecture(config):
 
 def compile_settings(config):
     """The ``compile`` field checked: optimizer and loss specs (each checked by what it makes)
-    and a list of metric names."""
+    and a list of metrics, returned as ``compile`` takes them: names, registered functions (named
+    ``"package>name"``) and registered ``Metric`` objects (their specs)."""
     schema.fields("compile", config, ("optimizer", "loss", "metrics"))
-    for i, name in enumerate(schema.listing("compile.metrics", config["metrics"], max_length=MAX_METRICS)):
-        schema.string(f"compile.metrics[{i}]", name)
-    return config
+    metrics = [_metric(f"compile.metrics[{i}]", spec) for i, spec in
+               enumerate(schema.listing("compile.metrics", config["metrics"], max_length=MAX_METRICS))]
+    return {**config, "metrics": metrics}
+
+
+def _metric(name, spec):
+    if isinstance(spec, dict):
+        return _metric_object(spec)
+    schema.string(name, spec)
+    return saving.resolve_function(spec, "metric") if saving.SEPARATOR in spec else spec
+
+
+def _metric_object(spec):
+    return serialization.deserialize(spec, (), "metric", base=metrics_module.Metric)
+
+
+def metric_specs(metrics):
+    """The metrics of ``compile(metrics=...)`` as a file stores them: a name as it is, a function
+    by its registered name, a ``Metric`` object as its spec."""
+    return [metric if isinstance(metric, str) else saving.stored_name(metric) if inspect.isfunction(metric)
+            else serialization.serialize(metric) for metric in metrics]
+
+
+def check_saveable(layers, loss, metrics, optimizer):
+    """Refuse, before a byte is written, a model that a file could not name or rebuild: every
+    layer (and what it holds: its activation, initializers, regularizers), the loss, the metrics
+    and the optimizer (and its schedule) must be glassnet's own or registered, and come back from
+    their JSON configs the same. The ConfigurationError names the object and where it sits:
+    ``layer 2 (dense_1) kernel_regularizer: the class MyReg is not registered; ...``."""
+    for i, layer in enumerate(layers):
+        where = f"layer {i} ({layer.name})"
+        if _round_trip(where, layer, layers_module.deserialize).trainable != layer.trainable:
+            raise ConfigurationError(f"{where}: trainable=False is not in its get_config(); start the "
+                                     "config from super().get_config()")
+    if optimizer is None:
+        return
+    _round_trip("the loss", loss, losses.deserialize)
+    _round_trip("the optimizer", optimizer, optimizers.deserialize)
+    for i, metric in enumerate(metrics):
+        where = f"metric {i} ({getattr(metric, 'name', getattr(metric, '__name__', metric))})"
+        if isinstance(metric, str):
+            continue
+        if saving.SEPARATOR not in _stored_name(where, metric):
+            raise ConfigurationError(f"{where}: a model file stores glassnet's own metrics by name only; "
+                                     "compile with metric names (metrics=['auc']) to save the model")
+        if isinstance(metric, metrics_module.Metric):
+            _round_trip(where, metric, _metric_object)
+
+
+def _round_trip(where, obj, rebuild):
+    """``obj`` rebuilt by ``rebuild`` from its spec as a file holds it (JSON text), checked to
+    give the same spec again; ConfigurationError naming ``where`` otherwise."""
+    for argument, held in _held_objects(obj):
+        _stored_name(f"{where} {argument}", held)
+    _stored_name(where, obj)
+    if not callable(getattr(obj, "get_config", None)):
+        raise ConfigurationError(f"{where}: {type(obj).__qualname__} has no get_config(); define it to "
+                                 "return the constructor's arguments")
+    try:
+        text = json.dumps(serialization.serialize(obj), sort_keys=True)
+    except GlassnetError as error:
+        raise ConfigurationError(f"{where}: {error}") from None
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(f"{where}: its get_config() is not JSON: {error}") from None
+    try:
+        rebuilt = rebuild(json.loads(text))
+        again = json.dumps(serialization.serialize(rebuilt), sort_keys=True)
+    except (GlassnetError, TypeError, ValueError, KeyError, AttributeError) as error:
+        raise ConfigurationError(f"{where}: {type(obj).__qualname__} cannot be rebuilt from its get_config() "
+                                 f"{text}: {schema.described(error)}") from None
+    if again != text:
+        raise ConfigurationError(f"{where}: {type(obj).__qualname__} rebuilt from its get_config() {text} gives "
+                                 f"{again}; get_config() must return the constructor's arguments")
+    return rebuilt
+
+
+def _held_objects(obj):
+    """``(argument, value)`` for each constructor argument that ``obj`` keeps under its own name
+    and that a file names in turn: a function (an initializer) or an object with a config."""
+    held = vars(obj)
+    for argument in inspect.signature(type(obj)).parameters:
+        value = held.get(argument)
+        if inspect.isfunction(value) or (not inspect.isclass(value) and hasattr(value, "get_config")):
+            yield argument, value
+
+
+def _stored_name(where, obj):
+    try:
+        return saving.stored_name(obj)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{where}: {error}") from None
 
 
 def history(value):

@@ -67,16 +67,43 @@ class Optimizer:
         self.params = params
         self.state = {slot: np.zeros_like(params.values) for slot in self.slots}
         self._unused = np.zeros(0, dtype=params.values.dtype)  # stands in for a slot not in use
+        self._layout = params.slices  # the layout the state buffers follow
+        self._trainable_part = self._views()
 
     def step(self):
-        """Clip the gradients if asked, then update the weights in place; one training step."""
+        """Clip the gradients if asked, then update the weights in place; one training step.
+        Only the trainable parameters (the first part of the buffers) change; frozen ones and
+        their state stay as they are."""
         if self.params is None:
             raise NotBuiltError("the optimizer is not attached to a model; call model.compile() first")
-        grads = self.params.grads
+        if self._layout is not self.params.slices:
+            self._follow_layout()
+        values, grads, state = self._trainable_part
         self._clip(grads)
         learning_rate = self.learning_rate
         self.iterations += 1
-        self.update(self.params.values, grads, learning_rate, self.iterations)
+        buffers, self.state = self.state, state  # update reads the trainable part of each slot
+        try:
+            self.update(values, grads, learning_rate, self.iterations)
+        finally:
+            self.state = buffers
+
+    def _views(self):
+        """``(values, grads, {slot: state})`` of the trainable part of the buffers."""
+        n = self.params.trainable_size
+        return self.params.values[:n], self.params.grads[:n], {slot: b[:n] for slot, b in self.state.items()}
+
+    def _follow_layout(self):
+        """Once the model has packed its parameters anew (one was frozen or unfrozen), move each
+        parameter's state to its new place in the buffers."""
+        if self._layout is not self.params.slices:
+            for slot, buffer in self.state.items():
+                moved = np.empty_like(buffer)
+                for name, part in self.params.slices.items():
+                    moved[part] = buffer[self._layout[name]]
+                self.state[slot] = moved
+            self._layout = self.params.slices
+        self._trainable_part = self._views()
 
     def update(self, w, g, learning_rate, t):
         """Change ``w`` in place from the gradient ``g``; ``t`` counts steps from 1."""
@@ -89,7 +116,7 @@ class Optimizer:
         if self.clipvalue is not None:
             np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
         if self.clipnorm is not None:
-            for p in self.params.parameters:
+            for p in self.params.trainable:
                 norm = float(np.sqrt(np.square(p.grad).sum()))
                 if norm > self.clipnorm:
                     p.grad *= self.clipnorm / norm
@@ -103,6 +130,7 @@ class Optimizer:
         """``{"iterations", "learning_rate", "state": {parameter name: {slot: array}}}`` (copies)."""
         if self.params is None:
             raise NotBuiltError("the optimizer has no state before model.compile()")
+        self._follow_layout()
         per_name = {name: {slot: self.state[slot][part].reshape(self.params.by_name()[name].shape).copy()
                            for slot in self.slots}
                     for name, part in self.params.slices.items()}
@@ -113,6 +141,7 @@ class Optimizer:
         """Restore a ``state_dict()``; names, slots and shapes must match this model exactly."""
         if self.params is None:
             raise NotBuiltError("compile the model before loading optimizer state")
+        self._follow_layout()
         if state_dict.get("class_name") != type(self).__name__:
             raise StateError(f"optimizer state is for {state_dict.get('class_name')}, not {type(self).__name__}")
         saved, expected = set(state_dict["state"]), set(self.params.slices)

@@ -4,8 +4,14 @@ A model packs all its parameters into one contiguous ``values`` array and all th
 one ``grads`` array; each ``Parameter.value`` and ``Parameter.grad`` is a view into them. An
 optimizer step is then a handful of whole-buffer operations whatever the number of layers, and
 averaging gradients across processes is one call on ``grads``.
+
+The trainable parameters come first in the buffers, the frozen ones after them, so an optimizer
+step updates one stretch, ``values[:trainable_size]``, and never touches a frozen weight. Freezing
+or unfreezing a packed parameter packs the buffers anew (``FlatParameters.pack``).
 """
 import numpy as np
+
+from . import checks
 
 
 class Parameter:
@@ -14,13 +20,29 @@ class Parameter:
     ``value`` holds the numbers, ``grad`` the gradient of the loss with respect to them (same shape
     and dtype). A layer's backward pass stores the gradient of the current batch in ``grad``;
     ``regularizer`` (an L1/L2 object or None) then adds its penalty to the loss and its gradient here.
+    ``trainable`` says whether the optimizer updates it (and its regularizer counts); setting it
+    on a parameter of a built model moves it to its side of the flat buffers.
     """
 
-    def __init__(self, name, value, regularizer=None):
+    def __init__(self, name, value, regularizer=None, trainable=True):
         self.name = name
         self.value = value
         self.grad = np.zeros_like(value)
         self.regularizer = regularizer
+        self._trainable = checks.boolean("trainable", trainable)
+        self.flat = None  # the FlatParameters whose buffers hold it, once a model packs it
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = checks.boolean("trainable", value)
+        if value != self._trainable:
+            self._trainable = value
+            if self.flat is not None:
+                self.flat.pack()
 
     @property
     def shape(self):
@@ -31,13 +53,16 @@ class Parameter:
         return self.value.size
 
     def __repr__(self):
-        return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+        frozen = "" if self._trainable else ", trainable=False"
+        return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype}{frozen})"
 
 
 class FlatParameters:
     """All parameters of a model as views into two contiguous buffers, ``values`` and ``grads``.
 
-    ``slices[name]`` is the part of the flat buffers that belongs to the parameter ``name``.
+    ``slices[name]`` is the part of the flat buffers that belongs to the parameter ``name``. The
+    ``trainable`` parameters (in model order) fill the first ``trainable_size`` entries, the
+    frozen ones the rest; ``penalized`` are the trainable ones with a regularizer.
     """
 
     def __init__(self, parameters, dtype):
@@ -45,18 +70,29 @@ class FlatParameters:
         names = [p.name for p in self.parameters]
         if len(set(names)) != len(names):
             raise ValueError(f"parameter names must be unique, got {names}")
-        total = sum(p.size for p in self.parameters)
-        self.values = np.empty(total, dtype=dtype)
-        self.grads = np.zeros(total, dtype=dtype)
-        self.slices = {}
-        start = 0
+        self.dtype = dtype
         for p in self.parameters:
+            p.flat = self
+        self.pack()
+
+    def pack(self):
+        """Copy the parameters into new buffers, trainable ones first, and make their ``value``
+        and ``grad`` views into them. A new ``slices`` dict tells an optimizer that the layout
+        changed (it then moves its state to follow, ``Optimizer.step``)."""
+        self.trainable = [p for p in self.parameters if p.trainable]
+        order = self.trainable + [p for p in self.parameters if not p.trainable]
+        total = sum(p.size for p in order)
+        values, grads = np.empty(total, dtype=self.dtype), np.empty(total, dtype=self.dtype)
+        slices, start = {}, 0
+        for p in order:
             part = slice(start, start + p.size)
-            self.values[part] = p.value.ravel()
-            p.value = self.values[part].reshape(p.shape)
-            p.grad = self.grads[part].reshape(p.shape)
-            self.slices[p.name] = part
+            values[part], grads[part] = p.value.ravel(), p.grad.ravel()
+            p.value, p.grad = values[part].reshape(p.shape), grads[part].reshape(p.shape)
+            slices[p.name] = part
             start += p.size
+        self.values, self.grads, self.slices = values, grads, slices
+        self.trainable_size = sum(p.size for p in self.trainable)
+        self.penalized = [p for p in self.trainable if p.regularizer is not None]
 
     @property
     def size(self):

@@ -1,4 +1,5 @@
-"""The text of ``Sequential.summary()``: one row per layer with its output shape and parameters."""
+"""The text of ``Sequential.summary()``: one row per layer with its output shape and parameters,
+then the counts of all parameters, the trainable ones and the frozen ones."""
 
 
 def _shape_text(shape):
@@ -19,10 +20,10 @@ def summary_lines(model):
     lines = [f'Model: "{model.name}"', rule, "".join(h.ljust(w) for h, w in zip(header, widths)), rule.replace("-", "=")]
     lines += ["".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
     total = model.count_params()
-    size = total * model.dtype.itemsize
-    lines += [rule, f"Total params: {total:,} ({_bytes(size)})",
-              f"Input shape: {_shape_text(model.input_shape)}"]
-    return lines
+    trainable = sum(p.size for p in model.parameters() if p.trainable)
+    lines += [rule] + [f"{what} params: {count:,} ({_bytes(count * model.dtype.itemsize)})" for what, count in
+                       (("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable))]
+    return lines + [f"Input shape: {_shape_text(model.input_shape)}"]
 
 
 def _bytes(n):

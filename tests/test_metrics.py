@@ -278,10 +278,11 @@ def test_a_metric_function_that_returns_no_number_is_refused():
         model.evaluate(x, y, verbose=0)
 
 
-def test_a_model_with_a_metric_function_cannot_be_saved(tmp_path):
+def test_a_model_with_an_unregistered_metric_function_cannot_be_saved(tmp_path):
     model, x, y, _ = _classification_model(2, "binary_crossentropy")
     model.compile("sgd", "binary_crossentropy", metrics=[sk.precision_score])
-    with pytest.raises(gn.ConfigurationError, match="is a function, and a model file stores metrics by name only"):
+    with pytest.raises(gn.ConfigurationError, match="metric 0 \\(precision_score\\): the function precision_score "
+                                                    "is not registered; decorate it with @gn.saving.register"):
         model.save(tmp_path / "m.safetensors")
 
 

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from .. import checks, ops, serialization
+from .. import checks, ops, saving, serialization
 from ..errors import ConfigurationError, lookup
 from .base import Layer
 
@@ -233,5 +233,5 @@ def serialize(activation):
     extra = {k: v for k, v in activation.get_config().items() if k not in ("name", "input_shape")}
     names = [name for name, cls in ACTIVATIONS.items() if cls is type(activation)]
     if extra or not names:
-        return {"class_name": type(activation).__name__, "config": extra}
+        return {"class_name": saving.stored_name(activation), "config": extra}
     return names[0]

@@ -16,6 +16,12 @@ stale:
 A layer is built lazily: ``build(input_shape, rng, dtype)`` runs on the first input and creates
 the parameters, so ``Dense(64)`` needs no input size. Shapes here never include the batch axis.
 
+``trainable = False`` freezes the layer: its parameters keep their values while the rest of the
+model trains (the gradient still flows through it to the layers before), from the next optimizer
+step on, and ``True`` unfreezes it. A parameter made with ``add_parameter(..., trainable=False)``
+is state the layer updates itself (a moving average), never the optimizer, whatever the layer's
+``trainable`` says.
+
 ``compute_input_gradient`` is True unless the layer's input is the data itself: a model sets it
 to False on its first layer, whose ``dx`` nobody needs (for a first Dense layer that saves the
 largest matrix product of the backward pass), and that layer's backward then returns None.
@@ -35,15 +41,29 @@ class Layer:
     # Whether backward returns dL/dx; see the module docstring.
     compute_input_gradient = True
 
-    def __init__(self, name=None, input_shape=None):
+    def __init__(self, name=None, input_shape=None, trainable=True):
         if name is not None and not isinstance(name, str):
             raise ConfigurationError(f"layer name must be a string, got {name!r}")
         self.name = name or type(self).__name__.lower()
         self.input_shape = None if input_shape is None else checks.shape("input_shape", input_shape)
+        self._trainable = checks.boolean("trainable", trainable)
         self.built = False
         self.rng = None
         self.dtype = None
         self._parameters = []
+        self._state_parameters = []  # made with trainable=False: never trained, whatever self.trainable
+
+    @property
+    def trainable(self):
+        """Whether the optimizer updates this layer's parameters; see the module docstring."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = checks.boolean("trainable", value)
+        for parameter in self._parameters:
+            if parameter not in self._state_parameters:
+                parameter.trainable = self._trainable
 
     # -- building -------------------------------------------------------------------------------
     def ensure_built(self, input_shape, rng, dtype=np.float32):
@@ -65,10 +85,14 @@ class Layer:
         before a model is built from it. Layers with parameters override it."""
         return {}
 
-    def add_parameter(self, name, value, regularizer=None):
-        """Register a parameter named ``<layer name>.<name>`` and return it."""
-        parameter = Parameter(f"{self.name}.{name}", value, regularizer)
+    def add_parameter(self, name, value, regularizer=None, trainable=True):
+        """Register a parameter named ``<layer name>.<name>`` and return it. ``trainable=False``:
+        state the layer updates itself in ``forward``, which no optimizer step ever changes."""
+        trainable = checks.boolean("trainable", trainable)
+        parameter = Parameter(f"{self.name}.{name}", value, regularizer, trainable and self._trainable)
         self._parameters.append(parameter)
+        if not trainable:
+            self._state_parameters.append(parameter)
         return parameter
 
     def parameters(self):
@@ -107,6 +131,8 @@ class Layer:
         config = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self._trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
