@@ -6,7 +6,7 @@
     history = model.fit(x, y, epochs=10, validation_split=0.1)
 """
 from . import (callbacks, datasets, initializers, layers, losses, metrics, optimizers, regularizers,
-               schedules)
+               saving, schedules)
 from .errors import (ConfigurationError, DataError, DistributedError, ExportError, GlassnetError,
                      NotBuiltError, NotCompiledError, ModelFileError, ShapeError, StateError)
 from .diagnosis import Diagnosis, diagnose
@@ -24,6 +24,7 @@ __all__ = [
     "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",
     "diagnose", "Diagnosis", "plot_history", "explain", "Trace",
     "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks", "datasets",
+    "saving",
     "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",
     "NotBuiltError", "StateError", "ModelFileError", "ExportError", "DistributedError", "__version__",
 ]

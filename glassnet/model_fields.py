@@ -113,20 +113,40 @@ def _round_trip(where, obj, rebuild):
     except (GlassnetError, TypeError, ValueError, KeyError, AttributeError) as error:
         raise ConfigurationError(f"{where}: {type(obj).__qualname__} cannot be rebuilt from its get_config() "
                                  f"{text}: {schema.described(error)}") from None
-    if again != text:
-        raise ConfigurationError(f"{where}: {type(obj).__qualname__} rebuilt from its get_config() {text} gives "
-                                 f"{again}; get_config() must return the constructor's arguments")
+    before, after = _kept_arguments(obj), _kept_arguments(rebuilt)
+    lost = next((a for a, value in before.items() if _as_text(value) != _as_text(after.get(a))), None)
+    if again != text or lost is not None:
+        changed = f"gives {again}" if again != text else f"has {lost}={after.get(lost)!r} instead of {before[lost]!r}"
+        raise ConfigurationError(f"{where}: {type(obj).__qualname__} rebuilt from its get_config() {text} {changed}; "
+                                 "get_config() must return the constructor's arguments")
     return rebuilt
 
 
+def _kept_arguments(obj):
+    """``{argument: value}`` for each constructor argument that ``obj`` keeps under its own name."""
+    kept = vars(obj)
+    return {a: kept[a] for a in inspect.signature(type(obj)).parameters if a in kept}
+
+
 def _held_objects(obj):
-    """``(argument, value)`` for each constructor argument that ``obj`` keeps under its own name
-    and that a file names in turn: a function (an initializer) or an object with a config."""
-    held = vars(obj)
-    for argument in inspect.signature(type(obj)).parameters:
-        value = held.get(argument)
-        if inspect.isfunction(value) or (not inspect.isclass(value) and hasattr(value, "get_config")):
-            yield argument, value
+    """``(argument, value)`` of the kept arguments that a file names in turn: functions (an
+    initializer) and objects with a config."""
+    return [(a, value) for a, value in _kept_arguments(obj).items() if _is_named(value)]
+
+
+def _is_named(value):
+    return inspect.isfunction(value) or (not inspect.isclass(value) and hasattr(value, "get_config"))
+
+
+def _as_text(value):
+    """A kept argument as comparable text: the name of what it is if it is named, JSON if it is
+    plain data, else None (not compared)."""
+    if _is_named(value):
+        return saving.stored_name(value)
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
 
 
 def _stored_name(where, obj):
