@@ -4,6 +4,7 @@ the shapes the architecture asks for. ``Sequential.from_file`` and ``load_state`
 each, before anything of a model is built or changed. Before a file is written,
 ``check_saveable`` makes sure that every object of the model can be named in it and rebuilt.
 """
+import functools
 import inspect
 import json
 import math
@@ -82,9 +83,9 @@ def check_saveable(layers, loss, metrics, optimizer):
     _round_trip("the loss", loss, losses.deserialize)
     _round_trip("the optimizer", optimizer, optimizers.deserialize)
     for i, metric in enumerate(metrics):
-        where = f"metric {i} ({getattr(metric, 'name', getattr(metric, '__name__', metric))})"
         if isinstance(metric, str):
             continue
+        where = f"metric {i} ({getattr(metric, 'name', getattr(metric, '__name__', metric))})"
         if saving.SEPARATOR not in _stored_name(where, metric):
             raise ConfigurationError(f"{where}: a model file stores glassnet's own metrics by name only; "
                                      "compile with metric names (metrics=['auc']) to save the model")
@@ -95,9 +96,9 @@ def check_saveable(layers, loss, metrics, optimizer):
 def _round_trip(where, obj, rebuild):
     """``obj`` rebuilt by ``rebuild`` from its spec as a file holds it (JSON text), checked to
     give the same spec again; ConfigurationError naming ``where`` otherwise."""
+    _stored_name(where, obj)
     for argument, held in _held_objects(obj):
         _stored_name(f"{where} {argument}", held)
-    _stored_name(where, obj)
     if not callable(getattr(obj, "get_config", None)):
         raise ConfigurationError(f"{where}: {type(obj).__qualname__} has no get_config(); define it to "
                                  "return the constructor's arguments")
@@ -125,7 +126,12 @@ def _round_trip(where, obj, rebuild):
 def _kept_arguments(obj):
     """``{argument: value}`` for each constructor argument that ``obj`` keeps under its own name."""
     kept = vars(obj)
-    return {a: kept[a] for a in inspect.signature(type(obj)).parameters if a in kept}
+    return {a: kept[a] for a in _constructor_arguments(type(obj)) if a in kept}
+
+
+@functools.lru_cache(maxsize=None)
+def _constructor_arguments(cls):
+    return tuple(inspect.signature(cls).parameters)  # 0.1 ms each time: remembered per class
 
 
 def _held_objects(obj):
