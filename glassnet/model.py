@@ -387,16 +387,21 @@ class Sequential:
     def load_state(self, file):
         """Take the weights, history, preprocessing, metadata and (if the file has it) the
         optimizer and random generator state from ``file``, whose architecture must be this
-        model's. A live History (during ``fit``) is filled in place. Everything is checked
-        before anything of the model changes."""
+        model's, and which layers are frozen (``trainable``: a backup written after a callback
+        froze a layer resumes with it frozen). A live History (during ``fit``) is filled in
+        place. Everything is checked before anything of the model changes."""
         config = file.fields.get("model")
-        if not isinstance(config, dict) or config.get("layers") != self.get_config()["layers"]:
+        trainable = model_fields.trainable_flags(config.get("layers") if isinstance(config, dict) else None,
+                                                 self.get_config()["layers"])
+        if trainable is None:
             raise ModelFileError(f"{file.path} holds a different architecture from this model's")
         try:
             model_fields.check_stored_shapes({p.name: p.shape for p in self.parameters()}, self.dtype, file.group("params"))
         except ModelFileError as error:
             raise ModelFileError(f"{file.path}: {error}") from None
         self._take_state(file)
+        for layer, flag in zip(self.layers, trainable):
+            layer.trainable = flag
 
     def _take_state(self, file):
         """``load_state`` once the architecture and the weights' shapes are known to match."""

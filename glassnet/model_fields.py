@@ -162,6 +162,27 @@ def _stored_name(where, obj):
         raise ConfigurationError(f"{where}: {error}") from None
 
 
+def trainable_flags(saved, layers):
+    """Each layer's ``trainable`` in the layer specs ``saved`` (a file's), if they are the
+    model's own ``layers`` but for ``trainable``; None if they describe another architecture."""
+    if not isinstance(saved, list) or len(saved) != len(layers):
+        return None
+    flags = []
+    for spec, own in zip(saved, layers):
+        if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+            return None
+        flag = spec["config"].get("trainable", True)
+        if not isinstance(flag, bool) or \
+                {**spec, "config": _without_trainable(spec["config"])} != {**own, "config": _without_trainable(own["config"])}:
+            return None
+        flags.append(flag)
+    return flags
+
+
+def _without_trainable(config):
+    return {key: value for key, value in config.items() if key != "trainable"}
+
+
 def history(value):
     """``(epochs, {log name: values})`` of the ``history`` field, or None: epoch numbers
     increasing from 0 or more, and as many values (numbers, NaN and Infinity allowed: a loss

@@ -146,6 +146,30 @@ def test_a_frozen_model_resumes_exactly_from_a_file(tmp_path):
     assert resumed.history.history == {k: v[2:] for k, v in once.history.history.items()}
 
 
+def test_a_backup_resumes_with_the_layers_a_callback_froze(tmp_path):
+    """Killed after a callback froze a layer, the same script resumes from its backup with the
+    layer frozen, and ends as the run that was never interrupted."""
+    from tests.test_callbacks_checkpoint import Interrupt, StopAt
+
+    x, y = data()
+
+    def run(*callbacks):
+        model = penalized_model(gn.optimizers.Adam(0.01))
+        freeze = gn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch == 1 and setattr(
+            model.layers[0], "trainable", False))
+        model.fit(x, y, epochs=5, batch_size=16, verbose=0,
+                  callbacks=[freeze, *callbacks, gn.callbacks.BackupAndRestore(tmp_path, save_freq=3)])
+        return model
+
+    straight = run()
+    with pytest.raises(Interrupt):
+        run(StopAt(3, 2))
+    resumed = run()
+    assert not resumed.layers[0].trainable
+    for a, b in zip(resumed.get_weights(), straight.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_pickled_frozen_model_trains_on_the_same():
     x, y = data()
     model = penalized_model(gn.optimizers.SGD(0.05, momentum=0.9))
