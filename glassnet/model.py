@@ -183,9 +183,11 @@ class Sequential:
             self.optimizer.build(self.params)
 
     def get_compile_config(self):
-        """The compile settings as JSON (what a model file stores), or None before ``compile``."""
+        """The compile settings as JSON (what a model file stores), or None before ``compile``;
+        a ConfigurationError names an object that a file could not store."""
         if self.optimizer is None:
             return None
+        model_fields.check_compiled(self.loss, self._metric_specs, self.optimizer)
         return {"optimizer": serialization.serialize(self.optimizer),
                 "loss": serialization.serialize(self.loss), "metrics": model_fields.metric_specs(self._metric_specs)}
 
@@ -336,7 +338,7 @@ class Sequential:
         self.build_if_shape_known()
         if not self.built:
             raise NotBuiltError("the model has no weights yet: build it (or fit it) before saving")
-        model_fields.check_saveable(self.layers, self.loss, self._metric_specs, self.optimizer)
+        model_fields.check_layers(self.layers)
         tensors = {f"params/{p.name}": p.value for p in self.parameters()}
         fields = {"model": self.get_config(), "compile": self.get_compile_config(),
                   "history": model_fields.history_fields(self.history), "preprocessing": self.preprocessing,

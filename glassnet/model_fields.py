@@ -1,8 +1,8 @@
 """The JSON fields of a Sequential's model file, checked when read (``io/schema.py`` typed
 checks): the architecture, the compile settings and the history, and the stored weights against
 the shapes the architecture asks for. ``Sequential.from_file`` and ``load_state`` use them once
-each, before anything of a model is built or changed. Before a file is written,
-``check_saveable`` makes sure that every object of the model can be named in it and rebuilt.
+each, before anything of a model is built or changed. Before a file is written, ``check_layers``
+and ``check_compiled`` make sure that every object of the model can be named in it and rebuilt.
 """
 import functools
 import inspect
@@ -67,19 +67,22 @@ def metric_specs(metrics):
             else serialization.serialize(metric) for metric in metrics]
 
 
-def check_saveable(layers, loss, metrics, optimizer):
-    """Refuse, before a byte is written, a model that a file could not name or rebuild: every
-    layer (and what it holds: its activation, initializers, regularizers), the loss, the metrics
-    and the optimizer (and its schedule) must be glassnet's own or registered, and come back from
-    their JSON configs the same. The ConfigurationError names the object and where it sits:
-    ``layer 2 (dense_1) kernel_regularizer: the class MyReg is not registered; ...``."""
+def check_layers(layers):
+    """Refuse, before a byte is written, layers that a file could not name or rebuild: each
+    layer and what it holds (its activation, initializers, regularizers) must be glassnet's own
+    or registered, and come back from its JSON config the same. The ConfigurationError names the
+    object and where it sits: ``layer 2 (dense_1) kernel_regularizer: the class MyReg is not
+    registered; ...``."""
     for i, layer in enumerate(layers):
         where = f"layer {i} ({layer.name})"
         if _round_trip(where, layer, layers_module.deserialize).trainable != layer.trainable:
             raise ConfigurationError(f"{where}: trainable=False is not in its get_config(); start the "
                                      "config from super().get_config()")
-    if optimizer is None:
-        return
+
+
+def check_compiled(loss, metrics, optimizer):
+    """``check_layers`` for the compile settings: the loss, the metrics, the optimizer and its
+    schedule."""
     _round_trip("the loss", loss, losses.deserialize)
     _round_trip("the optimizer", optimizer, optimizers.deserialize)
     for i, metric in enumerate(metrics):
@@ -103,7 +106,8 @@ def _round_trip(where, obj, rebuild):
         raise ConfigurationError(f"{where}: {type(obj).__qualname__} has no get_config(); define it to "
                                  "return the constructor's arguments")
     try:
-        text = json.dumps(serialization.serialize(obj), sort_keys=True)
+        with saving.for_a_file():
+            text = json.dumps(serialization.serialize(obj), sort_keys=True)
     except GlassnetError as error:
         raise ConfigurationError(f"{where}: {error}") from None
     except (TypeError, ValueError) as error:
@@ -148,7 +152,7 @@ def _as_text(value):
     """A kept argument as comparable text: the name of what it is if it is named, JSON if it is
     plain data, else None (not compared)."""
     if _is_named(value):
-        return saving.stored_name(value)
+        return saving.config_name(value)
     try:
         return json.dumps(value, sort_keys=True)
     except (TypeError, ValueError):

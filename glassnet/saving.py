@@ -31,6 +31,8 @@ _OBJECTS = {}  # "package>Name" -> the registered class or function
 _NAMES = {}  # the registered class or function -> "package>Name"
 # The custom_objects of the load in progress ({name: class or function}); see custom_object_scope.
 _SCOPE = contextvars.ContextVar("glassnet_custom_objects", default={})
+# Whether names are being given for a model file (see for_a_file).
+_FOR_A_FILE = contextvars.ContextVar("glassnet_names_for_a_file", default=False)
 
 
 def register(package="Custom", name=None):
@@ -66,19 +68,38 @@ def registered_name(obj):
     return _NAMES.get(obj)
 
 
-def stored_name(obj):
-    """The name a model file stores for ``obj``: for a function its own, for anything else its
-    class's: the registered name, or the plain name of glassnet's own. ConfigurationError for
-    anything else, naming it."""
+def config_name(obj):
+    """The name a config gives ``obj`` (a function) or its class: the registered name, the plain
+    name of glassnet's own, or else its Python path (``"__main__.Swish"``), which describes it
+    (``get_config()``, an ONNX file's metadata) but which no load resolves. Within ``for_a_file``
+    that last case is a ConfigurationError naming it."""
     target = obj if inspect.isfunction(obj) else type(obj)
-    name = _NAMES.get(target)
-    if name is not None:
-        return name
+    if target in _NAMES:
+        return _NAMES[target]
     if target.__module__.partition(".")[0] == "glassnet":
         return target.__name__
-    what = "the function" if target is obj else "the class"
-    raise ConfigurationError(f"{what} {target.__qualname__} is not registered; decorate it with "
-                             f"@gn.saving.register(package=...) to save it by name")
+    if _FOR_A_FILE.get():
+        what = "the function" if target is obj else "the class"
+        raise ConfigurationError(f"{what} {target.__qualname__} is not registered; decorate it with "
+                                 f"@gn.saving.register(package=...) to save it by name")
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+def stored_name(obj):
+    """The name a model file stores for ``obj``: ``config_name`` within ``for_a_file``."""
+    with for_a_file():
+        return config_name(obj)
+
+
+@contextlib.contextmanager
+def for_a_file():
+    """Within the block, ``config_name`` (and so every ``get_config`` and ``serialize`` in it)
+    refuses what a model file could not name; the checks before a save run in it."""
+    token = _FOR_A_FILE.set(True)
+    try:
+        yield
+    finally:
+        _FOR_A_FILE.reset(token)
 
 
 def resolve(name, kind):

@@ -12,8 +12,8 @@ from .errors import ConfigurationError, lookup
 
 
 def serialize(obj):
-    """``{"class_name": its name in a file (saving.stored_name), "config": obj.get_config()}``."""
-    return {"class_name": saving.stored_name(obj), "config": obj.get_config()}
+    """``{"class_name": its name (saving.config_name), "config": obj.get_config()}``."""
+    return {"class_name": saving.config_name(obj), "config": obj.get_config()}
 
 
 def deserialize(spec, classes, kind, base=None):

@@ -326,6 +326,18 @@ def test_a_config_that_does_not_come_back_the_same_fails_at_save(tmp_path, layer
     assert list(tmp_path.iterdir()) == []
 
 
+def test_get_config_describes_an_unregistered_class_by_its_python_path_which_nothing_resolves():
+    class Dense(gn.layers.Dense):  # named like glassnet's own
+        pass
+
+    model = gn.Sequential([gn.layers.Input((3,)), Dense(2, activation=UnregisteredSoftsign())])
+    spec = model.get_config()["layers"][0]  # what an ONNX file's metadata shows
+    assert spec["class_name"] == f"{__name__}.{Dense.__qualname__}"
+    assert spec["config"]["activation"]["class_name"] == f"{__name__}.UnregisteredSoftsign"
+    with pytest.raises(gn.ConfigurationError, match="unknown layer 'tests.test_saving_custom.test_get_config"):
+        gn.Sequential.from_config(model.get_config())
+
+
 # -- what a file can name ---------------------------------------------------------------------------------
 def _set_model(path, change):
     with safetensors.safe_open(path, "np") as file:

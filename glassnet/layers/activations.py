@@ -233,5 +233,5 @@ def serialize(activation):
     extra = {k: v for k, v in activation.get_config().items() if k not in ("name", "input_shape")}
     names = [name for name, cls in ACTIVATIONS.items() if cls is type(activation)]
     if extra or not names:
-        return {"class_name": saving.stored_name(activation), "config": extra}
+        return {"class_name": saving.config_name(activation), "config": extra}
     return names[0]
