@@ -362,7 +362,7 @@ class Sequential:
         the file has them. Anything wrong with the file raises ``ModelFileError``.
         ``custom_objects`` (``{"package>Name": class or function}``) resolves the file's names of
         your own objects besides those registered with ``gn.saving.register``."""
-        with saving.custom_object_scope(custom_objects or {}):
+        with saving.custom_object_scope({} if custom_objects is None else custom_objects):
             return cls.from_file(model_file.read(path))
 
     @classmethod

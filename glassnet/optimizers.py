@@ -1,8 +1,8 @@
 """Optimizers: how the gradient changes the weights.
 
-Every optimizer works on the model's flat buffers (``FlatParameters``): ``w`` is all the weights
-of the model as one vector and ``g`` all their gradients, so one step is a few whole-buffer NumPy
-operations. Per-parameter state (momentum, Adam's moments) lives in buffers of the same layout and
+Every optimizer works on the model's flat buffers (``FlatParameters``): ``w`` is all the trainable
+weights of the model as one vector and ``g`` all their gradients, so one step is a few whole-buffer
+NumPy operations (frozen weights sit after them in the buffers, outside the step). Per-parameter state (momentum, Adam's moments) lives in buffers of the same layout and
 is saved and restored by parameter name (``state_dict`` / ``load_state_dict``).
 
 Before the update, ``step()`` clips the gradient if asked (``clipvalue``: each entry to
@@ -116,7 +116,7 @@ class Optimizer:
         if self.clipvalue is not None:
             np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
         if self.clipnorm is not None:
-            for p in self.params.trainable:
+            for p in self.params.trainable_parameters:
                 norm = float(np.sqrt(np.square(p.grad).sum()))
                 if norm > self.clipnorm:
                     p.grad *= self.clipnorm / norm

@@ -61,7 +61,7 @@ class FlatParameters:
     """All parameters of a model as views into two contiguous buffers, ``values`` and ``grads``.
 
     ``slices[name]`` is the part of the flat buffers that belongs to the parameter ``name``. The
-    ``trainable`` parameters (in model order) fill the first ``trainable_size`` entries, the
+    ``trainable_parameters`` (in model order) fill the first ``trainable_size`` entries, the
     frozen ones the rest; ``penalized`` are the trainable ones with a regularizer.
     """
 
@@ -79,8 +79,8 @@ class FlatParameters:
         """Copy the parameters into new buffers, trainable ones first, and make their ``value``
         and ``grad`` views into them. A new ``slices`` dict tells an optimizer that the layout
         changed (it then moves its state to follow, ``Optimizer.step``)."""
-        self.trainable = [p for p in self.parameters if p.trainable]
-        order = self.trainable + [p for p in self.parameters if not p.trainable]
+        self.trainable_parameters = [p for p in self.parameters if p.trainable]
+        order = self.trainable_parameters + [p for p in self.parameters if not p.trainable]
         total = sum(p.size for p in order)
         values, grads = np.empty(total, dtype=self.dtype), np.empty(total, dtype=self.dtype)
         slices, start = {}, 0
@@ -91,8 +91,8 @@ class FlatParameters:
             slices[p.name] = part
             start += p.size
         self.values, self.grads, self.slices = values, grads, slices
-        self.trainable_size = sum(p.size for p in self.trainable)
-        self.penalized = [p for p in self.trainable if p.regularizer is not None]
+        self.trainable_size = sum(p.size for p in self.trainable_parameters)
+        self.penalized = [p for p in self.trainable_parameters if p.regularizer is not None]
 
     @property
     def size(self):

@@ -16,8 +16,8 @@ the ``custom_objects`` of the load: a name in a file is never imported or looked
 else, so a file cannot make glassnet run code the program did not already choose to hold.
 
 This module is the registry only; ``serialization`` and ``initializers`` ask it for names, and
-``Sequential.save`` checks every object of a model (``model_fields.checked_objects``) before it
-writes a byte.
+``Sequential.save`` checks every object of a model (``model_fields.check_layers`` and
+``check_compiled``) before it writes a byte.
 """
 import contextlib
 import contextvars
