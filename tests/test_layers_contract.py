@@ -29,6 +29,10 @@ CASES = {
     "Softmax": (lambda: layers.Softmax(), (5,)),
     "Softplus": (lambda: layers.Softplus(), (5,)),
     "Swish": (lambda: layers.Swish(), (5,)),
+    "BatchNormalization": (lambda: layers.BatchNormalization(), (5,)),
+    "BatchNormalization_3d_no_beta": (lambda: layers.BatchNormalization(momentum=0.9, center=False), (2, 3)),
+    "LayerNormalization": (lambda: layers.LayerNormalization(), (5,)),
+    "LayerNormalization_3d_no_gamma": (lambda: layers.LayerNormalization(scale=False), (2, 3)),
 }
 
 

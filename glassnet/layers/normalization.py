@@ -1,0 +1,212 @@
+"""Normalization: rescale each feature to mean 0 and variance 1, then let the network learn a scale
+and a shift back.
+
+Both layers compute, over some axes of the input,
+
+    x_hat = (x - mean) / sqrt(var + eps)      (var: the biased variance, the mean of (x - mean)^2)
+    y = gamma * x_hat + beta                  gamma, beta: one per feature (the last axis)
+
+``BatchNormalization`` takes the mean and variance of each feature over the batch (every axis but
+the last), ``LayerNormalization`` those of each example over its features (the last axis). Both
+share the backward of the normalization: with ``d_x_hat = dy * gamma`` and means over the same
+axes as the forward's,
+
+    dx = (d_x_hat - mean(d_x_hat) - x_hat * mean(d_x_hat * x_hat)) / sqrt(var + eps)
+
+(the three terms: the direct path, the path through the mean, the path through the variance), and
+``dgamma = sum(dy * x_hat)``, ``dbeta = sum(dy)`` over every axis but the last.
+"""
+import numpy as np
+
+from .. import checks, initializers, regularizers
+from ..errors import ConfigurationError
+from .base import Layer
+
+
+def normalize(x, axis, epsilon):
+    """``(x_hat, mean, variance, inv_std)`` with ``x_hat = (x - mean) * inv_std``,
+    ``inv_std = 1 / sqrt(variance + epsilon)``, the statistics over ``axis`` (kept as size-1 axes)."""
+    mean = x.mean(axis=axis, keepdims=True)
+    centered = x - mean
+    variance = np.mean(centered * centered, axis=axis, keepdims=True)
+    inv_std = 1 / np.sqrt(variance + x.dtype.type(epsilon))
+    return centered * inv_std, mean, variance, inv_std
+
+
+def normalize_backward(d_x_hat, x_hat, inv_std, axis):
+    """``dx`` of ``normalize`` from ``d_x_hat = dL/dx_hat``: the three-term formula of the module
+    docstring, the means over ``axis``."""
+    through_mean = d_x_hat.mean(axis=axis, keepdims=True)
+    through_variance = x_hat * (d_x_hat * x_hat).mean(axis=axis, keepdims=True)
+    return (d_x_hat - through_mean - through_variance) * inv_std
+
+
+class _Normalization(Layer):
+    """What both layers share: ``axis`` (the last only), ``epsilon``, and the learned
+    ``y = gamma * x_hat + beta`` with its backward."""
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if axis != -1:
+            raise ConfigurationError(f"{type(self).__name__} normalizes the last axis (the features): "
+                                     f"axis must be -1, got {axis!r}")
+        self.axis = -1
+        self.epsilon = checks.number(f"{type(self).__name__} epsilon", epsilon, low=0, low_open=True)
+        self.center = checks.boolean("center", center)
+        self.scale = checks.boolean("scale", scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = None
+
+    def parameter_shapes(self, input_shape):
+        """``gamma`` (with ``scale``) and ``beta`` (with ``center``): one per feature."""
+        features = (input_shape[-1],)
+        return {**({"gamma": features} if self.scale else {}), **({"beta": features} if self.center else {})}
+
+    def build(self, input_shape, rng, dtype):
+        features = (input_shape[-1],)
+        if self.scale:
+            self.gamma = self.add_parameter("gamma", self.gamma_initializer(features, rng, dtype), self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_parameter("beta", self.beta_initializer(features, rng, dtype), self.beta_regularizer)
+
+    def scale_and_shift(self, x_hat):
+        """``y = gamma * x_hat + beta`` and its backward, which stores ``dgamma`` and ``dbeta``
+        (sums over every axis but the features) and returns ``d_x_hat = dy * gamma``."""
+        gamma = None if self.gamma is None else self.gamma.value
+        y = x_hat if gamma is None else x_hat * gamma
+        if self.beta is not None:
+            y = y + self.beta.value
+        batch_axes = tuple(range(x_hat.ndim - 1))
+
+        def backward(dy):
+            if self.beta is not None:
+                np.add.reduce(dy, axis=batch_axes, out=self.beta.grad)
+            if gamma is None:
+                return dy
+            np.add.reduce(dy * x_hat, axis=batch_axes, out=self.gamma.grad)
+            return dy * gamma
+
+        return y, backward
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "beta_initializer": initializers.name_of(self.beta_initializer),
+                "gamma_initializer": initializers.name_of(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+
+
+class BatchNormalization(_Normalization):
+    """Normalize each feature over the batch (Keras's arguments and defaults).
+
+    Training: the statistics of the batch, over every axis but the last (``m`` values per feature),
+
+        mean = sum(x) / m,   var = sum((x - mean)^2) / m,   x_hat = (x - mean) / sqrt(var + eps)
+        y = gamma * x_hat + beta
+
+    and the moving statistics follow them, as Keras does (PyTorch's ``momentum`` is ``1 -`` this
+    one, and PyTorch moves its variance toward the unbiased ``var * m / (m - 1)``):
+
+        moving_mean = momentum * moving_mean + (1 - momentum) * mean
+        moving_variance = momentum * moving_variance + (1 - momentum) * var
+
+    Backward: the three-term formula of the module docstring, the means over the batch, since
+    ``mean`` and ``var`` depend on every example. Inference uses the moving statistics, so an
+    example's output does not depend on the others in its batch; its backward is
+    ``dx = dy * gamma / sqrt(moving_variance + eps)``. A frozen layer (``trainable = False``)
+    runs as in inference, in training too, and its moving statistics stay (Keras's rule, so that
+    fine-tuning does not disturb statistics learned on other data).
+
+    ``moving_mean`` and ``moving_variance`` are state parameters (``add_parameter(...,
+    trainable=False)``): saved in model files, counted as non-trainable, never moved by the
+    optimizer. Under data-parallel MPI every process would normalize by its own share of the
+    batch; that is not supported yet (``docs/layers.md``).
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         beta_regularizer, gamma_regularizer, **kwargs)
+        self.momentum = checks.number("BatchNormalization momentum", momentum, low=0, high=1)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.moving_mean = self.moving_variance = None
+
+    def parameter_shapes(self, input_shape):
+        """``gamma``, ``beta``, and the state ``moving_mean``, ``moving_variance``: one per feature."""
+        features = (input_shape[-1],)
+        return {**super().parameter_shapes(input_shape), "moving_mean": features, "moving_variance": features}
+
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        features = (input_shape[-1],)
+        self.moving_mean = self.add_parameter(
+            "moving_mean", self.moving_mean_initializer(features, rng, dtype), trainable=False)
+        self.moving_variance = self.add_parameter(
+            "moving_variance", self.moving_variance_initializer(features, rng, dtype), trainable=False)
+
+    def forward(self, x, training=False):
+        if training and self.trainable:
+            return self._forward_batch_statistics(x)
+        return self._forward_moving_statistics(x)
+
+    def _forward_batch_statistics(self, x):
+        batch_axes = tuple(range(x.ndim - 1))
+        x_hat, mean, variance, inv_std = normalize(x, batch_axes, self.epsilon)
+        self._follow(self.moving_mean.value, mean.reshape(-1))
+        self._follow(self.moving_variance.value, variance.reshape(-1))
+        y, backward_scale = self.scale_and_shift(x_hat)
+
+        def backward(dy):
+            d_x_hat = backward_scale(dy)
+            return normalize_backward(d_x_hat, x_hat, inv_std, batch_axes) if self.compute_input_gradient else None
+
+        return y, backward
+
+    def _follow(self, moving, batch_statistic):
+        """``moving = momentum * moving + (1 - momentum) * batch_statistic``, in place."""
+        moving *= moving.dtype.type(self.momentum)
+        moving += moving.dtype.type(1 - self.momentum) * batch_statistic
+
+    def _forward_moving_statistics(self, x):
+        inv_std = 1 / np.sqrt(self.moving_variance.value + x.dtype.type(self.epsilon))
+        x_hat = (x - self.moving_mean.value) * inv_std
+        y, backward_scale = self.scale_and_shift(x_hat)
+
+        def backward(dy):
+            d_x_hat = backward_scale(dy)
+            return d_x_hat * inv_std if self.compute_input_gradient else None
+
+        return y, backward
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum,
+                "moving_mean_initializer": initializers.name_of(self.moving_mean_initializer),
+                "moving_variance_initializer": initializers.name_of(self.moving_variance_initializer)}
+
+
+class LayerNormalization(_Normalization):
+    """Normalize each example over its features (the last axis; Keras's arguments and defaults):
+
+        mean = sum_j x_j / n,   var = sum_j (x_j - mean)^2 / n,   x_hat = (x - mean) / sqrt(var + eps)
+        y = gamma * x_hat + beta
+
+    The same in training and inference: no moving statistics, and an example's output never
+    depends on the rest of its batch. Backward: the three-term formula of the module docstring,
+    the means over the features.
+    """
+
+    def forward(self, x, training=False):
+        x_hat, _, _, inv_std = normalize(x, -1, self.epsilon)
+        y, backward_scale = self.scale_and_shift(x_hat)
+
+        def backward(dy):
+            d_x_hat = backward_scale(dy)
+            return normalize_backward(d_x_hat, x_hat, inv_std, -1) if self.compute_input_gradient else None
+
+        return y, backward
