@@ -8,6 +8,8 @@ never exported with its parent's math; ``register`` adds one for a layer of your
 """
 import math
 
+import numpy as np
+
 from .. import layers
 from ..errors import ExportError
 
@@ -51,6 +53,38 @@ def swish(graph, layer, x, name):
     return graph.node("Mul", [x, graph.node("Sigmoid", [x], f"{name}/sigmoid")], name)
 
 
+def batch_normalization(graph, layer, x, name):
+    """Inference, folded into one scale and one shift per feature: ``y = x * a + c`` with
+    ``a = gamma / sqrt(moving_variance + eps)`` and ``c = beta - moving_mean * a``."""
+    a = 1 / np.sqrt(layer.moving_variance.value.astype(np.float64) + layer.epsilon)
+    if layer.gamma is not None:
+        a = a * layer.gamma.value
+    c = -layer.moving_mean.value * a
+    if layer.beta is not None:
+        c = c + layer.beta.value
+    scaled = graph.node("Mul", [x, graph.constant(f"{name}/scale", a)], f"{name}/scaled")
+    return graph.node("Add", [scaled, graph.constant(f"{name}/shift", c)], name)
+
+
+def layer_normalization(graph, layer, x, name):
+    """``x_hat = (x - mean) / sqrt(var + eps)`` over the last axis, each mean a product with a
+    column of ``1 / n`` (``MatMul`` reads the same in every opset, ``ReduceMean`` does not), then
+    ``gamma * x_hat + beta``."""
+    features = layer.input_shape[-1]
+    average = graph.constant(f"{name}/average", np.full((features, 1), 1 / features))
+    centered = graph.node("Sub", [x, graph.node("MatMul", [x, average], f"{name}/mean")], f"{name}/centered")
+    square = graph.node("Mul", [centered, centered], f"{name}/square")
+    variance = graph.node("MatMul", [square, average], f"{name}/variance")
+    std = graph.node("Sqrt", [graph.node("Add", [variance, graph.constant(f"{name}/epsilon", layer.epsilon)],
+                                         f"{name}/variance_eps")], f"{name}/std")
+    y = graph.node("Div", [centered, std], f"{name}/normalized")
+    if layer.gamma is not None:
+        y = graph.node("Mul", [y, graph.constant(layer.gamma.name, layer.gamma.value)], f"{name}/scaled")
+    if layer.beta is not None:
+        y = graph.node("Add", [y, graph.constant(layer.beta.name, layer.beta.value)], f"{name}/shifted")
+    return y
+
+
 def _passthrough(graph, layer, x, name):
     return x
 
@@ -79,6 +113,8 @@ CONVERTERS = {
     layers.Softmax: _operator("Softmax", axis=lambda layer: layer.axis),
     layers.Softplus: _operator("Softplus"),
     layers.Swish: swish,
+    layers.BatchNormalization: batch_normalization,
+    layers.LayerNormalization: layer_normalization,
 }
 
 
