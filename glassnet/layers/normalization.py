@@ -117,7 +117,9 @@ class BatchNormalization(_Normalization):
     Backward: the three-term formula of the module docstring, the means over the batch, since
     ``mean`` and ``var`` depend on every example. Inference uses the moving statistics, so an
     example's output does not depend on the others in its batch; its backward is
-    ``dx = dy * gamma / sqrt(moving_variance + eps)``. A frozen layer (``trainable = False``)
+    ``dx = dy * gamma / sqrt(moving_variance + eps)`` (and, for ``gradcheck``, the gradients of
+    the moving statistics, ``-sum(d_x_hat) / sqrt(moving_variance + eps)`` and
+    ``-sum(d_x_hat * x_hat) / (2 (moving_variance + eps))``). A frozen layer (``trainable = False``)
     runs as in inference, in training too, and its moving statistics stay (Keras's rule, so that
     fine-tuning does not disturb statistics learned on other data).
 
@@ -177,9 +179,14 @@ class BatchNormalization(_Normalization):
         inv_std = 1 / np.sqrt(self.moving_variance.value + x.dtype.type(self.epsilon))
         x_hat = (x - self.moving_mean.value) * inv_std
         y, backward_scale = self.scale_and_shift(x_hat)
+        batch_axes = tuple(range(x.ndim - 1))
 
         def backward(dy):
             d_x_hat = backward_scale(dy)
+            # no optimizer reads these two; they make the backward whole, so gradcheck can check it
+            np.multiply(-inv_std, np.add.reduce(d_x_hat, axis=batch_axes), out=self.moving_mean.grad)
+            np.multiply(-0.5 * inv_std * inv_std, np.add.reduce(d_x_hat * x_hat, axis=batch_axes),
+                        out=self.moving_variance.grad)
             return d_x_hat * inv_std if self.compute_input_gradient else None
 
         return y, backward
