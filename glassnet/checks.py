@@ -2,8 +2,8 @@
 
 Arguments (``positive_int``, ``positive_ints``, ``boolean``, ``shape``, ``number``, ``seed``, ``verbosity``,
 ``affordable``, and the ``class_weight`` dict) get a ConfigurationError that names the argument,
-says what was expected and shows what came; data (``numeric_array``, ``finite_array``, ``finite``,
-``model_inputs``, ``same_length``, ``sample_weights``) a DataError or ShapeError. ``option`` turns
+says what was expected and shows what came; data (``numeric_array``, ``nonempty_array``, ``finite_array``,
+``finite``, ``ids``, ``model_inputs``, ``same_length``, ``sample_weights``) a DataError or ShapeError. ``option`` turns
 an argument check into an argparse ``type`` for the command line.
 """
 import argparse
@@ -178,10 +178,15 @@ def finite_array(name, values, within=None):
     """``values`` as a non-empty numeric array without NaN or infinity; with a float dtype
     ``within``, also without values beyond its range (1e39 is finite in float64 but infinite in
     float32, so it would train a float32 model to infinity)."""
+    return finite(name, nonempty_array(name, values), within)
+
+
+def nonempty_array(name, values):
+    """``values`` as a numeric array of at least one example."""
     array = numeric_array(name, values)
     if array.ndim == 0 or array.shape[0] == 0:
         raise DataError(f"{name} is empty (shape {array.shape}); expected at least one example")
-    return finite(name, array, within)
+    return array
 
 
 def finite(name, array, within=None):
@@ -203,9 +208,14 @@ def finite(name, array, within=None):
     return array
 
 
-def model_inputs(x, dtype, input_shape=None):
-    """Inputs as a float array of the model's dtype, checked against the built input shape."""
-    x = finite_array("x", x, within=dtype).astype(dtype, copy=False)
+def model_inputs(x, dtype, input_shape=None, id_count=None):
+    """Inputs as a float array of the model's dtype, checked against the built input shape; with
+    ``id_count`` (the first layer takes integer ids: ``Layer.id_count``), as integer ``ids``
+    instead, never through a float32 (which holds integers exactly only up to 2**24)."""
+    if id_count is None:
+        x = finite_array("x", x, within=dtype).astype(dtype, copy=False)
+    else:
+        x = ids("x", nonempty_array("x", x), id_count)
     if x.ndim < 2 or 0 in x.shape[1:]:
         raise ShapeError(f"x must have shape (n_examples, features...) with at least one feature, got "
                          f"shape {x.shape}; reshape a single example with x[None] or a single feature with x[:, None]")
@@ -214,6 +224,19 @@ def model_inputs(x, dtype, input_shape=None):
         raise ShapeError(f"x has shape {x.shape} but the model expects (n, {expected}): "
                          f"{_shape_difference(x.shape[1:], input_shape)}")
     return x
+
+
+def ids(name, array, count):
+    """``array`` (numeric) as integer ids (``np.intp``), each a whole number from 0 to
+    ``count - 1``; a DataError names the first that is not (negative, ``count`` or more, 2.5, NaN)."""
+    good = (array >= 0) & (array < count)
+    if array.dtype.kind == "f":
+        good &= np.floor(array) == array
+    if not good.all():
+        bad = tuple(int(i) for i in np.argwhere(~good)[0])
+        raise DataError(f"{name} has {array[bad].item()!r} at index {bad}, which is not an id: ids are "
+                        f"integers from 0 to {count - 1} (input_dim={count})")
+    return array.astype(np.intp, copy=False)
 
 
 def _shape_difference(got, expected):

@@ -7,6 +7,7 @@ For a weight matrix of shape ``(fan_in, fan_out)``:
 | ``he_normal`` / ``he_uniform`` | truncated normal / uniform | 2 / fan_in (for ReLU) |
 | ``glorot_normal`` / ``glorot_uniform`` | truncated normal / uniform | 2 / (fan_in + fan_out) |
 | ``lecun_normal`` / ``lecun_uniform`` | truncated normal / uniform | 1 / fan_in (for SELU) |
+| ``uniform`` | uniform on [-0.05, 0.05] (Keras's ``RandomUniform()``, an Embedding's default) | 0.05**2 / 3 |
 | ``zeros``, ``ones`` | constant | 0 |
 
 The normal variants are truncated at two standard deviations and rescaled to keep the variance,
@@ -86,6 +87,10 @@ def lecun_uniform(shape, rng, dtype=np.float32):
     return _uniform(shape, rng, dtype, 1.0 / _fans(shape)[0])
 
 
+def uniform(shape, rng, dtype=np.float32):
+    return _uniform(shape, rng, dtype, 0.05 ** 2 / 3)
+
+
 def zeros(shape, rng=None, dtype=np.float32):
     return np.zeros(*_checked(shape, dtype))
 
@@ -95,7 +100,7 @@ def ones(shape, rng=None, dtype=np.float32):
 
 
 INITIALIZERS = {f.__name__: f for f in (he_normal, he_uniform, glorot_normal, glorot_uniform,
-                                        lecun_normal, lecun_uniform, zeros, ones)}
+                                        lecun_normal, lecun_uniform, uniform, zeros, ones)}
 
 
 def get(initializer):

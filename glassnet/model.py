@@ -226,8 +226,9 @@ class Sequential:
 
     def prepare_inputs(self, x):
         """``x`` checked (numeric, finite, the declared or built input shape) and in the model's
-        dtype; builds the model on first use."""
-        x = checks.model_inputs(x, self.dtype, self.input_shape)
+        dtype, or integer ids if the first layer takes them (``Layer.id_count``); builds the
+        model on first use."""
+        x = checks.model_inputs(x, self.dtype, self.input_shape, self.layers[0].id_count if self.layers else None)
         if not self.built:
             self.build(x.shape[1:])
         return x

@@ -29,6 +29,9 @@ CASES = {
     "Softmax": (lambda: layers.Softmax(), (5,)),
     "Softplus": (lambda: layers.Softplus(), (5,)),
     "Swish": (lambda: layers.Swish(), (5,)),
+    "Embedding": (lambda: layers.Embedding(7, 3), (4,)),
+    "Embedding_2d_l2": (lambda: layers.Embedding(5, 2, embeddings_initializer="glorot_uniform",
+                                                 embeddings_regularizer=gn.regularizers.L2(0.01)), (2, 3)),
     "BatchNormalization": (lambda: layers.BatchNormalization(), (5,)),
     "BatchNormalization_3d_no_beta": (lambda: layers.BatchNormalization(momentum=0.9, center=False), (2, 3)),
     "LayerNormalization": (lambda: layers.LayerNormalization(), (5,)),
@@ -43,8 +46,11 @@ def make(case, dtype=np.float64, seed=0):
     return layer, shape
 
 
-def inputs(shape, n=6, dtype=np.float64, seed=1):
-    """Random inputs kept away from 0, where ReLU-like functions have a kink."""
+def inputs(shape, n=6, dtype=np.float64, seed=1, ids=None):
+    """Random inputs kept away from 0, where ReLU-like functions have a kink; for a layer that
+    takes ids (``ids``: its ``id_count``), integer ids with repeats."""
+    if ids is not None:
+        return np.random.default_rng(seed).integers(0, ids, (n,) + shape)
     x = np.random.default_rng(seed).standard_normal((n,) + shape)
     x = np.where(np.abs(x) < 0.05, 0.3, x)
     return x.astype(dtype)
@@ -62,13 +68,16 @@ def test_every_public_layer_is_in_the_contract_suite():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_output_shape_and_dtype(case, dtype):
     layer, shape = make(case, dtype)
-    x = inputs(shape, dtype=dtype)
+    x = inputs(shape, dtype=dtype, ids=layer.id_count)
     for training in (False, True):
         y, backward = layer.forward(x, training)
         assert y.shape == (len(x),) + tuple(layer.compute_output_shape(shape))
         assert y.dtype == dtype
         dx = backward(np.ones_like(y))
-        assert dx.shape == x.shape and dx.dtype == dtype
+        if layer.id_count is None:
+            assert dx.shape == x.shape and dx.dtype == dtype
+        else:
+            assert dx is None  # ids have no gradient
     for p in layer.parameters():
         assert p.grad.shape == p.value.shape and p.value.dtype == dtype
 
@@ -76,16 +85,16 @@ def test_output_shape_and_dtype(case, dtype):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_gradcheck(case):
     layer, shape = make(case)
-    report = gn.gradcheck(layer, inputs(shape), training=True)
+    report = gn.gradcheck(layer, inputs(shape, ids=layer.id_count), training=True)
     assert report.passed, str(report)
-    assert "input" in report.errors
-    assert set(report.errors) == {p.name for p in layer.parameters()} | {"input"}
+    differentiable = {"input"} if layer.id_count is None else set()
+    assert set(report.errors) == {p.name for p in layer.parameters()} | differentiable
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_inference_is_deterministic_and_batch_equals_rows(case):
     layer, shape = make(case)
-    x = inputs(shape)
+    x = inputs(shape, ids=layer.id_count)
     first = layer.forward(x, training=False)[0]
     np.testing.assert_array_equal(first, layer.forward(x, training=False)[0])
     rows = np.concatenate([layer.forward(x[i:i + 1], training=False)[0] for i in range(len(x))])
@@ -97,7 +106,7 @@ def test_forward_and_backward_leave_their_inputs_untouched(case):
     """A layer may compute in place only into arrays it made itself (Dense's activation writes
     over Dense's own z), never over the input it was given: that may be the user's data."""
     layer, shape = make(case)
-    x = inputs(shape)
+    x = inputs(shape, ids=layer.id_count)
     for training in (False, True):
         before = x.copy()
         y, backward = layer.forward(x, training)
@@ -117,7 +126,7 @@ def test_config_round_trip(case):
     clone.ensure_built(shape, np.random.default_rng(0), np.float64)
     for mine, theirs in zip(layer.parameters(), clone.parameters()):
         theirs.value[...] = mine.value
-    x = inputs(shape)
+    x = inputs(shape, ids=layer.id_count)
     np.testing.assert_array_equal(layer.forward(x)[0], clone.forward(x)[0])
 
 

@@ -5,17 +5,18 @@ from .activations import (ELU, GELU, SELU, Activation, LeakyReLU, Linear, ReLU, 
 from .base import Layer
 from .dense import Dense
 from .dropout import Dropout
+from .embedding import Embedding
 from .normalization import BatchNormalization, LayerNormalization
 from .reshape import Flatten, Input
 
 SiLU = Swish
 
-__all__ = ["Layer", "Activation", "Dense", "Dropout", "Flatten", "Input", "Linear", "ReLU",
+__all__ = ["Layer", "Activation", "Dense", "Dropout", "Embedding", "Flatten", "Input", "Linear", "ReLU",
            "LeakyReLU", "ELU", "SELU", "GELU", "Sigmoid", "Tanh", "Softmax", "Softplus", "Swish",
            "SiLU", "BatchNormalization", "LayerNormalization", "serialize", "deserialize"]
 
 LAYERS = {cls.__name__.lower(): cls for cls in (
-    Dense, Dropout, Flatten, Linear, ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Softmax,
+    Dense, Dropout, Embedding, Flatten, Linear, ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Softmax,
     Softplus, Swish, BatchNormalization, LayerNormalization)}
 
 

@@ -40,6 +40,9 @@ class Layer:
     output_activation = None
     # Whether backward returns dL/dx; see the module docstring.
     compute_input_gradient = True
+    # None for a layer of numbers; for one that takes integer ids (Embedding), how many there are:
+    # a model whose first layer it is keeps its inputs as integers, checked to be in [0, id_count).
+    id_count = None
 
     def __init__(self, name=None, input_shape=None, trainable=True):
         if name is not None and not isinstance(name, str):
@@ -120,7 +123,7 @@ class Layer:
         ``layer.ensure_built(shape, np.random.default_rng(seed), dtype)``."""
         x = checks.numeric_array("x", x)
         dtype = self.dtype if self.built else x.dtype if x.dtype in (np.float32, np.float64) else np.float32
-        x = checks.model_inputs(x, dtype, self.input_shape)
+        x = checks.model_inputs(x, dtype, self.input_shape, self.id_count)
         if not self.built:
             self.ensure_built(x.shape[1:], np.random.default_rng(), dtype)
         return self.forward(x, training)[0]

@@ -6,8 +6,9 @@
     session = ort.InferenceSession("model.onnx")
     probabilities = session.run(None, {"input": x.astype("float32")})[0]
 
-The graph has one input, ``input`` (shape ``(batch, *input_shape)``, any batch size), and one
-output, ``output``, equal to ``model.predict``: probabilities for a softmax or sigmoid model. A
+The graph has one input, ``input`` (shape ``(batch, *input_shape)``, any batch size; int64 ids
+when the first layer is an Embedding), and one output, ``output``, equal to ``model.predict``:
+probabilities for a softmax or sigmoid model. A
 model trained by ``glassnet train`` takes its raw columns instead and gives labels
 (``tables.py``). The graph is the inference forward of each layer (``layers.py``; Dropout is left
 out) built with ``onnx.helper`` (``graph.py``), checked with
@@ -50,7 +51,8 @@ def to_proto(model, opset=DEFAULT_OPSET, dtype=None, preprocessing=True):
                           f"this onnx package knows), got {opset!r}")
     graph = Graph(dtype)
     table = TableStage.of(model) if preprocessing else None
-    x = table.inputs(graph) if table else graph.input("input", model.input_shape)
+    ids = model.layers[0].id_count is not None  # a first Embedding takes int64 ids
+    x = table.inputs(graph) if table else graph.input("input", model.input_shape, np.int64 if ids else None)
     for layer in model.layers:
         x = convert(graph, layer, x)
     if table:

@@ -26,6 +26,11 @@ def dense(graph, layer, x, name):
     return convert(graph, layer.activation, z, f"{name}/{layer.activation.name}")
 
 
+def embedding(graph, layer, x, name):
+    """``y = E[ids]``: a ``Gather`` of the weight's rows at the graph's int64 ids."""
+    return graph.node("Gather", [graph.constant(layer.weight.name, layer.weight.value), x], name, axis=0)
+
+
 def gelu(graph, layer, x, name):
     """``x * Phi(x)``: ``Phi(x) = (1 + erf(x / sqrt(2))) / 2``, or with ``approximate=True``
     ``(1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) / 2``, as glassnet computes it."""
@@ -101,6 +106,7 @@ def _operator(op, **attributes):
 CONVERTERS = {
     layers.Dense: dense,
     layers.Dropout: _passthrough,
+    layers.Embedding: embedding,
     layers.Linear: _passthrough,
     layers.Flatten: _operator("Flatten", axis=lambda layer: 1),
     layers.ReLU: _operator("Relu"),
