@@ -71,8 +71,9 @@ def register(subparsers):
     net.add_argument("--l2", type=checks.option(float, checks.number, low=0),
                      help="L2 penalty (default 1e-4, 0 from 45,000 training rows on)")
     net.add_argument("--early-stopping", type=checks.option(int, checks.nonnegative_int), default=20, metavar="PATIENCE",
-                     help="stop after this many epochs without a better validation loss and keep "
-                          "the best weights (default 20; 0 = off)")
+                     help="stop after this many epochs without a better validation loss (from 45,000 "
+                          "training rows on: better by more than 0.001) and keep the best weights "
+                          "(default 20; 0 = off)")
     net.add_argument("--refit", dest="refit", action="store_const", const=True, default="auto",
                      help="once the validation rows have chosen the number of epochs, train again on "
                           "all rows for that many (the default below 100,000 training rows)")
