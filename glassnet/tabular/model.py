@@ -150,7 +150,7 @@ class TableModel:
         history = train(table.model, *data.training, epochs, "epoch", data.validation, stopper)
         best_epoch = None if stopper is None or stopper.best_epoch is None else stopper.best_epoch + 1
         if stopper is not None and stopper.stopped_epoch is not None:
-            better = f"better by more than {stopper.min_delta:g}" if stopper.min_delta else "better"
+            better = f"better by more than {settings['min_delta']:g}" if settings["min_delta"] else "better"
             log(f"stopped early after epoch {stopper.stopped_epoch + 1}: no {better} validation loss "
                 f"for {early_stopping} epochs; kept the weights of epoch {best_epoch}")
         x_score, y_score = data.validation or data.training
