@@ -12,16 +12,19 @@ from .errors import (ConfigurationError, DataError, DistributedError, ExportErro
 from .diagnosis import Diagnosis, diagnose
 from .explain import Trace, explain
 from .gradcheck import GradcheckReport, gradcheck
+from .functional import Model
+from .graph import Input
 from .model import Sequential
+from .network import Network
 from .parameter import Parameter
 from .plotting import plot_history
 
 from .version import __version__
 
-load = Sequential.load  # gn.load(path): a model from a model file
+load = Network.load  # gn.load(path): a Sequential or a graph Model from a model file
 
 __all__ = [
-    "Sequential", "load", "Parameter", "gradcheck", "GradcheckReport",
+    "Sequential", "Model", "Input", "load", "Parameter", "gradcheck", "GradcheckReport",
     "diagnose", "Diagnosis", "plot_history", "explain", "Trace",
     "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks", "datasets",
     "saving",

@@ -208,20 +208,21 @@ def finite(name, array, within=None):
     return array
 
 
-def model_inputs(x, dtype, input_shape=None, id_count=None):
+def model_inputs(x, dtype, input_shape=None, id_count=None, name="x"):
     """Inputs as a float array of the model's dtype, checked against the built input shape; with
     ``id_count`` (the first layer takes integer ids: ``Layer.id_count``), as integer ``ids``
-    instead, never through a float32 (which holds integers exactly only up to 2**24)."""
+    instead, never through a float32 (which holds integers exactly only up to 2**24). ``name``
+    is what messages call it (a graph model's ``input 'city'``)."""
     if id_count is None:
-        x = finite_array("x", x, within=dtype).astype(dtype, copy=False)
+        x = finite_array(name, x, within=dtype).astype(dtype, copy=False)
     else:
-        x = ids("x", nonempty_array("x", x), id_count)
+        x = ids(name, nonempty_array(name, x), id_count)
     if x.ndim < 2 or 0 in x.shape[1:]:
-        raise ShapeError(f"x must have shape (n_examples, features...) with at least one feature, got "
+        raise ShapeError(f"{name} must have shape (n_examples, features...) with at least one feature, got "
                          f"shape {x.shape}; reshape a single example with x[None] or a single feature with x[:, None]")
     if input_shape is not None and x.shape[1:] != tuple(input_shape):
         expected = ", ".join(map(str, input_shape))
-        raise ShapeError(f"x has shape {x.shape} but the model expects (n, {expected}): "
+        raise ShapeError(f"{name} has shape {x.shape} but the model expects (n, {expected}): "
                          f"{_shape_difference(x.shape[1:], input_shape)}")
     return x
 

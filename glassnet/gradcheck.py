@@ -17,7 +17,9 @@ from . import checks, regularizers
 from .errors import ConfigurationError
 from .layers import Layer
 from .losses import Loss
+from .functional import Model
 from .model import Sequential
+from .training import rows
 
 
 class GradcheckReport:
@@ -91,13 +93,15 @@ def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entrie
     - a ``Loss``: ``f = loss(y, x, sample_weight)``, with ``x`` the predictions; checks ``x``.
     - a ``Sequential``: if compiled and ``y`` is given, ``f`` is the training loss (fused head
       and L1/L2 penalties included); otherwise ``sum(model(x) * G)``. Checks every parameter.
+    - a graph ``Model``: the same (``x`` and ``y`` as its ``fit`` takes them, ``G`` one per
+      output); checks every parameter, not the inputs.
 
     Everything runs in float64 (parameters are cast for the check and restored afterwards). At
     most ``max_entries`` entries of each array are checked, chosen at random with ``seed``.
     Returns a ``GradcheckReport``; ``bool(report)`` says whether all errors are within ``tolerance``.
     """
-    if not isinstance(target, (Loss, Sequential, Layer)):
-        raise ConfigurationError(f"gradcheck takes a Layer, a Loss or a Sequential, got {type(target).__name__}")
+    if not isinstance(target, (Loss, Sequential, Model, Layer)):
+        raise ConfigurationError(f"gradcheck takes a Layer, a Loss, a Sequential or a Model, got {type(target).__name__}")
     eps = checks.number("eps", eps, low=0, low_open=True)
     tolerance = checks.number("tolerance", tolerance, low=0)
     max_entries = checks.positive_int("max_entries", max_entries)
@@ -105,22 +109,28 @@ def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entrie
     if isinstance(target, Loss):
         x = checks.numeric_array("x", x).astype(np.float64)
         return _check_loss(target, x, y, sample_weight, rng, eps, tolerance, max_entries)
-    x = checks.model_inputs(x, np.float64, target.input_shape)
-    if isinstance(target, Sequential):
+    if isinstance(target, Model):
+        x = _float64(target.prepare_inputs(x))
+        run, parameters, generators = _model_function(target, x, y, sample_weight, training, rng)
+    elif isinstance(target, Sequential):
+        x = checks.model_inputs(x, np.float64, target.input_shape)
         if not target.built:
             target.prepare_inputs(x)
         run, parameters, generators = _model_function(target, x, y, sample_weight, training, rng)
     else:
+        x = checks.model_inputs(x, np.float64, target.input_shape)
         if not target.built:
             target.ensure_built(x.shape[1:], np.random.default_rng(seed), np.float64)
         run, parameters, generators = _layer_function(target, training, rng)
 
     saved = [(p, p.value, p.grad) for p in parameters]
     states = [g.bit_generator.state for g in generators]
-    first_layer = target.layers[0] if isinstance(target, Sequential) else target
-    input_gradient = first_layer.compute_input_gradient
+    # The input's gradient is checked too, but for a graph model (whose backward gives none).
+    first_layer = target.layers[0] if isinstance(target, Sequential) else None if isinstance(target, Model) else target
+    input_gradient = first_layer is not None and first_layer.compute_input_gradient
     try:
-        first_layer.compute_input_gradient = True  # check dL/dx as well
+        if first_layer is not None:
+            first_layer.compute_input_gradient = True
         for p in parameters:
             p.value = p.value.astype(np.float64)
             p.grad = np.zeros_like(p.value)
@@ -142,7 +152,8 @@ def gradcheck(target, x, y=None, *, eps=1e-6, tolerance=1e-5, seed=0, max_entrie
             compared[name] = (entries, analytic.reshape(-1)[entries].copy(), numeric)
             errors[name] = relative_error(compared[name][1], numeric)
     finally:
-        first_layer.compute_input_gradient = input_gradient
+        if first_layer is not None:
+            first_layer.compute_input_gradient = input_gradient
         for p, value, grad in saved:
             p.value, p.grad = value, grad
         for g, state in zip(generators, states):
@@ -163,9 +174,12 @@ def _random_upstream(forward, rng):
     def run(x, backward):
         nonlocal upstream
         outputs, back = forward(x)
+        several = isinstance(outputs, list)
         if upstream is None:
-            upstream = rng.standard_normal(outputs.shape)
-        return back(upstream) if backward else float((outputs * upstream).sum())
+            upstream = [rng.standard_normal(o.shape) for o in outputs] if several else rng.standard_normal(outputs.shape)
+        if backward:
+            return back(upstream)
+        return float(sum((o * g).sum() for o, g in zip(outputs, upstream)) if several else (outputs * upstream).sum())
 
     return run
 
@@ -178,10 +192,10 @@ def _layer_function(layer, training, rng):
 
 def _model_function(model, x, y, sample_weight, training, rng):
     if model.head_loss is not None and y is not None:
-        y = checks.finite_array("y", y)
-        checks.same_length(x, y)
-        y = model.head_loss.check_targets(y, model.output_shape)
-        weights = None if sample_weight is None else checks.sample_weights(sample_weight, len(x))
+        y = _float64(model.prepare_targets(y))
+        if rows(y) != rows(x):
+            raise ConfigurationError(f"x and y must have the same number of examples, got {rows(x)} and {rows(y)}")
+        weights = None if sample_weight is None else checks.sample_weights(sample_weight, rows(x))
 
         def run(x, backward):
             outputs, back = model.forward_head(x, training)
@@ -194,6 +208,13 @@ def _model_function(model, x, y, sample_weight, training, rng):
     else:
         run = _random_upstream(lambda x: model.forward(x, training), rng)
     return run, model.parameters(), [model.rng]
+
+
+def _float64(a):
+    """Float arrays (or each of a list) in float64; integer ids as they are."""
+    if isinstance(a, list):
+        return [_float64(b) for b in a]
+    return a.astype(np.float64) if a.dtype.kind == "f" else a
 
 
 def _check_loss(loss, y_pred, y_true, sample_weight, rng, eps, tolerance, max_entries):

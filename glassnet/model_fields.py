@@ -17,36 +17,107 @@ from .io import schema
 # What a model file may declare (checked by ``architecture``): an input of at most 8 axes and
 # 2**40 values per example, and at most 100 metric names.
 MAX_INPUT_RANK, MAX_INPUT_SIZE, MAX_METRICS = 8, 2 ** 40, 100
+# At most this many layers, inputs, nodes and outputs in a graph model's file.
+MAX_NODES = 100_000
+
+
+def kind(config):
+    """Which network a ``model`` field describes: "Model" (a graph: it lists its inputs and
+    nodes) or "Sequential"."""
+    return "Model" if "nodes" in config else "Sequential"
 
 
 def architecture(config):
-    """The ``model`` field checked: its name, seed, dtype, a declared input shape and a list of
-    layer specs (each checked by the layer it makes)."""
-    schema.fields("model", config, ("name", "seed", "dtype", "input_shape", "layers"))
+    """The ``model`` field checked: its name, seed, dtype and layer specs (each checked by the
+    layer it makes), and a Sequential's declared input shape or a graph model's wiring."""
+    graph = kind(config) == "Model"
+    schema.fields("model", config, ("name", "seed", "dtype", "inputs", "layers", "nodes", "outputs", "output_names")
+                  if graph else ("name", "seed", "dtype", "input_shape", "layers"))
     schema.string("model.name", config["name"])
     if config["seed"] is not None:
         schema.integer("model.seed", config["seed"], high=2 ** 128 - 1)
     if config["dtype"] not in ("float32", "float64"):
         schema.refuse("model.dtype", "'float32' or 'float64'", config["dtype"])
+    schema.listing("model.layers", config["layers"], max_length=MAX_NODES)
+    if graph:
+        return _graph(config)
     if config["input_shape"] is None:
         raise ModelFileError("the architecture has no input shape, so the weights cannot be placed")
-    dims = [schema.integer(f"model.input_shape[{i}]", d, low=1, high=MAX_INPUT_SIZE) for i, d in
-            enumerate(schema.listing("model.input_shape", config["input_shape"], max_length=MAX_INPUT_RANK))]
-    if not dims or math.prod(dims) > MAX_INPUT_SIZE:
-        schema.refuse("model.input_shape", f"1 to {MAX_INPUT_RANK} sizes of at most {MAX_INPUT_SIZE} values in all",
-                      dims)
-    schema.listing("model.layers", config["layers"])
+    _input_shape("model.input_shape", config["input_shape"])
     return config
+
+
+def _input_shape(name, shape):
+    dims = [schema.integer(f"{name}[{i}]", d, low=1, high=MAX_INPUT_SIZE) for i, d in
+            enumerate(schema.listing(name, shape, max_length=MAX_INPUT_RANK))]
+    if not dims or math.prod(dims) > MAX_INPUT_SIZE:
+        schema.refuse(name, f"1 to {MAX_INPUT_RANK} sizes of at most {MAX_INPUT_SIZE} values in all", dims)
+
+
+def _graph(config):
+    """A graph model's wiring checked: inputs (name, shape, dtype), nodes that each name a layer
+    and read inputs or *earlier* nodes only (so the file cannot describe a cycle), every layer
+    used, and outputs that are nodes or inputs, one distinct name each."""
+    inputs = schema.listing("model.inputs", config["inputs"], max_length=MAX_NODES)
+    for i, spec in enumerate(inputs):
+        schema.fields(f"model.inputs[{i}]", spec, ("name", "shape", "dtype"))
+        schema.string(f"model.inputs[{i}].name", spec["name"])
+        _input_shape(f"model.inputs[{i}].shape", spec["shape"])
+        if spec["dtype"] not in (None, "float32", "float64", "int32", "int64"):
+            schema.refuse(f"model.inputs[{i}].dtype", "null, 'float32', 'float64', 'int32' or 'int64'", spec["dtype"])
+    if not inputs:
+        schema.refuse("model.inputs", "at least one input", inputs)
+    nodes = schema.listing("model.nodes", config["nodes"], max_length=MAX_NODES)
+    used = set()
+    for j, spec in enumerate(nodes):
+        where = f"model.nodes[{j}]"
+        schema.fields(where, spec, ("layer", "inputs", "as_list"))
+        used.add(schema.integer(f"{where}.layer", spec["layer"], low=0, high=len(config["layers"]) - 1))
+        schema.boolean(f"{where}.as_list", spec["as_list"])
+        reads = schema.listing(f"{where}.inputs", spec["inputs"], max_length=MAX_NODES)
+        if not reads or (len(reads) > 1 and not spec["as_list"]):
+            schema.refuse(f"{where}.inputs", "one tensor, or a list of them with as_list", reads)
+        for k, ref in enumerate(reads):
+            _reference(f"{where}.inputs[{k}]", ref, len(inputs), j)
+    if len(used) != len(config["layers"]):
+        schema.refuse("model.nodes", "every layer used by a node", sorted(used))
+    outputs = schema.listing("model.outputs", config["outputs"], max_length=MAX_NODES)
+    for k, ref in enumerate(outputs):
+        _reference(f"model.outputs[{k}]", ref, len(inputs), len(nodes))
+    names = [schema.string(f"model.output_names[{k}]", n) for k, n in
+             enumerate(schema.listing("model.output_names", config["output_names"], length=len(outputs)))]
+    if not outputs or len(set(names)) != len(names):
+        schema.refuse("model.output_names", "one distinct name per output", names)
+    return config
+
+
+def _reference(name, ref, n_inputs, n_nodes):
+    """``["input", i]`` with ``i < n_inputs`` or ``["node", j]`` with ``j < n_nodes``."""
+    ref = schema.listing(name, ref, length=2)
+    if ref[0] not in ("input", "node"):
+        schema.refuse(name, "['input', i] or ['node', j]", ref)
+    schema.integer(f"{name}[1]", ref[1], low=0, high=(n_inputs if ref[0] == "input" else n_nodes) - 1)
 
 
 def compile_settings(config):
     """The ``compile`` field checked: optimizer and loss specs (each checked by what it makes)
     and a list of metrics, returned as ``compile`` takes them: names, registered functions (named
-    ``"package>name"``) and registered ``Metric`` objects (their specs)."""
-    schema.fields("compile", config, ("optimizer", "loss", "metrics"))
-    metrics = [_metric(f"compile.metrics[{i}]", spec) for i, spec in
-               enumerate(schema.listing("compile.metrics", config["metrics"], max_length=MAX_METRICS))]
-    return {**config, "metrics": metrics}
+    ``"package>name"``) and registered ``Metric`` objects (their specs). A graph model's has a
+    list of losses, their weights and a list of metrics for each output."""
+    if "loss_weights" not in config:
+        schema.fields("compile", config, ("optimizer", "loss", "metrics"))
+        return {**config, "metrics": _metrics("compile.metrics", config["metrics"])}
+    schema.fields("compile", config, ("optimizer", "loss", "loss_weights", "metrics"))
+    outputs = len(schema.listing("compile.loss", config["loss"], max_length=MAX_NODES))
+    weights = [schema.number(f"compile.loss_weights[{k}]", w, low=0) for k, w in
+               enumerate(schema.listing("compile.loss_weights", config["loss_weights"], length=outputs))]
+    metrics = [_metrics(f"compile.metrics[{k}]", specs) for k, specs in
+               enumerate(schema.listing("compile.metrics", config["metrics"], length=outputs))]
+    return {**config, "loss_weights": weights, "metrics": metrics}
+
+
+def _metrics(name, specs):
+    return [_metric(f"{name}[{i}]", spec) for i, spec in enumerate(schema.listing(name, specs, max_length=MAX_METRICS))]
 
 
 def _metric(name, spec):

@@ -1,5 +1,6 @@
-"""The text of ``Sequential.summary()``: one row per layer with its output shape and parameters,
-then the counts of all parameters, the trainable ones and the frozen ones."""
+"""The text of ``summary()``: one row per layer (a ``Sequential``) or per node (a graph ``Model``:
+its inputs first, then each layer call with the tensors it reads) with its output shape and
+parameters, then the counts of all parameters, the trainable ones and the frozen ones."""
 
 
 def _shape_text(shape):
@@ -7,23 +8,45 @@ def _shape_text(shape):
 
 
 def summary_lines(model):
-    """Lines of the summary table (Keras's layout, plain ASCII)."""
+    """Lines of a Sequential's summary table (Keras's layout, plain ASCII)."""
     model.build_if_shape_known()
     rows = []
     for i, layer in enumerate(model.layers):
         shape = model._output_shapes[i] if model.built else None
         params = f"{layer.count_params():,}" if model.built else "0 (unbuilt)"
         rows.append((f"{layer.name} ({type(layer).__name__})", _shape_text(shape), params))
-    header = ("Layer (type)", "Output Shape", "Param #")
-    widths = [max(len(r[i]) for r in rows + [header]) + 2 for i in range(3)]
+    return _table(model, ("Layer (type)", "Output Shape", "Param #"), rows) + \
+        [f"Input shape: {_shape_text(model.input_shape)}"]
+
+
+def graph_summary_lines(model):
+    """Lines of a graph model's summary: a row per input and per node, with what it reads; a
+    shared layer's parameters count at its first call."""
+    rows = [(f"{name} (Input)", _shape_text(t.shape), "0", "") for name, t in zip(model.input_names, model.inputs)]
+    names = {id(t): name for name, t in zip(model.input_names, model.inputs)}
+    counted = set()
+    for node in model._nodes:
+        layer = node.layer
+        params = "shared" if id(layer) in counted else f"{layer.count_params():,}"
+        counted.add(id(layer))
+        reads = ", ".join(names[id(t)] if t.node is None else names[id(t.node)] for t in node.inputs)
+        names[id(node)] = layer.name if sum(n.layer is layer for n in model._nodes) == 1 else \
+            f"{layer.name}[{sum(1 for n in model._nodes[:model._nodes.index(node)] if n.layer is layer)}]"
+        rows.append((f"{names[id(node)]} ({type(layer).__name__})", _shape_text(node.output_shape()), params, reads))
+    outputs = ", ".join(f"{name} {_shape_text(t.shape)}" for name, t in zip(model.output_names, model.outputs))
+    return _table(model, ("Layer (type)", "Output Shape", "Param #", "Reads"), rows) + [f"Outputs: {outputs}"]
+
+
+def _table(model, header, rows):
+    widths = [max(len(r[i]) for r in rows + [header]) + 2 for i in range(len(header))]
     rule = "-" * sum(widths)
-    lines = [f'Model: "{model.name}"', rule, "".join(h.ljust(w) for h, w in zip(header, widths)), rule.replace("-", "=")]
-    lines += ["".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines = [f'Model: "{model.name}"', rule, "".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
+             rule.replace("-", "=")]
+    lines += ["".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     total = model.count_params()
     trainable = sum(p.size for p in model.parameters() if p.trainable)
-    lines += [rule] + [f"{what} params: {count:,} ({_bytes(count * model.dtype.itemsize)})" for what, count in
-                       (("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable))]
-    return lines + [f"Input shape: {_shape_text(model.input_shape)}"]
+    return lines + [rule] + [f"{what} params: {count:,} ({_bytes(count * model.dtype.itemsize)})" for what, count in
+                             (("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable))]
 
 
 def _bytes(n):

@@ -22,7 +22,7 @@ from . import checks, distributed as distributed_training, regularizers
 from .callbacks.base import Callback, CallbackList, History
 from .callbacks.progress import ProgressBar
 from .datasets import Dataset
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ShapeError
 
 # The batch size of evaluate and predict when none is given: large enough that Python's work per
 # batch does not show, small enough that the activations of a batch stay in the cache.
@@ -41,7 +41,7 @@ class _Totals:
         self.sums = [np.zeros(metric.size(output_shape)) for metric in metrics]
 
     def add(self, loss, y_true, outputs):
-        n = len(outputs)
+        n = rows(outputs)
         self.loss += loss * n
         self.examples += n
         for metric, sums in zip(self.metrics, self.sums):
@@ -76,16 +76,17 @@ class Batches:
     """The mini-batches of an epoch. With a shuffled ``order`` the rows of each batch are gathered
     with one ``np.take`` per array into buffers that are reused from batch to batch (a step is
     finished with its batch before the next one is gathered); without one, batches are views.
+    ``x`` and ``y`` are arrays, or lists of arrays for a graph model with several inputs or
+    outputs (each batch then has lists too).
 
     Data-parallel training plugs in with ``select(batch, rows)``: an epoch then has ``rows``
     rows (those of all processes), cut into global batches of row numbers, and ``select`` gives
     the positions, in this process's arrays, of its share of each (``DataParallel.share``)."""
 
     def __init__(self, x, y, weights, batch_size, rows=None, select=None):
-        self.arrays = [a for a in (x, y, weights) if a is not None]
-        self.has_weights = weights is not None
+        self.arrays, self.layout = flattened(x, y, weights)
         self.batch_size = batch_size
-        self.rows = len(x) if rows is None else rows
+        self.rows = self.arrays[0].shape[0] if rows is None else rows
         self.select = select
         self.buffers = [np.empty((batch_size,) + a.shape[1:], dtype=a.dtype) for a in self.arrays]
 
@@ -104,7 +105,38 @@ class Batches:
                     rows = self.select(batch, rows)
                 parts = [np.take(a, rows, axis=0, out=buffer[:len(rows)], mode="clip")
                          for a, buffer in zip(self.arrays, self.buffers)]
-            yield parts[0], parts[1], parts[2] if self.has_weights else None
+            yield unflattened(parts, self.layout)
+
+
+def flattened(x, y, weights):
+    """``(arrays, layout)``: the arrays of ``x``, ``y`` (each an array or a list of arrays) and
+    ``weights`` (an array or None) in one list, and what ``unflattened`` needs to rebuild them."""
+    xs, ys = (x if isinstance(x, list) else [x]), (y if isinstance(y, list) else [y])
+    layout = (len(xs) if isinstance(x, list) else None, len(ys) if isinstance(y, list) else None, weights is not None)
+    return xs + ys + ([weights] if weights is not None else []), layout
+
+
+def unflattened(arrays, layout):
+    """``(x, y, weights or None)`` from ``flattened``'s arrays."""
+    nx, ny, weighted = layout
+    if nx is None and ny is None:  # one input, one output: the common case, with no slicing of lists
+        return arrays[0], arrays[1], arrays[2] if weighted else None
+    x_end = nx or 1
+    y_end = x_end + (ny or 1)
+    return (arrays[:x_end] if nx else arrays[0], arrays[x_end:y_end] if ny else arrays[x_end],
+            arrays[y_end] if weighted else None)
+
+
+def rows(a):
+    """The number of examples in an array, or in each array of a list (a graph model's inputs)."""
+    return len(a[0]) if isinstance(a, list) else len(a)
+
+
+def part(a, selection):
+    """The rows ``selection`` (a slice) of an array or of each array of a list, or None of None."""
+    if a is None:
+        return None
+    return [b[selection] for b in a] if isinstance(a, list) else a[selection]
 
 
 def train_step(model, x, y, weights, parallel=None):
@@ -114,7 +146,7 @@ def train_step(model, x, y, weights, parallel=None):
     loss, d_outputs = model.head_loss.unchecked_value_and_grad(y, outputs, weights)
     backward(d_outputs)
     if parallel is not None:  # None on one process
-        parallel.average_gradients(len(x))
+        parallel.average_gradients(rows(x))
     if model.regularized_parameters:
         penalty, orthants = regularizers.add_training_penalties(model.regularized_parameters)
         loss += penalty
@@ -196,14 +228,15 @@ class _ArrayBatches:
         x, y, weights = prepare(model, x, y, sample_weight, class_weight, progress.parallel)
         self.validation = None  # or the last validation_split of the rows, (x, y, weights)
         if validation_split:
-            split = int(len(x) * (1 - validation_split))
-            if split == 0 or split == len(x):
+            n = rows(x)
+            split = int(n * (1 - validation_split))
+            if split == 0 or split == n:
                 raise ConfigurationError(f"validation_split={validation_split} leaves no examples for "
-                                         f"training or validation out of {len(x)}")
-            self.validation = (x[split:], y[split:], None if weights is None else weights[split:])
-            x, y, weights = x[:split], y[:split], None if weights is None else weights[:split]
+                                         f"training or validation out of {n}")
+            self.validation = tuple(part(a, slice(split, None)) for a in (x, y, weights))
+            x, y, weights = (part(a, slice(None, split)) for a in (x, y, weights))
         parallel = progress.parallel
-        self.rows = len(x) if parallel is None else parallel.start(len(x))  # all processes' rows
+        self.rows = rows(x) if parallel is None else parallel.start(rows(x))  # all processes' rows
         self.batch_size = self.rows if batch_size is None else min(batch_size, self.rows)
         self.batches = (Batches(x, y, weights, self.batch_size) if parallel is None else
                         Batches(x, y, weights, self.batch_size, rows=self.rows, select=parallel.selector(progress)))
@@ -310,12 +343,13 @@ def prepare(model, x, y, sample_weight=None, class_weight=None, parallel=None):
     if y is None:
         raise ConfigurationError("targets y are needed beside the inputs x (or pass a glassnet.datasets.Dataset as x)")
     x = model.prepare_inputs(x)
-    y = checks.finite_array("y", y, within=model.dtype)
-    checks.same_length(x, y)
-    y = model.head_loss.check_targets(y, model.output_shape)
+    y = model.prepare_targets(y)
+    n = rows(x)
+    if rows(y) != n:
+        raise ShapeError(f"x and y must have the same number of examples, got {n} and {rows(y)}")
     weights = None
     if sample_weight is not None:
-        weights = checks.sample_weights(sample_weight, len(x))
+        weights = checks.sample_weights(sample_weight, n)
     if class_weight is not None:
         if not model.head_loss.classification:
             raise ConfigurationError(f"class_weight weighs classes, but the loss {model.head_loss.name} "
@@ -323,7 +357,7 @@ def prepare(model, x, y, sample_weight=None, class_weight=None, parallel=None):
         per_class = checks.class_weights(class_weight, y, model.output_shape[-1], None if parallel is None else parallel.comm)
         weights = per_class if weights is None else weights * per_class
     if weights is not None:
-        weights = checks.sample_weights(weights, len(x), "sample_weight * class_weight", within=model.dtype)
+        weights = checks.sample_weights(weights, n, "sample_weight * class_weight", within=model.dtype)
     return x, y, weights
 
 
@@ -389,9 +423,10 @@ def evaluate_arrays(model, x, y, weights=None, batch_size=INFERENCE_BATCH_SIZE, 
     """Loss (with the L1/L2 penalty, as in training) and metrics over prepared arrays; during a
     distributed ``fit`` (``parallel``), each process evaluates its part and the sums are combined."""
     if parallel is not None:
-        x, y, weights = parallel.own_rows([x, y, weights])
-    slices = (slice(start, start + batch_size) for start in range(0, len(x), batch_size))
-    totals = _totals(model, ((x[rows], y[rows], None if weights is None else weights[rows]) for rows in slices))
+        arrays, layout = flattened(x, y, weights)
+        x, y, weights = unflattened(parallel.own_rows(arrays), layout)
+    slices = (slice(start, start + batch_size) for start in range(0, rows(x), batch_size))
+    totals = _totals(model, ((part(x, s), part(y, s), part(weights, s)) for s in slices))
     if parallel is not None:
         totals = parallel.combined(totals)
     return totals.means(regularizers.total_penalty(model.regularized_parameters))
@@ -408,9 +443,15 @@ def _totals(model, batches):
 
 
 def predict_arrays(model, x, batch_size=INFERENCE_BATCH_SIZE):
-    """The model's outputs (after its final activation) for prepared inputs, batch by batch."""
-    outputs = np.empty((len(x),) + tuple(model.output_shape), dtype=model.dtype)
-    for start in range(0, len(x), batch_size):
-        rows = slice(start, start + batch_size)
-        outputs[rows] = model.forward(x[rows], training=False)[0]
-    return outputs
+    """The model's outputs (after its final activation) for prepared inputs, batch by batch: an
+    array, or a list of arrays for a graph model with several outputs."""
+    n = rows(x)
+    shapes = model.output_shape
+    several = isinstance(shapes, list)
+    outputs = [np.empty((n,) + tuple(shape), dtype=model.dtype) for shape in (shapes if several else [shapes])]
+    for start in range(0, n, batch_size):
+        selection = slice(start, start + batch_size)
+        batch = model.forward(part(x, selection), training=False)[0]
+        for output, values in zip(outputs, batch if several else [batch]):
+            output[selection] = values
+    return outputs if several else outputs[0]

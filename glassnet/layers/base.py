@@ -4,7 +4,8 @@
 with respect to ``y`` to the gradient with respect to ``x``, and on the way *stores* the gradients
 of the layer's parameters in their ``grad`` (the gradient of this batch; it replaces the last one).
 The closure sees exactly the arrays the forward saw, so the layer keeps no cache that could go
-stale:
+stale. A backward never writes into ``dy``: in a graph model one gradient array may be handed to
+several layers (an ``Add`` passes its ``dy`` to both its inputs).
 
     def forward(self, x, training=False):
         y = f(x)
@@ -28,7 +29,7 @@ largest matrix product of the backward pass), and that layer's backward then ret
 """
 import numpy as np
 
-from .. import checks
+from .. import checks, graph
 from ..errors import ConfigurationError
 from ..parameter import Parameter
 
@@ -118,9 +119,13 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} has no output activation to leave out")
 
     def __call__(self, x, training=False):
-        """Run the forward pass alone and return the output. An unbuilt layer is built on first
+        """On a symbolic tensor (``gn.Input`` and what layers made from it), or a list of them,
+        record the call for a graph model (``glassnet.graph``) and return the symbolic output.
+        On data, run the forward pass alone and return the output. An unbuilt layer is built on first
         use with a fresh, unseeded generator; for reproducible weights build it yourself first:
         ``layer.ensure_built(shape, np.random.default_rng(seed), dtype)``."""
+        if graph.is_symbolic(x):  # building a graph model: record the call, compute nothing
+            return graph.call(self, x)
         x = checks.numeric_array("x", x)
         dtype = self.dtype if self.built else x.dtype if x.dtype in (np.float32, np.float64) else np.float32
         x = checks.model_inputs(x, dtype, self.input_shape, self.id_count)
