@@ -26,6 +26,12 @@ The rest of ``fit`` on several processes:
 - dropout draws its masks from a generator of each process's own, seeded by (the epoch's shared
   generator state, epoch, rank, batch): the masks differ from a one-process run's, but the shared
   generator stays in step on every process and a resumed run draws the same masks again;
+- ``BatchNormalization`` normalizes by the statistics of the whole global batch, as one process
+  does: ``start`` hands each such layer the communicator (``layer.comm``) and ``finish`` takes it
+  back; its training forward gathers every process's count, mean and sum of squared deviations
+  (one allgather) and its backward adds the two sums its ``dx`` needs (one allreduce), so the
+  ``x_hat``, the moving statistics and the gradients are the one-process ones (inference never
+  communicates);
 - the loss and metrics of an epoch and of validation are sums over all processes' rows (each
   evaluates its part), so every process logs the same numbers and EarlyStopping decides alike;
 - a callback that stops training on one process stops it on all: after the batch when a callback
@@ -53,6 +59,7 @@ import numpy as np
 from .callbacks.base import Callback, overrides
 from .errors import ConfigurationError, DistributedError
 from .extras import require
+from .layers.normalization import BatchNormalization
 
 # Where MPI launchers put the number of processes they started: Open MPI's mpirun, and the PMI
 # of Hydra (MPICH's and Intel MPI's mpiexec) and of Slurm's srun; MVAPICH2.
@@ -111,6 +118,13 @@ class Communicator:
     def sum(self, array, what="a sum"):
         """Replace ``array`` on every process by its sum over all processes (one allreduce)."""
         self._wait(what, self.comm.Allreduce, self._in_place, array)
+
+    def gather(self, array, what="an exchange"):
+        """Every process's ``array`` (the same shape and dtype on all), stacked in rank order:
+        shape ``(size, *array.shape)``, on every process (one allgather)."""
+        every = np.empty((self.size, *array.shape), array.dtype)
+        self._wait(what, self.comm.Allgather, array, every)
+        return every
 
     def broadcast(self, array, what="a broadcast"):
         """Overwrite ``array`` on every process with process 0's."""
@@ -179,7 +193,8 @@ class DataParallel:
 
     ``fit`` calls ``start`` once the model is built, batches with ``selector``, has
     ``train_step`` call ``average_gradients`` after the backward pass, and calls ``finish`` at
-    the end.
+    the end. Between ``start`` and ``finish`` the model's ``BatchNormalization`` layers hold
+    ``comm``, which their training forward and backward use.
     """
 
     def __init__(self, model, comm, sharded):
@@ -205,6 +220,9 @@ class DataParallel:
         self.shared_rng_layers = [layer for layer in model.layers if layer.rng is model.rng]
         for layer in self.shared_rng_layers:
             layer.rng = self.dropout_rng
+        self.batch_normalizations = [layer for layer in model.layers if isinstance(layer, BatchNormalization)]
+        for layer in self.batch_normalizations:  # their training forward takes the global batch's statistics
+            layer.comm = comm
         return sum(counts) if self.sharded else rows
 
     def selector(self, progress):
@@ -255,6 +273,8 @@ class DataParallel:
     def finish(self):
         for layer in self.shared_rng_layers:
             layer.rng = self.model.rng
+        for layer in self.batch_normalizations:
+            layer.comm = None
         self.comm.end()
 
 

@@ -39,6 +39,17 @@ WORKER = textwrap.dedent('''
         m.compile(gn.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
         return m
 
+    def batchnorm_model(first=False):
+        """Dense -> BatchNormalization -> ReLU -> Dense (the Dense before without a bias, whose
+        gradient is 0 but for rounding, which Adam would blow up), or BatchNormalization first."""
+        hidden = [gn.layers.Dense(16, use_bias=False), gn.layers.BatchNormalization(momentum=0.9), gn.layers.ReLU()]
+        if first:
+            hidden = [gn.layers.BatchNormalization(momentum=0.9), gn.layers.Dense(16, activation="relu")]
+        m = gn.Sequential([gn.layers.Input((6,)), *hidden, gn.layers.Dense(3, activation="softmax")],
+                          seed=0, dtype="float64")
+        m.compile(gn.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return m
+
     class At(gn.callbacks.Callback):
         """On process 1 at (epoch, batch): do ``action``."""
         def __init__(self, epoch, batch, action):
@@ -78,6 +89,27 @@ WORKER = textwrap.dedent('''
         m = model(dropout=0.3)
         m.fit(x, y, epochs=3, batch_size=16, verbose=0)
         results["dropout"] = m.params.values
+    elif mode == "batchnorm":
+        # inputs far from mean 0; batches of 25: shares of 8 or 9 rows on 3 processes, and the last
+        # batch has one row, so some processes have none
+        xs = x * 3 + 20
+        m = batchnorm_model()
+        history = m.fit(xs, y, sample_weight=w, epochs=3, batch_size=25, validation_data=(xs[240:], y[240:]),
+                        verbose=0)
+        results["same_data"], results["val_loss"] = m.params.values, np.array(history.history["val_loss"])
+        # each process passes its own block of the rows (the shares of a batch are then uneven, and
+        # some empty): the same rows in the same order as above
+        own = slice(301 * rank // size, 301 * (rank + 1) // size)
+        m = batchnorm_model()
+        m.fit(xs[own], y[own], sample_weight=w[own], epochs=3, batch_size=25, verbose=0, distributed="shards")
+        results["shards"] = m.params.values
+        m = batchnorm_model(first=True)
+        m.fit(xs, y, epochs=2, batch_size=25, verbose=0)
+        results["first"] = m.params.values
+        results["comm"] = np.array([layer.comm is not None for layer in m.layers if hasattr(layer, "comm")])
+    elif mode == "hang_in_batchnorm":
+        m = batchnorm_model()
+        m.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[At(1, 3, hang)])
     elif mode == "balanced":
         # a rare class, and the rows sorted by class: each process holds other classes than the others
         rows = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1), np.flatnonzero(y == 2)[:12]])
@@ -132,22 +164,35 @@ def run(tmp_path, processes, mode, timeout=120, **env):
     return done, results
 
 
+def trained(tmp_path, processes, mode, identical=()):
+    """Each process's results of a run that must succeed; those named ``identical`` must be
+    bit-identical on every process."""
+    done, ranks = run(tmp_path, processes, mode)
+    assert done.returncode == 0, done.stderr
+    assert len(ranks) == processes
+    for key in identical:
+        for other in ranks[1:]:
+            np.testing.assert_array_equal(ranks[0][key], other[key])
+    return ranks
+
+
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory):
-    done, results = run(tmp_path_factory.mktemp("one"), 1, "equal")
-    assert done.returncode == 0, done.stderr
-    return results[0]
+    """``one_process(mode)``: the results of the worker's ``mode`` on one process, run once."""
+    runs = {}
+
+    def results(mode):
+        if mode not in runs:
+            runs[mode] = trained(tmp_path_factory.mktemp("one"), 1, mode)[0]
+        return runs[mode]
+    return results
 
 
 @needs_mpi
 @pytest.mark.parametrize("processes", [2, 4])
 def test_processes_train_the_weights_one_process_trains(tmp_path, one_process, processes):
-    done, ranks = run(tmp_path, processes, "equal")
-    assert done.returncode == 0, done.stderr
-    assert len(ranks) == processes
-    for key in ("same_data", "val_loss", "shards", "dropout"):  # bit-identical across processes
-        for other in ranks[1:]:
-            np.testing.assert_array_equal(ranks[0][key], other[key])
+    ranks = trained(tmp_path, processes, "equal", identical=("same_data", "val_loss", "shards", "dropout"))
+    one_process = one_process("equal")
     # float64, Adam with L1, L2, sample weights and early stopping; the last batch of each epoch
     # has one row, so some processes have empty shares: equal up to the rounding of the sums
     np.testing.assert_allclose(ranks[0]["same_data"], one_process["same_data"], rtol=0, atol=1e-5)
@@ -155,6 +200,20 @@ def test_processes_train_the_weights_one_process_trains(tmp_path, one_process, p
     np.testing.assert_allclose(ranks[0]["val_loss"], one_process["val_loss"], rtol=1e-9)
     assert 1 < len(one_process["val_loss"]) < 8  # early stopping stopped at the same epoch
     assert np.abs(ranks[0]["same_data"] - one_process["same_data"]).max() < 1e-12
+
+
+@needs_mpi
+@pytest.mark.parametrize("processes", [2, 3])
+def test_batch_normalization_normalizes_by_the_whole_global_batch(tmp_path, one_process, processes):
+    """Dense -> BatchNormalization -> ReLU -> Dense, float64, Adam, sample weights, 3 epochs: the
+    weights and the moving statistics one process trains on the same global batches, with the same
+    data on every process, with shards, and with BatchNormalization as the first layer."""
+    ranks = trained(tmp_path, processes, "batchnorm", identical=("same_data", "val_loss", "shards", "first"))
+    one = one_process("batchnorm")
+    for key, reference in (("same_data", "same_data"), ("shards", "same_data"), ("first", "first")):
+        np.testing.assert_allclose(ranks[0][key], one[reference], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ranks[0]["val_loss"], one["val_loss"], rtol=1e-12)
+    assert not ranks[0]["comm"].any()  # the layers gave the communicator back at the end of fit
 
 
 @needs_mpi
@@ -197,12 +256,14 @@ def test_a_process_that_fails_stops_the_others_with_a_clear_error(tmp_path):
 
 
 @needs_mpi
-def test_a_process_that_hangs_stops_the_others_after_the_timeout(tmp_path):
+@pytest.mark.parametrize("mode, waiting_in", [("hang", "the gradient sum"),
+                                              ("hang_in_batchnorm", "the batch statistics of batchnormalization")])
+def test_a_process_that_hangs_stops_the_others_after_the_timeout(tmp_path, mode, waiting_in):
     start = time.monotonic()
     # (long enough that a slow start of one process, on a loaded machine, is no hang)
-    done, results = run(tmp_path, 2, "hang", timeout=90, GLASSNET_MPI_TIMEOUT="6")
+    done, results = run(tmp_path, 2, mode, timeout=90, GLASSNET_MPI_TIMEOUT="6")
     assert done.returncode != 0 and not results
-    assert "process 0 of 2 waited 6 s for the others in the gradient sum" in done.stderr
+    assert f"process 0 of 2 waited 6 s for the others in {waiting_in}" in done.stderr
     assert time.monotonic() - start < 60
 
 

@@ -5,6 +5,9 @@ Tolerances: gradient checks in float64 at gradcheck's 1e-5 (they land near 1e-7)
 in float64 at rtol 1e-10 for one forward and backward and 1e-9 after several training steps;
 ONNX Runtime within 1e-5 in float32 and 1e-12 in float64.
 """
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -296,6 +299,93 @@ def test_training_and_the_running_statistics_match_torch_after_several_steps():
         reference[1].running_var.copy_(torch.from_numpy(bn.moving_variance.value))
         expected = torch.softmax(reference(torch.from_numpy(x)), dim=1).numpy()
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, **close)
+
+
+# -- data-parallel: the statistics of the whole global batch --------------------------------------
+class Threads:
+    """``size`` processes simulated by threads in this one, with the two collective operations a
+    BatchNormalization uses (``distributed.Communicator``'s ``gather`` and ``sum``); ``rank(r)``
+    is the communicator as process ``r`` sees it. Records what each exchange was for."""
+
+    def __init__(self, size):
+        self.size, self.slots, self.exchanges = size, [None] * size, []
+        self.barrier = threading.Barrier(size, timeout=10)  # a broken test fails, it does not hang
+
+    def rank(self, rank):
+        group = self
+
+        class Rank:
+            def gather(self, array, what):
+                return group.exchange(rank, array, what)
+
+            def sum(self, array, what):
+                array[...] = group.exchange(rank, array, what).sum(axis=0)
+
+        return Rank()
+
+    def exchange(self, rank, array, what):
+        self.slots[rank] = array.copy()
+        if rank == 0:
+            self.exchanges.append(what)
+        self.barrier.wait()
+        every = np.stack(self.slots)
+        self.barrier.wait()  # nobody writes a slot again before all have read them
+        return every
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 4)], ids=["2d", "3d"])
+@pytest.mark.parametrize("dtype, close", [(np.float64, dict(rtol=1e-12, atol=1e-12)),
+                                          (np.float32, dict(rtol=2e-5, atol=2e-5))])
+def test_processes_normalize_by_the_whole_batch_as_one_process_does(shape, dtype, close):
+    """13 rows on three processes, as shares of 5, 0 and 8 rows. Each process's loss is a mean over
+    its own rows, so it back-propagates ``dy * B / n_r``; the model then weighs its gradients by
+    ``n_r / B`` and adds them (``DataParallel.average_gradients``). Forward, ``dx`` (so weighted),
+    ``dgamma``, ``dbeta`` and the moving statistics must be one process's on the 13 rows."""
+    x = (batch(shape, n=13) * 10 + 50).astype(dtype)  # means far from 0: the merge must be careful
+    dy = np.random.default_rng(7).standard_normal(x.shape).astype(dtype) / len(x)  # a mean loss's
+    one = built("batch", shape, dtype=dtype, momentum=0.9)
+    y_one, backward = one.forward(x, training=True)
+    dx_one = backward(dy)
+    shares = np.split(np.arange(13), [5, 5])
+    threads = Threads(len(shares))
+    layers_ = [built("batch", shape, dtype=dtype, momentum=0.9) for _ in shares]
+
+    def process(rank):
+        layer, rows = layers_[rank], shares[rank]
+        layer.comm = threads.rank(rank)
+        y, backward = layer.forward(x[rows], training=True)
+        weight = len(rows) / len(x)
+        dx = backward(dy[rows] / dtype(weight) if len(rows) else dy[rows])
+        return y, dx * dtype(weight), {p.name: p.grad * dtype(weight) for p in layer.parameters() if p.trainable}
+
+    with ThreadPoolExecutor(len(shares)) as pool:
+        results = list(pool.map(process, range(len(shares))))
+    assert threads.exchanges == ["the batch statistics of batchnormalization",
+                                 "the gradient sums of batchnormalization"]  # one each way
+    np.testing.assert_allclose(np.concatenate([y for y, _, _ in results]), y_one, **close)
+    np.testing.assert_allclose(np.concatenate([dx for _, dx, _ in results]), dx_one, **close)
+    for p in one.parameters():
+        if p.trainable:
+            np.testing.assert_allclose(sum(grads[p.name] for _, _, grads in results), p.grad, **close)
+    for layer in layers_:  # the moving statistics: bit-identical on every process, and one process's
+        np.testing.assert_array_equal(layer.moving_mean.value, layers_[0].moving_mean.value)
+        np.testing.assert_array_equal(layer.moving_variance.value, layers_[0].moving_variance.value)
+        np.testing.assert_allclose(layer.moving_mean.value, one.moving_mean.value, **close)
+        np.testing.assert_allclose(layer.moving_variance.value, one.moving_variance.value, **close)
+
+
+def test_with_a_communicator_a_first_layer_and_inference_exchange_only_what_they_need():
+    threads = Threads(1)
+    layer = built("batch", (4,))
+    layer.comm = threads.rank(0)
+    layer.compute_input_gradient = False  # a model's first layer: no dx, so no backward exchange
+    y, backward = layer.forward(batch((4,)), training=True)
+    assert backward(np.ones_like(y)) is None
+    assert threads.exchanges == ["the batch statistics of batchnormalization"]
+    layer.forward(batch((4,)), training=False)[1](np.ones_like(y))  # inference never communicates
+    layer.trainable = False  # nor does a frozen layer, which runs as in inference
+    layer.forward(batch((4,)), training=True)[1](np.ones_like(y))
+    assert len(threads.exchanges) == 1
 
 
 # -- ONNX -----------------------------------------------------------------------------------------

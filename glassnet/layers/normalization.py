@@ -15,6 +15,10 @@ axes as the forward's,
 
 (the three terms: the direct path, the path through the mean, the path through the variance), and
 ``dgamma = sum(dy * x_hat)``, ``dbeta = sum(dy)`` over every axis but the last.
+
+In a data-parallel fit on several processes (``glassnet/distributed.py``) ``BatchNormalization``
+takes its statistics over the whole global batch, whose rows are spread over the processes:
+``global_moments`` and ``BatchNormalization``'s docstring give the math.
 """
 import numpy as np
 
@@ -31,6 +35,36 @@ def normalize(x, axis, epsilon):
     variance = np.mean(centered * centered, axis=axis, keepdims=True)
     inv_std = 1 / np.sqrt(variance + x.dtype.type(epsilon))
     return centered * inv_std, mean, variance, inv_std
+
+
+def global_moments(x, axis, comm, what):
+    """``(mean, variance, count, total)`` of ``x`` over ``axis`` and over the rows every process
+    of ``comm`` holds (the global batch); ``count`` values per feature are this process's,
+    ``total`` all processes'. One exchange: each process sends its count ``m_r``, mean ``mean_r``
+    and sum of squared deviations ``M2_r = sum((x - mean_r)^2)`` (``2 F + 1`` numbers for ``F``
+    features), and every process merges all of them alike, in float64 (the parallel form of
+    Chan et al.'s formula, which subtracts no two large numbers):
+
+        m = sum_r m_r,   mean = sum_r m_r mean_r / m,
+        var = (sum_r M2_r + sum_r m_r (mean_r - mean)^2) / m
+
+    A process with no rows sends ``m_r = 0`` and adds nothing. ``comm`` needs ``gather(array,
+    what)``: every process's ``array`` stacked in rank order (``distributed.Communicator``)."""
+    features, count = x.shape[-1], int(np.prod(x.shape[:-1]))
+    local = np.zeros(2 * features + 1)
+    local[0] = count
+    if count:
+        mean = x.mean(axis=axis)
+        centered = x - mean
+        local[1:features + 1] = mean
+        local[features + 1:] = np.add.reduce(centered * centered, axis=axis)
+    every = comm.gather(local, what)  # (processes, 2 F + 1), the same on every process
+    counts, means, squares = every[:, :1], every[:, 1:features + 1], every[:, features + 1:]
+    total = counts.sum()
+    mean = (counts * means).sum(axis=0) / total
+    deviations = means - mean
+    variance = (squares.sum(axis=0) + (counts * deviations * deviations).sum(axis=0)) / total
+    return mean.astype(x.dtype), variance.astype(x.dtype), count, total
 
 
 def normalize_backward(d_x_hat, x_hat, inv_std, axis):
@@ -125,9 +159,28 @@ class BatchNormalization(_Normalization):
 
     ``moving_mean`` and ``moving_variance`` are state parameters (``add_parameter(...,
     trainable=False)``): saved in model files, counted as non-trainable, never moved by the
-    optimizer. Under data-parallel MPI every process would normalize by its own share of the
-    batch; that is not supported yet (``docs/layers.md``).
+    optimizer.
+
+    Data-parallel training (``glassnet/distributed.py``): ``DataParallel`` sets ``comm``, the
+    communicator of the processes, for the length of a ``fit`` and takes it back at the end (it is
+    None otherwise, and inference never reads it). The training forward then normalizes by the
+    statistics of the whole global batch (``global_moments``: one exchange of ``2 F + 1`` numbers
+    per process), so every process computes the very ``x_hat`` and moving statistics one process
+    computes on the whole batch. Each process's loss is a mean over its ``m_r`` of the ``m``
+    values, so the ``dy`` it back-propagates is ``m / m_r`` times the whole batch's; the backward's
+    two means are therefore global sums, one allreduce of ``2 F`` numbers weighted by ``m_r / m``
+    (as the gradients are), divided by this process's ``m_r``:
+
+        S_1 = sum_r (m_r / m) sum_{i in r} d_x_hat_i,   S_2 = sum_r (m_r / m) sum_{i in r} d_x_hat_i x_hat_i
+        dx = (d_x_hat - S_1 / m_r - x_hat * S_2 / m_r) / sqrt(var + eps)
+
+    which is ``m / m_r`` times the whole batch's ``dx``, the scale the layers before expect.
+    (``dgamma`` and ``dbeta`` stay this process's sums: the gradient allreduce weighs and adds
+    them as every other gradient.) A first layer, which returns no ``dx``, skips that allreduce.
     """
+
+    # The communicator of a data-parallel fit under way (``DataParallel`` sets it), else None.
+    comm = None
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -159,14 +212,37 @@ class BatchNormalization(_Normalization):
 
     def _forward_batch_statistics(self, x):
         batch_axes = tuple(range(x.ndim - 1))
-        x_hat, mean, variance, inv_std = normalize(x, batch_axes, self.epsilon)
+        comm = self.comm
+        if comm is None:  # one process
+            x_hat, mean, variance, inv_std = normalize(x, batch_axes, self.epsilon)
+        else:  # the global batch's statistics, on every process
+            mean, variance, count, total = global_moments(x, batch_axes, comm, f"the batch statistics of {self.name}")
+            inv_std = 1 / np.sqrt(variance + x.dtype.type(self.epsilon))
+            x_hat = x - mean
+            x_hat *= inv_std
         self._follow(self.moving_mean.value, mean.reshape(-1))
         self._follow(self.moving_variance.value, variance.reshape(-1))
         y, backward_scale = self.scale_and_shift(x_hat)
 
         def backward(dy):
             d_x_hat = backward_scale(dy)
-            return normalize_backward(d_x_hat, x_hat, inv_std, batch_axes) if self.compute_input_gradient else None
+            if not self.compute_input_gradient:
+                return None
+            if comm is None:
+                return normalize_backward(d_x_hat, x_hat, inv_std, batch_axes)
+            sums = np.empty(2 * x.shape[-1], x.dtype)  # [S_1, S_2], one allreduce
+            s_1, s_2 = sums[:x.shape[-1]], sums[x.shape[-1]:]
+            np.add.reduce(d_x_hat, axis=batch_axes, out=s_1)
+            np.add.reduce(d_x_hat * x_hat, axis=batch_axes, out=s_2)
+            sums *= x.dtype.type(count / total)
+            comm.sum(sums, f"the gradient sums of {self.name}")
+            if not count:  # no rows here: an empty dx
+                return d_x_hat * inv_std
+            sums /= x.dtype.type(count)  # S_1 / m_r, S_2 / m_r
+            dx = d_x_hat - s_1
+            dx -= x_hat * s_2
+            dx *= inv_std
+            return dx
 
         return y, backward
 
