@@ -61,10 +61,14 @@ class Model(Network):
                 raise ConfigurationError(f"two {what}s are named {next(n for n in names if names.count(n) > 1)!r}; "
                                          f"a dict of {what}s needs one name each")
         self._id_counts = [_id_count(t, self._nodes) for t in self._inputs]
-        self._fused_nodes = set()  # the output nodes whose loss fuses their activation (compile)
+        self._fused_nodes = set()  # the slots of outputs whose loss fuses their activation (compile)
         self._shared = {node.layer for node in self._nodes if sum(n.layer is node.layer for n in self._nodes) > 1}
-        # Each node with the keys (see _key) of the tensors it reads and of the one it makes.
-        self._plan = [(node, [_key(t) for t in node.inputs], id(node)) for node in self._nodes]
+        # Each tensor has a slot in forward's table: the inputs first, then each node's output in
+        # order. Each node with the slots of the tensors it reads and of the one it makes.
+        slots = {id(t): i for i, t in enumerate(self._inputs)}
+        slots.update((id(node), len(self._inputs) + j) for j, node in enumerate(self._nodes))
+        self._plan = [(node, [slots[_key(t)] for t in node.inputs], slots[id(node)]) for node in self._nodes]
+        self._output_slots = [slots[_key(t)] for t in self._outputs]
 
     # -- structure -------------------------------------------------------------------------------
     @property
@@ -149,7 +153,7 @@ class Model(Network):
             activation = node.layer.output_activation if once else None
             fused = loss_k.fused_with(activation)
             if fused is not None:
-                fused_nodes.add(id(node))
+                fused_nodes.add(len(self._inputs) + self._nodes.index(node))
             heads.append(fused or loss_k)
             on_logits = fused is not None or getattr(loss_k, "from_logits", False)
             for spec in metric_specs[k]:
@@ -197,7 +201,7 @@ class Model(Network):
         ``inputs``; likewise the outputs. With ``logits=True`` the outputs whose loss fuses their
         final activation (see ``compile``) leave it out."""
         xs = [x] if len(self._inputs) == 1 else x
-        values = {id(t): array for t, array in zip(self._inputs, xs)}  # tensor's key -> its array
+        values = [*xs, *[None] * len(self._plan)]  # each tensor's array, by slot
         backwards = []
         fused = self._fused_nodes if logits else ()
         for node, reads, made in self._plan:
@@ -205,15 +209,15 @@ class Model(Network):
             run = node.layer.forward_logits if made in fused else node.layer.forward
             values[made], backward = run(read, training)
             backwards.append(backward)
-        outputs = [values[_key(t)] for t in self._outputs]
+        outputs = [values[slot] for slot in self._output_slots]
 
         def backward(d_outputs):
             """The chain rule through the graph: a tensor's gradient is the sum of the gradients
             every node that read it sends back; a node runs its backward once that sum is whole
             (every reader comes after it in the order, so it is, when its turn comes in reverse)."""
-            grads = {}  # tensor's key -> dL/d(that tensor) so far
-            for t, d in zip(self._outputs, [d_outputs] if len(self._outputs) == 1 else d_outputs):
-                _add_gradient(grads, _key(t), d)
+            grads = {}  # slot -> dL/d(that tensor) so far
+            for slot, d in zip(self._output_slots, [d_outputs] if len(self._outputs) == 1 else d_outputs):
+                _add_gradient(grads, slot, d)
             earlier = {}  # shared layer -> its parameters' gradients from the calls already run back
             for (node, reads, made), node_backward in zip(reversed(self._plan), reversed(backwards)):
                 if node.layer in self._shared:  # a layer's backward *replaces* its gradients: keep the
@@ -229,8 +233,8 @@ class Model(Network):
                     dx = node_backward(grads.pop(made))
                 if dx is None:  # the layer reads only the model's inputs (compute_input_gradient)
                     continue
-                for key, d in zip(reads, dx if node.as_list else [dx]):
-                    _add_gradient(grads, key, d)
+                for slot, d in zip(reads, dx if node.as_list else [dx]):
+                    _add_gradient(grads, slot, d)
             return None
 
         return (outputs[0] if len(outputs) == 1 else outputs), backward
@@ -379,10 +383,10 @@ def _key(tensor):
     return id(tensor.node) if tensor.node is not None else id(tensor)
 
 
-def _add_gradient(grads, key, d):
+def _add_gradient(grads, slot, d):
     """Where a tensor is read twice, the gradients of both readers add up (never in place: a
     backward may hand the same array to two places)."""
-    grads[key] = d if key not in grads else grads[key] + d
+    grads[slot] = d if slot not in grads else grads[slot] + d
 
 
 def _size(shape):
