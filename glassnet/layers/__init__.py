@@ -6,18 +6,22 @@ from .base import Layer
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
+from .merge import Add, Average, Concatenate, Maximum, Merge, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
-from .reshape import Flatten, Input
+from ..graph import Input
+from .reshape import Flatten, Reshape
 
 SiLU = Swish
 
 __all__ = ["Layer", "Activation", "Dense", "Dropout", "Embedding", "Flatten", "Input", "Linear", "ReLU",
            "LeakyReLU", "ELU", "SELU", "GELU", "Sigmoid", "Tanh", "Softmax", "Softplus", "Swish",
-           "SiLU", "BatchNormalization", "LayerNormalization", "serialize", "deserialize"]
+           "SiLU", "BatchNormalization", "LayerNormalization", "Reshape", "Merge", "Add", "Subtract", "Multiply",
+           "Average", "Maximum", "Minimum", "Concatenate", "serialize", "deserialize"]
 
 LAYERS = {cls.__name__.lower(): cls for cls in (
-    Dense, Dropout, Embedding, Flatten, Linear, ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Softmax,
-    Softplus, Swish, BatchNormalization, LayerNormalization)}
+    Dense, Dropout, Embedding, Flatten, Reshape, Activation, Linear, ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid,
+    Tanh, Softmax, Softplus, Swish, BatchNormalization, LayerNormalization, Add, Subtract, Multiply, Average,
+    Maximum, Minimum, Concatenate)}
 
 
 def serialize(layer):

@@ -1,7 +1,8 @@
 """Activation functions as layers. Each forward computes ``y = f(x)``; each backward returns
 ``dx = dy * f'(x)`` (softmax, whose outputs depend on each other, uses its Jacobian instead).
 
-They can be used as layers (``Sigmoid()``) or by name in ``Dense(activation="sigmoid")``.
+They can be used as layers (``Sigmoid()``, or Keras's ``Activation("sigmoid")``) or by name in
+``Dense(activation="sigmoid")``.
 """
 import math
 import numbers
@@ -19,7 +20,18 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 class Activation(Layer):
-    """Base class of the activation layers: no parameters, output shape = input shape.
+    """Keras's ``Activation(activation)`` layer, and the base class of the activation layers.
+
+    ``Activation("relu")`` applies the activation named (any name of ``ACTIVATIONS``), given as
+    a spec, or given as an activation layer (``Activation(LeakyReLU(0.1))``): its forward and
+    backward are that activation's, held in ``self.activation``. Its config is Keras's,
+    ``{"activation": "relu"}`` (a spec for an activation with arguments). At the end of a
+    network, ``Activation("softmax")`` or ``Activation("sigmoid")`` is fused with the
+    cross-entropy as a ``Softmax()`` or ``Sigmoid()`` is (``output_activation``, ``forward_logits``).
+
+    The activation layers (ReLU, Sigmoid, ..., and your own) subclass it, take no
+    ``activation``, and define ``forward``; they have no parameters and their output shape is
+    their input shape.
 
     ``forward(x, training, in_place=True)`` allows the activation to write ``y`` over ``x``; a caller
     passes it only for an ``x`` of its own that nothing else reads: ``Dense`` does for its fresh
@@ -29,9 +41,48 @@ class Activation(Layer):
     as a standalone layer, whose input may be the user's data) ``x`` is never written.
     """
 
+    def __init__(self, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        if type(self) is not Activation:
+            if activation is not None:
+                raise ConfigurationError(f"{type(self).__name__} is an activation itself and takes no activation "
+                                         f"argument; Activation({activation!r}) applies one")
+            return
+        if activation is None:
+            raise ConfigurationError("Activation needs the activation to apply: a name such as 'relu' (one of "
+                                     f"{', '.join(ACTIVATIONS)}) or an activation layer")
+        self.activation = get(activation)
+        if not isinstance(self.activation, Activation):
+            raise ConfigurationError(f"Activation applies an activation (a name such as 'relu', or a layer such as "
+                                     f"ReLU()), got the {type(self.activation).__name__} layer "
+                                     f"{self.activation.name!r}; use that layer itself")
+
+    @property
+    def output_activation(self):
+        """For ``Activation(...)``, the activation it applies if that can end a network and be
+        fused into the loss (softmax, sigmoid); None for the other activation layers."""
+        return self.activation.output_activation if type(self) is Activation else None
+
+    def build(self, input_shape, rng, dtype):
+        if type(self) is Activation:
+            self.activation.ensure_built(input_shape, rng, dtype)
+
     def forward(self, x, training=False, in_place=False):
         """Return ``(y, backward)``; ``in_place`` allows ``y`` to be written over ``x``."""
-        raise NotImplementedError
+        if type(self) is not Activation:
+            raise NotImplementedError(f"{type(self).__name__} must define forward(x, training=False, in_place=False)")
+        return self.activation.forward(x, training, in_place=in_place)
+
+    def forward_logits(self, x, training=False):
+        if type(self) is Activation:
+            return self.activation.forward_logits(x, training)
+        return super().forward_logits(x, training)
+
+    def get_config(self):
+        config = super().get_config()
+        if type(self) is Activation:
+            config["activation"] = serialize(self.activation)
+        return config
 
 
 class Linear(Activation):
@@ -217,15 +268,20 @@ ACTIVATIONS = {
 
 
 def get(activation):
-    """An activation layer from a name (``"relu"``), an Activation instance, or None (linear)."""
-    if activation is None or isinstance(activation, Layer):
-        return activation
-    if isinstance(activation, dict):
-        return serialization.deserialize(activation, set(ACTIVATIONS.values()), "activation")
-    if not isinstance(activation, str):
+    """An activation layer from a name (``"relu"``), a spec, a Layer, or None (linear). An
+    ``Activation("relu")`` gives the activation it applies (a ``ReLU``)."""
+    if activation is None:
+        return None
+    if isinstance(activation, Layer):
+        layer = activation
+    elif isinstance(activation, dict):
+        layer = serialization.deserialize(activation, {*ACTIVATIONS.values(), Activation}, "activation")
+    elif isinstance(activation, str):
+        layer = lookup(ACTIVATIONS, activation, "activation")()
+    else:
         raise ConfigurationError(
             f"activation must be a name or a Layer, got {type(activation).__name__} {activation!r}")
-    return lookup(ACTIVATIONS, activation, "activation")()
+    return layer.activation if type(layer) is Activation else layer
 
 
 def serialize(activation):

@@ -3,6 +3,8 @@
 A converter is ``function(graph, layer, x, name) -> y``: it adds the layer's operators to
 ``graph`` (a ``Graph``) on the tensor named ``x`` and returns the name of the layer's output,
 which it calls ``name`` (the layer's name; ``dense/relu`` for the activation of ``dense``).
+A merge layer's converter (``Add``, ``Concatenate``, ...: a ``layers.Merge``) gets ``x`` as a
+list of tensor names, one per input in order, and returns one name as well.
 Converters are looked up by the layer's exact class, so a subclass with a forward of its own is
 never exported with its parent's math; ``register`` adds one for a layer of your own.
 """
@@ -90,6 +92,43 @@ def layer_normalization(graph, layer, x, name):
     return y
 
 
+def activation(graph, layer, x, name):
+    """``Activation("relu")``: the converter of the activation it applies, under the layer's name."""
+    return convert(graph, layer.activation, x, name)
+
+
+def reshape(graph, layer, x, name):
+    """``Reshape`` with the shape ``[0, *output_shape]``: 0 keeps the batch axis as it comes (the
+    ONNX default ``allowzero=0``), and a -1 of ``target_shape`` is already worked out from the
+    known input shape, so the graph holds no -1."""
+    shape = [0, *layer.compute_output_shape(layer.input_shape)]
+    return graph.node("Reshape", [x, graph.constant(f"{name}/shape", shape, dtype=np.int64)], name)
+
+
+def _elementwise(op):
+    """A merge layer that is a chain of ONNX's binary ``op``: ``((x1 op x2) op x3) ...``; ``Sum``,
+    ``Max``, ``Min`` and ``Mean`` would take every input at once, but a chain of binary operators
+    computes in the order glassnet does, so float32 results agree to the last bit."""
+    def convert_layer(graph, layer, x, name):
+        y = x[0]
+        for i, other in enumerate(x[1:], 2):
+            y = graph.node(op, [y, other], name if i == len(x) else f"{name}/{i}")
+        return y
+    convert_layer.__doc__ = f"A chain of the ONNX operator ``{op}`` over the inputs."
+    return convert_layer
+
+
+def average(graph, layer, x, name):
+    """``(x1 + ... + xn) / n``: a chain of ``Add``, then a ``Div`` by n."""
+    total = _elementwise("Add")(graph, layer, x, f"{name}/sum")
+    return graph.node("Div", [total, graph.constant(f"{name}/count", len(x))], name)
+
+
+def concatenate(graph, layer, x, name):
+    """``Concat`` along ``axis``, which counts the batch axis as ONNX does."""
+    return graph.node("Concat", list(x), name, axis=layer.axis)
+
+
 def _passthrough(graph, layer, x, name):
     return x
 
@@ -109,6 +148,8 @@ CONVERTERS = {
     layers.Embedding: embedding,
     layers.Linear: _passthrough,
     layers.Flatten: _operator("Flatten", axis=lambda layer: 1),
+    layers.Reshape: reshape,
+    layers.Activation: activation,
     layers.ReLU: _operator("Relu"),
     layers.LeakyReLU: leaky_relu,
     layers.ELU: _operator("Elu", alpha=lambda layer: layer.alpha),
@@ -121,6 +162,13 @@ CONVERTERS = {
     layers.Swish: swish,
     layers.BatchNormalization: batch_normalization,
     layers.LayerNormalization: layer_normalization,
+    layers.Add: _elementwise("Add"),
+    layers.Subtract: _elementwise("Sub"),
+    layers.Multiply: _elementwise("Mul"),
+    layers.Average: average,
+    layers.Maximum: _elementwise("Max"),
+    layers.Minimum: _elementwise("Min"),
+    layers.Concatenate: concatenate,
 }
 
 
