@@ -101,7 +101,7 @@ def call(layer, x):
                          f"({_shapes_text(first[1])}), got {_shapes_text(node.input_shapes)}")
     try:
         output_shape = node.output_shape()
-    except ShapeError:
+    except (ShapeError, ConfigurationError):  # the layer's own message names what it expected
         raise
     except (ValueError, TypeError, IndexError) as error:
         raise ShapeError(f"layer {layer.name!r} cannot take inputs of shape {_shapes_text(node.input_shapes)}: "

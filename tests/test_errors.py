@@ -138,7 +138,7 @@ CASES = [
     ("predict_batch_size_zero", lambda: built().predict(X, batch_size=0), gn.ConfigurationError, "batch_size"),
     ("layer_call_shape", lambda: layers.Dense(2, input_shape=(4,))(np.zeros((2, 5))), gn.ShapeError, "5 features instead of 4"),
     ("gradcheck_eps", lambda: gn.gradcheck(layers.Dense(2), X, eps=0), gn.ConfigurationError, "eps"),
-    ("gradcheck_target", lambda: gn.gradcheck("x", X), gn.ConfigurationError, "Layer, a Loss or a Sequential"),
+    ("gradcheck_target", lambda: gn.gradcheck("x", X), gn.ConfigurationError, "Layer, a Loss, a Sequential or a Model"),
     ("explain_hidden", lambda: gn.explain(hidden=None), gn.ConfigurationError, "hidden"),
     ("explain_too_large", lambda: gn.explain(hidden=(10**6, 10**6)), gn.ConfigurationError, "max_parameters"),
     ("initializer_huge", lambda: gn.initializers.he_normal((10**7, 10**7), np.random.default_rng(0)), gn.ConfigurationError, "GiB of memory"),

@@ -139,5 +139,5 @@ def test_gradcheck_of_a_custom_layer_with_a_parameter(rng):
 
 
 def test_gradcheck_rejects_other_targets():
-    with pytest.raises(gn.ConfigurationError, match="Layer, a Loss or a Sequential"):
+    with pytest.raises(gn.ConfigurationError, match="Layer, a Loss, a Sequential or a Model"):
         gn.gradcheck(object(), np.zeros((1, 1)))
