@@ -277,7 +277,7 @@ def test_a_symbolic_call_records_a_node_and_works_out_the_shape():
     assert layers.Concatenate()([a, b, y]).shape == (12,)
     with pytest.raises(gn.ShapeError, match=r"needs inputs of one shape, got \(None, 4\) and \(None, 3\)"):
         layers.Multiply()([a, gn.Input((3,))])
-    with pytest.raises(gn.ShapeError, match="takes a list of exactly 2 inputs, got 3"):
+    with pytest.raises(gn.ConfigurationError, match="^Subtract layer .subtract. takes a list of exactly 2 inputs, got 3"):
         layers.Subtract()([a, b, y])
 
 
