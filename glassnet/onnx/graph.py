@@ -8,7 +8,14 @@
 
 Every tensor the graph computes is named after the layer that computes it, so the graph reads
 like the model in a viewer such as Netron. Shapes have a symbolic first axis, ``batch``.
+
+A weight asked for twice under one name with the same value is stored once, so a layer converted
+once per call (a graph model's shared layer, under ``graph.constants_of(call, layer)``) keeps one
+copy of its weights; the names of a graph model's outputs are set aside with ``reserve`` before
+its layers are converted, so that no other tensor takes them.
 """
+import contextlib
+
 import numpy as np
 
 from ..errors import ExportError
@@ -37,6 +44,10 @@ class Graph:
         self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
         self.domains = set()
         self._names = set()
+        self._reserved = set()  # names kept for outputs still to be declared
+        self._constants = {}  # the name a weight was asked for -> [(its name in the graph, its array)]
+        self._constant_prefix = None  # (call, layer): see constants_of
+        self.renamed = {}  # tensor name -> the output name ``output`` gave it
 
     def _unique(self, hint):
         name, i = hint, 1
@@ -52,11 +63,42 @@ class Graph:
         self.inputs.append(helper.make_tensor_value_info(name, tensor_type(dtype or self.dtype), [BATCH, *shape]))
         return name
 
+    def reserve(self, names):
+        """Keep ``names`` for graph outputs still to be declared (``output``): a node or weight
+        asking for one of them gets a suffix instead. A name already taken is not reserved."""
+        for name in names:
+            if name not in self._names:
+                self._names.add(name)
+                self._reserved.add(name)
+
     def constant(self, name, value, dtype=None):
-        """Store ``value`` (in the graph's dtype unless ``dtype`` is given) as a weight; return its name."""
-        name = self._unique(name)
-        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype or self.dtype), name))
-        return name
+        """Store ``value`` (in the graph's dtype unless ``dtype`` is given) as a weight; return its
+        name. A weight asked for under the same name with the same dtype, shape and bytes before is
+        not stored again: its name is returned."""
+        array = np.asarray(value, dtype=dtype or self.dtype)
+        if self._constant_prefix is not None:
+            call, layer = self._constant_prefix
+            if name == call or name.startswith(call + "/"):
+                name = layer + name[len(call):]
+        stored = self._constants.setdefault(name, [])
+        for graph_name, earlier in stored:
+            if (earlier.dtype, earlier.shape) == (array.dtype, array.shape) and earlier.tobytes() == array.tobytes():
+                return graph_name
+        graph_name = self._unique(name)
+        self.initializers.append(numpy_helper.from_array(array, graph_name))
+        stored.append((graph_name, array))
+        return graph_name
+
+    @contextlib.contextmanager
+    def constants_of(self, call, layer):
+        """Within this block a weight asked for under ``call`` (or ``call/...``) is asked for
+        under ``layer`` (``layer/...``) instead: the second call of a shared layer, converted
+        under the name ``call``, finds the weights its first call stored (same name, same value)."""
+        previous, self._constant_prefix = self._constant_prefix, (call, layer)
+        try:
+            yield
+        finally:
+            self._constant_prefix = previous
 
     def node(self, op, inputs, name, domain="", **attributes):
         """Add the operator ``op`` on the tensors named ``inputs``; return the name of its output."""
@@ -68,19 +110,26 @@ class Graph:
 
     def output(self, tensor, name, shape, dtype=None):
         """Make the tensor ``tensor`` (per-example ``shape``) a graph output called ``name``, its
-        name from now on, which this returns."""
+        name from now on (``renamed[tensor]``), which this returns. A graph input, a weight or a
+        tensor that is already an output keeps its name: an ``Identity`` copies it to ``name``."""
         if tensor != name:
-            if name in self._names:
+            if name in self._names and name not in self._reserved:
                 raise ExportError(f"the graph output {name!r} has the name of an input or a weight; "
-                                  "rename that column or layer")
-            producers = [node for node in self.nodes if tensor in node.output]
+                                  "rename that input, column or layer")
+            declared = {value.name for value in self.outputs}
+            producers = [node for node in self.nodes if tensor in node.output] if tensor not in declared else []
             if producers:  # rename the tensor, where it is made and wherever it is used
                 self._names.add(name)
                 for node in self.nodes:
                     node.input[:] = [name if t == tensor else t for t in node.input]
                 producers[0].output[:] = [name]
+                if name in self._reserved and producers[0].name == tensor:
+                    producers[0].name = name  # it had a suffix only because the name was kept for it
+                self.renamed[tensor] = name
             else:
+                self._names.discard(name)  # free when reserved, so the Identity takes it as it is
                 self.node("Identity", [tensor], name)
+        self._reserved.discard(name)
         self.outputs.append(helper.make_tensor_value_info(name, tensor_type(dtype or self.dtype), [BATCH, *shape]))
         return name
 
