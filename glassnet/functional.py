@@ -41,7 +41,7 @@ class Model(Network):
 
     def _wire(self, inputs, outputs):
         """Find the nodes from ``inputs`` to ``outputs``, their layers, and the names."""
-        self._inputs, self.input_names = _tensors("inputs", inputs, Input)
+        self._inputs, input_keys = _tensors("inputs", inputs, Input)
         self._outputs, output_keys = _tensors("outputs", outputs, SymbolicTensor)
         if len({id(t) for t in self._inputs}) != len(self._inputs):
             raise ConfigurationError("the same Input is given twice in inputs")
@@ -52,9 +52,10 @@ class Model(Network):
                     raise ConfigurationError(f"{node.layer!r} is not a Layer")
                 self._name_uniquely(node.layer)
                 self.layers.append(node.layer)
-        # Inputs are named by the user or after their position; outputs by the layers that make them.
-        self.input_names = [t._name or (f"input_{i}" if len(self._inputs) > 1 else "input")
-                            for i, t in enumerate(self._inputs)]
+        # Inputs are named by the keys of a dict, their own names or their positions; outputs by
+        # the keys of a dict or the layers that make them.
+        self.input_names = input_keys or [t._name or (f"input_{i}" if len(self._inputs) > 1 else "input")
+                                          for i, t in enumerate(self._inputs)]
         self.output_names = output_keys or [t.node.layer.name if t.node else t.name for t in self._outputs]
         for what, names in (("input", self.input_names), ("output", self.output_names)):
             if len(set(names)) != len(names):

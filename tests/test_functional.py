@@ -295,3 +295,23 @@ def test_a_pickled_graph_model_predicts_and_trains_the_same():
     for a, b in zip(copy.predict(x), model.predict(x)):
         np.testing.assert_array_equal(a, b)
     assert copy.fit(x, y, epochs=1, verbose=0).history == model.fit(x, y, epochs=1, verbose=0).history
+
+
+def test_dicts_of_inputs_and_outputs_name_them():
+    a, b = gn.Input((3,), name="first"), gn.Input((2,))
+    h = gn.layers.Concatenate()([a, b])
+    model = gn.Model({"left": a, "right": b}, {"sum": gn.layers.Dense(1)(h), "twice": gn.layers.Dense(2)(h)}, seed=0)
+    assert model.input_names == ["left", "right"] and model.output_names == ["sum", "twice"]
+    out = model.predict({"right": np.ones((4, 2)), "left": np.ones((4, 3))})
+    assert [o.shape for o in out] == [(4, 1), (4, 2)]
+
+
+def test_the_command_line_describes_and_exports_a_graph_model(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from glassnet import cli
+    path = tmp_path / "m.safetensors"
+    compiled(issue_model()).save(path)
+    assert cli.main(["info", str(path)]) == 0
+    assert "price" in capsys.readouterr().out
+    assert cli.main(["export", str(path), str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 0

@@ -2,7 +2,7 @@
 import argparse
 import os
 
-from ..model import Sequential
+from ..network import Network
 from ..tabular import files as tables
 from ..tabular.model import TableModel
 
@@ -39,7 +39,7 @@ def run(args):
     from .. import onnx
     output = args.output or os.path.splitext(args.model)[0] + ".onnx"
     tables.check_output_path(output, args.force)
-    model = Sequential.load(args.model)
+    model = Network.load(args.model)  # a Sequential or a graph Model
     if args.preprocessing and TableModel.is_table(model):
         TableModel.from_model(model, args.model)  # the preprocessing checked against the network
     proto = onnx.export(model, output, opset=args.opset or onnx.DEFAULT_OPSET, dtype=args.dtype,
