@@ -4,10 +4,11 @@ import json
 from ..callbacks import checkpoint
 from ..errors import ModelFileError
 from ..io import model_file, schema
-from ..model import Sequential
+from ..network import Network
 from ..tabular.files import printable
 from ..tabular.model import TableModel
-from ..tabular.columns import date_features
+from ..tabular import networks
+from ..tabular.columns import EMBEDDED, OTHER, date_features, id_count
 
 SHOWN_COLUMNS = 12
 
@@ -28,7 +29,7 @@ def run(args):
     if args.json:
         print(json.dumps(file.fields, indent=2))
         return 0
-    model = Sequential.from_file(file)  # the file is read and checked once
+    model = Network.from_file(file)  # the file is read and checked once (a Sequential or a graph Model)
     try:
         _show(args, file, model)
     except ModelFileError as error:
@@ -45,7 +46,7 @@ def _show(args, file, model):
     compiled = file.fields.get("compile")
     if compiled:
         _say(f"\ncompiled: loss {model.loss!r}, optimizer {model.optimizer!r}"
-              + (f", metrics {', '.join(compiled['metrics'])}" if compiled["metrics"] else ""))
+              + (f", metrics {', '.join(_metric_names(compiled['metrics']))}" if compiled["metrics"] else ""))
     estimator = model.metadata.get("sklearn")
     if estimator:
         schema.fields("metadata.sklearn", estimator, ("estimator", "params", "fitted"))
@@ -63,16 +64,23 @@ def _show(args, file, model):
     _training(_training_metadata(model.metadata.get("training")), model.history)
 
 
+def _metric_names(metrics):
+    """The metrics of a compile config: a list of names (Sequential), or one list per output (Model)."""
+    return [str(m) for item in metrics for m in (item if isinstance(item, list) else [item])]
+
+
 def _preprocessing(table):
     target = table.target
     _say(f"\ntarget: {target.name!r}, {target.task}"
           + (f", classes: {', '.join(map(str, target.classes))}" if target.task == "classification"
              else f" (trained on (y - {target.mean:.4g}) / {target.std:.4g}, folded back into the last layer)"))
     columns = table.features.columns
+    embeddings = networks.embeddings(table.model)  # checked by from_model: one per embedded column
     _say(f"input columns ({len(columns)}):")
     for column in columns[:SHOWN_COLUMNS]:
-        missing = f", {column['missing']} missing in training (imputed)" if column["missing"] else ""
-        _say(f"  {column['name']}: {_encoding(column)}{missing}")
+        missing = f", {column['missing']} missing in training " + ("(id 0)" if column["kind"] == EMBEDDED else "(imputed)")
+        missing = missing if column["missing"] else ""
+        _say(f"  {column['name']}: {_encoding(column, embeddings.get(column['name']))}{missing}")
     if len(columns) > SHOWN_COLUMNS:
         _say(f"  ... and {len(columns) - SHOWN_COLUMNS} more (glassnet info --json shows them all)")
     if table.dropped:
@@ -83,12 +91,18 @@ def _preprocessing(table):
         _say("read as missing: empty cells and " + ", ".join(repr(m) for m in table.features.markers if m))
 
 
-def _encoding(column):
-    """How a column of the preprocessing becomes inputs, in words."""
+def _encoding(column, embedding=None):
+    """How a column of the preprocessing becomes inputs, in words (``embedding``: the layer that
+    reads an embedded column's ids)."""
     if column["kind"] == "numeric":
         return f"numeric, standardized with mean {column['mean']:.4g}, std {column['std']:.4g}"
     if column["kind"] == "date":
         return "date, split into " + ", ".join(date_features(column["parts"]))
+    if column["kind"] == EMBEDDED:
+        count = id_count(column)
+        shown = ", ".join(column["categories"][:8]) + (", ..." if len(column["categories"]) > 8 else "")
+        return (f"embedded by {embedding.name} (Embedding({count}, {embedding.output_dim})): ids 1-{count - 1} for "
+                f"{shown or 'no category'}; 0 {OTHER!r} for the other {column['other']}, missing and unseen values")
     shown = ", ".join(column["categories"][:8]) + (", ..." if len(column["categories"]) > 8 else "")
     other = (f" and '(other)' for {column['other']} less frequent ones" if column.get("other") else "")
     return f"categorical, one-hot over {len(column['categories'])} categories ({shown}){other}"

@@ -20,6 +20,8 @@ EXAMPLES = """examples:
   glassnet train houses.csv --target price            regression (numeric target)
   glassnet train churn.parquet --target churned --drop customer_id --layers 128,64 --dropout 0.3
   glassnet train data.csv --target y --batch-size 1   stochastic gradient descent, one row at a time
+  glassnet train flights.csv --target arr_delay --embed tailnum,dest    an Embedding per text column
+  glassnet train flights.csv --target arr_delay --embed auto   embed every text column of over 100 categories
 """
 
 
@@ -44,6 +46,11 @@ def register(subparsers):
     data.add_argument("--keep", action="append", default=[], metavar="COLUMNS",
                       help="columns to use even though they look like an index or an identifier "
                            "(comma-separated, repeatable)")
+    data.add_argument("--embed", action="append", default=[], metavar="COLUMNS",
+                      help="text columns to embed instead of one-hot encoding (comma-separated, repeatable): "
+                           "each becomes integer ids (one per category seen in at least 2 training rows, 0 for "
+                           "the rest, missing and unseen values), a network input of its own read by an Embedding; "
+                           "'auto' embeds every text column of more than 100 categories (default: none)")
     data.add_argument("--na-values", action="append", default=[], metavar="TEXTS",
                       help="more text that marks a missing value, comma-separated (repeatable); "
                            f"always: empty, {', '.join(m for m in tables.MISSING_MARKERS if m)}")
@@ -114,7 +121,8 @@ def run(args):
     require("matplotlib", "plots", "the picture of the training curves")
     require("sklearn", "cli", "glassnet train")
     table, training = TableModel.fit(
-        frame, target, drop=_names(args.drop), keep=_names(args.keep), na_values=_names(args.na_values),
+        frame, target, drop=_names(args.drop), keep=_names(args.keep), embed=_names(args.embed),
+        na_values=_names(args.na_values),
         task=args.task, layers=_layers(args.layers), activation=args.activation, optimizer=args.optimizer,
         learning_rate=_auto(args.learning_rate), batch_size="auto" if args.batch_size is None else args.batch_size or None,
         epochs=args.epochs, dropout=_auto(args.dropout), l1=args.l1, l2=_auto(args.l2), early_stopping=args.early_stopping, validation_split=args.validation_split,

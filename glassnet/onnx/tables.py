@@ -9,6 +9,13 @@ Inputs, one per feature column, each of shape ``(batch, 1)``, named after the co
                                    (missing) -> the most frequent category, a category never seen
                                    in training -> all zeros, or the "(other)" input when the
                                    column keeps only its most frequent categories
+    embedded column     string     int64 ids through ``ai.onnx.ml.LabelEncoder`` (the sorted
+                                   categories -> 1, 2, ...; an empty string (missing) and any
+                                   other text -> 0, "(other)"), fed to the network's input of the
+                                   column's name, which its Embedding reads (a ``Gather``)
+
+The numeric and one-hot inputs are concatenated, in column order, into the network's one float
+input (``features`` for a graph model with embedded columns, whose other inputs are the ids).
 
 A date column (``tabular/preprocessing.py`` splits it into numeric parts) has no operators here:
 a model with one is refused with an ``ExportError`` naming it. Missing-value markers other than
@@ -21,7 +28,7 @@ the last layer by ``networks.fold_target_scale``).
 import numpy as np
 
 from ..errors import ExportError
-from ..tabular.columns import DATE, NUMERIC
+from ..tabular.columns import DATE, EMBEDDED, NUMERIC
 from ..tabular.preprocessing import TablePreprocessor, TargetEncoder
 from .graph import ML_DOMAIN, tensor_type
 
@@ -48,10 +55,23 @@ class TableStage:
         return cls(features, TargetEncoder.from_config(config["target"]))
 
     def inputs(self, graph):
-        """Declare one input per column; return the name of the network's input matrix."""
-        parts = [(_numeric if column["kind"] == NUMERIC else _one_hot)(graph, column)
-                 for column in self.features.columns]
-        return graph.node("Concat", parts, "features", axis=1) if len(parts) > 1 else parts[0]
+        """Declare one input per column; return the name of the network's input matrix (without
+        embedded columns; with them, the list ``network_inputs`` returns)."""
+        tensors = self.network_inputs(graph)
+        return tensors[0] if len(tensors) == 1 and not self.features.embedded else tensors
+
+    def network_inputs(self, graph):
+        """Declare one graph input per column, in column order; return the names of the tensors
+        that feed the network's inputs, in their order (``TablePreprocessor.network_inputs``): the
+        float matrix of the numeric and one-hot columns, if any, then each embedded column's ids."""
+        parts, ids = [], {}
+        for column in self.features.columns:
+            if column["kind"] == EMBEDDED:
+                ids[column["name"]] = _ids(graph, column)
+            else:
+                parts.append((_numeric if column["kind"] == NUMERIC else _one_hot)(graph, column))
+        matrix = [graph.node("Concat", parts, "features", axis=1) if len(parts) > 1 else parts[0]] if parts else []
+        return matrix + [ids[column["name"]] for column in self.features.embedded]
 
     def outputs(self, graph, outputs, model):
         """Turn the network's ``outputs`` into the graph's outputs (see the module docstring); one
@@ -93,6 +113,18 @@ def _one_hot(graph, column):
     one_hot = graph.node("OneHot", [index, graph.constant(f"{name}/depth", depth, np.int64),
                                     graph.constant(f"{name}/off_on", [0.0, 1.0])], f"{name}/one_hot", axis=-1)
     return graph.node("Flatten", [one_hot], f"{name}/one_hot_2d", axis=1)
+
+
+def _ids(graph, column):
+    """An embedded column's text as its ids, ``(batch, 1)`` int64: 1 + the position among the
+    sorted categories, 0 for an empty string (missing) and any other text (``columns.ids``)."""
+    name, categories = column["name"], list(column["categories"])
+    x = graph.input(name, (1,), object)
+    keys, values = categories, list(range(1, len(categories) + 1))
+    if "" not in categories:  # (also keeps the table non-empty when no category has an id)
+        keys, values = keys + [""], values + [0]
+    return graph.node("LabelEncoder", [x], f"{name}/ids", domain=ML_DOMAIN, keys_strings=keys,
+                      values_int64s=values, default_int64=0)
 
 
 def _labels(classes):

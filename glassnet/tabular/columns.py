@@ -11,8 +11,15 @@ once ``preprocessing.TablePreprocessor`` has learned its config:
     date column         its parts as numbers: year, day of the month (and minute, for date-times)
                         standardized; month, weekday (and hour) as sin and cos of their angle on
                         the cycle, so December is next to January; a missing date is all zeros
+    embedded column     one integer id per row, the input of an ``Embedding(ids, embedding_size(ids))``
+    (text, --embed)     of the network: ids 1, 2, ... for the categories seen at least
+                        EMBED_MIN_ROWS times in training (the MAX_IDS most frequent at most), in
+                        sorted order; id 0, "(other)", for the rest, missing values and categories
+                        never seen in training (fastai's "#na#" does the same)
 
-Every column makes at most MAX_CATEGORIES + 1 inputs, written straight into the float32 matrix.
+Every column but an embedded one makes at most MAX_CATEGORIES + 1 inputs, written straight into
+the float32 matrix; an embedded column makes no input there, and a (rows, 1) int64 array of ids
+of its own (``ids``).
 A date column is a column of pandas datetimes (Parquet timestamps) or of text whose first
 ``DATE_SAMPLE`` values all start with an ISO 8601 date (``2013-01-01``,
 ``2013-01-01T10:00:00Z``); times with a zone are taken in UTC, seconds are ignored.
@@ -26,10 +33,21 @@ import numpy as np
 from ..errors import DataError
 from ..extras import require
 
-NUMERIC, CATEGORICAL, DATE = "numeric", "categorical", "date"
+NUMERIC, CATEGORICAL, DATE, EMBEDDED = "numeric", "categorical", "date", "embedded"
 # A text column is one-hot encoded over at most this many categories, plus one input for the rest.
 MAX_CATEGORIES = 100
 OTHER = "(other)"
+# An embedded column gives ids to at most this many categories (the count that merged summaries of
+# a text column keep exactly: preprocessing.TRACKED_CATEGORIES), each seen in at least
+# EMBED_MIN_ROWS training rows: a category seen once would get a vector learned from one row, and
+# it teaches id 0 ("(other)") what a rare category is like instead, the best stand-in for one never seen.
+MAX_IDS = 20_000
+EMBED_MIN_ROWS = 2
+# --embed auto embeds the text columns with more distinct values in the training rows than this:
+# those one-hot encoding would cap.
+EMBED_ABOVE = MAX_CATEGORIES
+# The most numbers an embedded category becomes (embedding_size).
+MAX_EMBEDDING_SIZE = 50
 # The parts of a date (and of a date-time); cyclic parts with their period become sin and cos.
 DAY_PARTS, TIME_PARTS = ("year", "month", "day", "weekday"), ("hour", "minute")
 CYCLES = {"month": 12, "weekday": 7, "hour": 24}
@@ -205,10 +223,25 @@ def index_reasons(names, parts):
     return {name: reason for name, reason in reasons.items() if reason}
 
 
+def embedding_size(ids):
+    """How many numbers an embedded column's ``ids`` become: fastai's rule of thumb,
+    ``round(1.6 * ids ** 0.56)``, at most ``MAX_EMBEDDING_SIZE`` (fastai's is 600): 3 for 3 ids, 22
+    for 106, 50 from 459 on. The cap keeps an embedding narrower than the first hidden layer
+    (128 by default) that reads it, and its matrix, which every Adam step updates whole, small."""
+    return max(1, min(MAX_EMBEDDING_SIZE, round(1.6 * ids ** 0.56)))
+
+
+def id_count(column):
+    """How many ids an embedded column has: one per category it keeps, and id 0 for the rest."""
+    return len(column["categories"]) + 1
+
+
 def width(column):
-    """How many inputs a column makes."""
+    """How many inputs a column makes in the float32 matrix (an embedded column: none)."""
     if column["kind"] == NUMERIC:
         return 1
+    if column["kind"] == EMBEDDED:
+        return 0
     if column["kind"] == DATE:
         return len(date_features(column["parts"]))
     return len(column["categories"]) + bool(column.get("other"))
@@ -220,6 +253,8 @@ def feature_names(column):
         return [name]
     if column["kind"] == DATE:
         return [f"{name}.{feature}" for feature in date_features(column["parts"])]
+    if column["kind"] == EMBEDDED:
+        return []
     return [f"{name}={v}" for v in column["categories"]] + [f"{name}={OTHER}"] * bool(column.get("other"))
 
 
@@ -272,6 +307,17 @@ def _date(column, series, out, where, report):
             encoded.append((parts[part] - column["mean"][part]) / column["std"][part])
     for j, values in enumerate(encoded):
         out[:, j] = np.nan_to_num(values, nan=0.0)  # missing: the mean, the centre of each cycle
+
+
+def ids(column, series):
+    """The ids of an embedded ``column`` (a preprocessing config) for ``series``: a (rows, 1) int64
+    array, 1 + the position of each value among the sorted categories, 0 for a value that is
+    missing or not among them."""
+    pd = _pandas()
+    text = series if pd.api.types.is_string_dtype(series) else series.astype(str)
+    codes = pd.Index(column["categories"], dtype=object).get_indexer(text.to_numpy(dtype=object)) + 1
+    codes[series.isna().to_numpy()] = 0
+    return codes.astype(np.int64).reshape(-1, 1)
 
 
 ENCODERS = {NUMERIC: _numeric, CATEGORICAL: _one_hot, DATE: _date}

@@ -27,11 +27,12 @@ from ..errors import ConfigurationError, DataError, ModelFileError
 from ..extras import require
 from ..io import schema
 from ..model import Sequential
+from ..network import Network
 from ..version import __version__
 from . import networks
 from .files import MISSING_MARKERS, ParquetTable, printable
-from .columns import index_columns, missing_marked
-from .preprocessing import TablePreprocessor, TargetEncoder
+from .columns import EMBEDDED, index_columns, missing_marked
+from .preprocessing import TablePreprocessor, TargetEncoder, embedding_request
 from .stream import StreamedTable
 
 TASKS = ("auto", "classification", "regression")
@@ -69,7 +70,7 @@ class TableModel:
         self.model, self.features, self.target, self.dropped = model, features, target, list(dropped)
 
     @classmethod
-    def fit(cls, data, target, *, drop=(), keep=(), na_values=(), task="auto", layers=(128, 64), activation="relu",
+    def fit(cls, data, target, *, drop=(), keep=(), embed=(), na_values=(), task="auto", layers=(128, 64), activation="relu",
             optimizer="adam", learning_rate="auto", batch_size="auto", epochs=500, dropout="auto", l1=0.0,
             l2="auto", early_stopping=20, validation_split=0.2, refit="auto", seed=0, class_weight=None, source="the table",
             comm=None, progress=None, log=None, options=None):
@@ -78,7 +79,9 @@ class TableModel:
         (``files.open_parquet(path)``) that is streamed: read a chunk at a time, never whole
         (``stream.py``). Columns that look like an index or an identifier are left out unless in
         ``keep``; text in ``files.MISSING_MARKERS`` and ``na_values`` is a missing value (for a
-        ParquetTable, those it was opened with). The settings are ``glassnet train``'s
+        ParquetTable, those it was opened with). ``embed`` names text columns to embed (each an
+        int64 input of ids through an ``Embedding``: the network is then a graph ``gn.Model``), or
+        holds "auto": those of more than ``columns.EMBED_ABOVE`` categories. The settings are ``glassnet train``'s
         options (``docs/cli.md``): ``batch_size=None`` is the whole data set; ``"auto"`` (batch size,
         learning rate, dropout, L2) is ``default_settings`` of the training rows; ``refit="auto"``
         refits below ``REFIT_ROWS`` training rows;
@@ -97,22 +100,22 @@ class TableModel:
                     "optimizer": optimizer, "learning_rate": learning_rate, "batch_size": batch_size,
                     "epochs": epochs, "dropout": dropout, "l1": l1, "l2": l2, "early_stopping": early_stopping,
                     "validation_split": validation_split, "refit": refit, "seed": seed,
-                    "class_weight": class_weight, "min_delta": "auto"}
+                    "class_weight": class_weight, "min_delta": "auto", "embed": _embed_setting(embed)}
         if task not in TASKS:
             raise ConfigurationError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         if not 0 <= validation_split < 1:
             raise ConfigurationError(f"validation_split must be in [0, 1), got {validation_split}")
-        drop, keep = list(drop), list(keep)
-        _check_columns(data.columns, source, target, drop, keep)
+        drop, keep, embed = list(drop), list(keep), settings["embed"]
+        _check_columns(data.columns, source, target, drop, keep, embedding_request(embed)[0])
         task = None if task == "auto" else task
         if isinstance(data, ParquetTable):
             if na_values:
                 raise ConfigurationError("a ParquetTable reads the missing-value markers it was opened with: "
                                          "pass na_values to files.open_parquet")
-            data = _streamed_rows(data, target, drop, keep, task, validation_split, seed, source, comm, log)
+            data = _streamed_rows(data, target, drop, keep, embed, task, validation_split, seed, source, comm, log)
         else:
-            data = _frame_rows(data, target, drop, keep, [*MISSING_MARKERS, *na_values], task, validation_split,
-                               seed, source, comm)
+            data = _frame_rows(data, target, drop, keep, embed, [*MISSING_MARKERS, *na_values], task,
+                               validation_split, seed, source, comm)
         encoder, n_train, n_val = data.encoder, data.n_train, data.n_val
         table = cls(None, data.features, encoder, drop)
         settings.update({k: v for k, v in default_settings(n_train).items() if settings[k] == "auto"})
@@ -121,11 +124,11 @@ class TableModel:
         preprocessed = time.perf_counter() - started
         outputs = encoder.n_classes if encoder.task == "classification" else 1
 
-        def network(n_inputs):
+        def network(features):
             return networks.compiled_network(
-                n_inputs, settings["layers"], networks.output_head(encoder.task, outputs), activation=activation,
+                None, settings["layers"], networks.output_head(encoder.task, outputs), activation=activation,
                 optimizer=optimizer, learning_rate=learning_rate, dropout=dropout, l1=l1, l2=l2, seed=seed,
-                metrics=METRICS[encoder.task])
+                metrics=METRICS[encoder.task], inputs=features.network_inputs())
 
         def train(model, x, y, epochs, stage, validation=None, stopper=None):
             """Train ``model``; its target scale folded into its last layer afterwards."""
@@ -137,7 +140,7 @@ class TableModel:
             return history
 
         units = [_InTargetUnits(encoder.std)] if encoder.task == "regression" else []
-        table.model = network(len(table.features.feature_names))
+        table.model = network(table.features)
         log(f"preprocessed in {preprocessed:.1f}s")
         log(_intro(source, data.rows, data.no_target, table, n_train, n_val, settings))
         if units:
@@ -162,7 +165,7 @@ class TableModel:
             refitted = {"rows": data.rows, "epochs": len(history.epoch) if best_epoch is None else best_epoch}
             log(f"refitting on all {data.rows} rows for {refitted['epochs']} epochs")
             table.features, everything = data.everything()
-            table.model = network(len(table.features.feature_names))
+            table.model = network(table.features)
             train(table.model, *everything, refitted["epochs"], "refit")
             table.model.history = history  # the curves that chose the epochs, with validation
 
@@ -175,13 +178,14 @@ class TableModel:
     @classmethod
     def load(cls, path):
         """The table model in the file ``path`` (made by ``glassnet train`` or ``fit``): the
-        network, and its preprocessing checked against it (``from_model``: one network input per
-        feature, one output per class or one for a value); anything wrong raises ``ModelFileError``."""
-        return cls.from_model(Sequential.load(path), path)
+        network (a ``Sequential``, or a graph ``Model`` for embedded columns), and its preprocessing
+        checked against it (``from_model``: the network's inputs those the preprocessing makes, one
+        output per class or one for a value); anything wrong raises ``ModelFileError``."""
+        return cls.from_model(Network.load(path), path)
 
     @staticmethod
     def is_table(model):
-        """Whether ``model`` (a loaded ``Sequential``) claims a table preprocessing."""
+        """Whether ``model`` (a loaded ``Sequential`` or ``Model``) claims a table preprocessing."""
         return isinstance(model.preprocessing, dict) and {"features", "target"} <= set(model.preprocessing)
 
     @classmethod
@@ -198,7 +202,8 @@ class TableModel:
                         [schema.string("preprocessing.dropped", name)
                          for name in schema.listing("preprocessing.dropped", config.get("dropped", []))])
             outputs = table.target.n_classes if table.target.task == "classification" else 1
-            shapes = ((len(table.features.feature_names),), (networks.output_head(table.target.task, outputs)[0],))
+            _check_network_inputs(model, table.features)
+            shapes = (_input_shapes(table.features), (networks.output_head(table.target.task, outputs)[0],))
             if (model.input_shape, model.output_shape) != shapes:
                 raise ModelFileError(f"the network takes {model.input_shape} and gives {model.output_shape}, but "
                                      f"the preprocessing makes {shapes[0]} and needs {shapes[1]}")
@@ -352,13 +357,13 @@ class _Rows:
     streamed: bool
 
 
-def _frame_rows(frame, target, drop, keep, markers, task, fraction, seed, source, comm):
+def _frame_rows(frame, target, drop, keep, embed, markers, task, fraction, seed, source, comm):
     """The ``_Rows`` of a DataFrame (this process's part of the rows with ``comm``): a shuffled,
     stratified holdout (``_split``), the preprocessing learned from the training rows."""
     frame = frame.copy(deep=False)
     frame[target] = missing_marked(frame[target], markers)
     indexes = {name: reason for name, reason in index_columns(frame.drop(columns=[target, *drop]), comm).items()
-               if name not in keep}
+               if name not in keep and name not in embed}
     frame, rows, no_target = _rows_with_target(frame, target, source, comm)
     encoder = TargetEncoder.fit(frame[target], task, comm)
     features = frame.drop(columns=[target, *drop])
@@ -366,7 +371,7 @@ def _frame_rows(frame, target, drop, keep, markers, task, fraction, seed, source
         raise DataError(f"{source} has no columns left to learn from after the target and --drop")
     y = encoder.encode(frame[target])
     train_rows, val_rows = _split(y, encoder, fraction, seed)
-    columns = dict(comm=comm, markers=markers, left_out=indexes, keep=keep)
+    columns = dict(comm=comm, markers=markers, left_out=indexes, keep=keep, embed=embed)
     preprocessor = _usable(TablePreprocessor.fit(features.iloc[train_rows], **columns), source)
     validation = None
     if val_rows is not None:
@@ -381,7 +386,7 @@ def _frame_rows(frame, target, drop, keep, markers, task, fraction, seed, source
                  (preprocessor.transform(features.iloc[train_rows])[0], y[train_rows]), validation, everything, False)
 
 
-def _streamed_rows(table, target, drop, keep, task, fraction, seed, source, comm, log):
+def _streamed_rows(table, target, drop, keep, embed, task, fraction, seed, source, comm, log):
     """The ``_Rows`` of a ``ParquetTable`` read a chunk at a time (``stream.StreamedTable``): the
     training rows a ``Dataset``, the validation rows in memory; a refit streams every row through
     the same preprocessing."""
@@ -391,7 +396,7 @@ def _streamed_rows(table, target, drop, keep, task, fraction, seed, source, comm
     if not fraction:
         raise ConfigurationError("a streamed table is scored on rows held out from it: validation_split must be "
                                  "above 0")
-    streamed = StreamedTable.learn(table, target, drop=drop, keep=keep, task=task, validation_split=fraction,
+    streamed = StreamedTable.learn(table, target, drop=drop, keep=keep, embed=embed, task=task, validation_split=fraction,
                                    seed=seed, log=log)
     counts = streamed.counts
     _usable(streamed.features, source)
@@ -411,13 +416,56 @@ def _usable(preprocessor, source):
     return preprocessor
 
 
-def _check_columns(columns, source, target, dropped, kept):
-    """Refuse a target, --drop or --keep column that is not among ``columns``."""
-    for name, what in [(target, "target")] + [(d, "--drop") for d in dropped] + [(k, "--keep") for k in kept]:
+def _check_columns(columns, source, target, dropped, kept, embedded=()):
+    """Refuse a target, --drop, --keep or --embed column that is not among ``columns``, and an
+    embedded column that is the target or dropped."""
+    for name, what in [(target, "target")] + [(d, "--drop") for d in dropped] + [(k, "--keep") for k in kept] + [
+            (e, "--embed") for e in embedded]:
         if name not in columns:
             raise DataError(f"{what} column {name!r} is not in {source}; its columns are: {', '.join(map(str, columns))}")
     if target in dropped:
         raise ConfigurationError(f"the target {target!r} cannot also be dropped")
+    for name in embedded:
+        if name == target or name in dropped:
+            raise ConfigurationError(f"--embed column {name!r} is {'the target' if name == target else 'dropped'}; "
+                                     "only a feature column can be embedded")
+
+
+def _embed_setting(embed):
+    """``embed`` as the settings record it: the names, then "auto" if asked."""
+    names, auto = embedding_request(embed)
+    return names + ["auto"] * auto
+
+
+def _input_shapes(features):
+    """The input shape of a network for ``features``: one shape, or a list of them with embedded columns."""
+    shapes = [shape for _, shape, _ in features.network_inputs()]
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+def _check_network_inputs(model, features):
+    """Refuse a network whose inputs are not those ``features`` makes: a graph model for embedded
+    columns, with their names, each embedded column's ids read by an Embedding of as many ids as
+    the column has (and a Sequential otherwise)."""
+    expected = features.network_inputs()
+    if not features.embedded:
+        if not isinstance(model, Sequential):
+            raise ModelFileError(f"the network is a graph model with inputs {model.input_names}, but the "
+                                 "preprocessing has no embedded column: it makes one matrix for a Sequential")
+        return
+    names = [name for name, _, _ in expected]
+    if isinstance(model, Sequential) or list(model.input_names) != names:
+        got = "a Sequential of one input" if isinstance(model, Sequential) else f"inputs {model.input_names}"
+        raise ModelFileError(f"the preprocessing embeds {', '.join(repr(c['name']) for c in features.embedded)} "
+                             f"and makes the inputs {names}, but the network has {got}")
+    embeddings = networks.embeddings(model)
+    for name, _, ids in expected:
+        layer = embeddings.get(name)
+        if (layer.input_dim if layer is not None else None) != ids:
+            read = "is not read by one Embedding" if layer is None else \
+                f"is read by an Embedding of input_dim {layer.input_dim}"
+            want = "numbers" if ids is None else f"{ids} ids (its {ids - 1} categories and id 0 for the rest)"
+            raise ModelFileError(f"the network's input {name!r} {read}, but the preprocessing gives it {want}")
 
 
 def _rows_with_target(frame, target, source, comm):
@@ -487,20 +535,26 @@ def _intro(source, rows, left_out, table, n_train, n_val, settings):
     kinds = [c["kind"] for c in preprocessor.columns]
     dates = kinds.count("date")
     dates = f", {dates} date column{'s' * (dates != 1)} split into parts" if dates else ""
+    embedded = kinds.count(EMBEDDED)
+    ids = f", {embedded} embedded as ids" if embedded else ""
     if target.task == "classification":
         shown = ", ".join(map(printable, target.classes[:10])) + (", ..." if target.n_classes > 10 else "")
         task = f"classification, {target.n_classes} classes: {shown}"
     else:
         task = f"regression (mean {target.mean:.4g}, std {target.std:.4g})"
-    sizes = [str(len(preprocessor.feature_names))] + [
-        f"{layer.units} {layer.activation.name if layer.activation else 'linear'}"
-        for layer in model.layers if hasattr(layer, "units")]
+    embeddings = networks.embeddings(model)
+    width = " + ".join([str(len(preprocessor.feature_names))] * bool(preprocessor.feature_names) + [
+        f"{printable(c['name'])} {embeddings[c['name']].output_dim}" for c in preprocessor.embedded])
+    sizes = [width] + [f"{layer.units} {layer.activation.name if layer.activation else 'linear'}"
+                       for layer in model.layers if hasattr(layer, "units")]
     lines = [f"data: {printable(source)}, {rows} rows, target {target.name!r}",
              f"task: {task} ({target.reason})",
              f"inputs: {kinds.count('numeric')} numeric columns standardized, "
-             f"{kinds.count('categorical')} categorical one-hot encoded{dates} -> {len(preprocessor.feature_names)} inputs",
+             f"{kinds.count('categorical')} categorical one-hot encoded{dates}{ids} -> "
+             f"{len(preprocessor.feature_names)} inputs" + (f" and {embedded} of ids" if embedded else ""),
              "read as missing: empty cells and " + ", ".join(repr(printable(m)) for m in preprocessor.markers if m)]
-    missing = {c["name"]: c["missing"] for c in preprocessor.columns if c["missing"]}
+    missing = {c["name"]: f"{c['missing']}" + " (id 0)" * (c["kind"] == EMBEDDED)
+               for c in preprocessor.columns if c["missing"]}
     if missing:
         lines.append("missing values imputed (training rows): "
                      + ", ".join(f"{printable(k)} {v}" for k, v in missing.items()))

@@ -5,13 +5,25 @@ folding a regression target's scale into the last layer.
 
     model = compiled_network(n_features=30, hidden=[64, 32], head=output_head("classification", 2),
                              optimizer="adam", learning_rate=1e-3, dropout=0.2, l2=1e-4, seed=0)
+
+A table with embedded columns (``--embed``) gets a graph model (``gn.Model``) instead: the matrix of
+numbers and one-hot inputs, and one int64 input of ids per embedded column, each through
+``Embedding(ids, columns.embedding_size(ids)) -> Flatten``, concatenated before the same hidden
+layers (``inputs=`` ``TablePreprocessor.network_inputs()``):
+
+    features (n) ---------------------------------.
+    tailnum (1 id) -> Embedding(3951, 50) -> Flatten -> Concatenate -> Dense(128) -> ... -> output
+    dest (1 id) ----> Embedding(106, 22) --> Flatten -'
 """
 import numpy as np
 
 from .. import checks, layers, optimizers, regularizers
 from ..errors import ConfigurationError, lookup
 from ..extras import require
+from ..functional import Model
+from ..graph import Input
 from ..model import Sequential
+from .columns import embedding_size
 
 
 def hidden_sizes(hidden, name="hidden layer sizes"):
@@ -20,17 +32,49 @@ def hidden_sizes(hidden, name="hidden layer sizes"):
 
 
 def dense_network(n_features, hidden, outputs, activation="relu", output_activation=None, dropout=0.0,
-                  l1=0.0, l2=0.0, seed=None, dtype="float32"):
+                  l1=0.0, l2=0.0, seed=None, dtype="float32", inputs=None):
     """``Input -> [Dense(h, activation) -> Dropout(dropout)] per hidden size -> Dense(outputs)``,
-    with L1/L2 on every weight matrix when ``l1``/``l2`` > 0 (built, not compiled)."""
+    with L1/L2 on every weight matrix when ``l1``/``l2`` > 0 (built, not compiled). ``inputs``
+    (``[(name, shape, ids or None), ...]``, ``TablePreprocessor.network_inputs``) with an input
+    of ids makes the graph model of the module docstring instead (``n_features`` unused)."""
     regularizer = regularizers.L1L2(l1, l2) if l1 or l2 else None
-    stack = [layers.Input((n_features,))]
+    stack = []
     for size in hidden_sizes(hidden):
         stack.append(layers.Dense(size, activation=activation, kernel_regularizer=regularizer))
         if dropout:
             stack.append(layers.Dropout(dropout))
     stack.append(layers.Dense(outputs, activation=output_activation, kernel_regularizer=regularizer))
-    return Sequential(stack, seed=seed, dtype=dtype)
+    if inputs is None or all(ids is None for _, _, ids in inputs):
+        width = n_features if inputs is None else inputs[0][1][0]
+        return Sequential([layers.Input((width,))] + stack, seed=seed, dtype=dtype)
+    tensors, parts = [], []
+    for name, shape, ids in inputs:
+        tensors.append(Input(shape, dtype=None if ids is None else "int64", name=name))
+        parts.append(tensors[-1] if ids is None else layers.Flatten()(
+            layers.Embedding(ids, embedding_size(ids), embeddings_regularizer=regularizer)(tensors[-1])))
+    x = layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
+    for layer in stack:
+        x = layer(x)
+    return Model(tensors, x, seed=seed, dtype=dtype)
+
+
+def embeddings(model):
+    """``{input name: the Embedding layer that reads it}`` of a graph ``model`` (found in its
+    wiring as its JSON states it, which is what a model file holds), ``{}`` for a Sequential; an
+    input that anything but one Embedding reads maps to None."""
+    if isinstance(model, Sequential):
+        return {}
+    config = model.get_config()
+    readers = {}
+    for node in config["nodes"]:
+        for kind, i in node["inputs"]:
+            if kind == "input":
+                readers.setdefault(config["inputs"][i]["name"], set()).add(node["layer"])
+    found = {}
+    for name, indexes in readers.items():
+        layer = model.layers[indexes.pop()] if len(indexes) == 1 else None
+        found[name] = layer if isinstance(layer, layers.Embedding) else None
+    return found
 
 
 def classification_head(n_classes):
@@ -50,15 +94,16 @@ def output_head(task, outputs):
 
 
 def compiled_network(n_features, hidden, head, activation="relu", optimizer="adam", learning_rate=1e-3,
-                     dropout=0.0, l1=0.0, l2=0.0, seed=None, metrics=None):
+                     dropout=0.0, l1=0.0, l2=0.0, seed=None, metrics=None, inputs=None):
     """``dense_network`` ending in ``head`` = ``(units, output activation, loss)``, compiled with
-    the optimizer named ``optimizer`` (``optimizers.OPTIMIZERS``) at ``learning_rate``."""
+    the optimizer named ``optimizer`` (``optimizers.OPTIMIZERS``) at ``learning_rate``; ``inputs``
+    as ``dense_network`` takes them (a graph model for embedded columns)."""
     if not isinstance(activation, str):
         raise ConfigurationError(f"activation must be a name such as 'relu', got {activation!r}")
     checks.number("learning_rate", learning_rate, low=0, low_open=True)
     units, output_activation, loss = head
     model = dense_network(n_features, hidden, units, activation=activation, output_activation=output_activation,
-                          dropout=dropout, l1=l1, l2=l2, seed=seed)
+                          dropout=dropout, l1=l1, l2=l2, seed=seed, inputs=inputs)
     model.compile(optimizer=lookup(optimizers.OPTIMIZERS, optimizer, "optimizer")(learning_rate=learning_rate),
                   loss=loss, metrics=metrics)
     return model

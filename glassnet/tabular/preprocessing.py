@@ -5,6 +5,9 @@ becomes inputs: ``columns.py``), learning what it needs from the training rows: 
 standard deviations, the categories kept (at most ``columns.MAX_CATEGORIES``, the most frequent,
 the rest one input "(other)"), which columns to leave out (an identifier: text with distinct
 values for more than half of its rows; an index, ``columns.index_columns``; ``keep`` overrides).
+Text columns named in ``embed`` (or, with "auto", those of more than ``columns.EMBED_ABOVE``
+distinct values) are embedded instead: each becomes a column of integer ids, a network input of
+its own (``network_inputs``), and ``transform`` gives a list of arrays: the matrix, then the ids.
 
 ``TargetEncoder`` turns the target column into what the loss needs: class indices for
 classification (the labels stay the user's own values: strings, integers, booleans) and
@@ -24,12 +27,12 @@ import numbers
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigurationError, DataError
 from ..extras import require
 from ..io import schema
-from .columns import (CATEGORICAL, CYCLES, DATE, DAY_PARTS, MAX_CATEGORIES, NUMERIC, OTHER, TIME_PARTS, cell,
-                      date_features, date_parts, dates, encode, feature_names, is_dates, is_numeric, marked_missing,
-                      missing_marked, width)
+from .columns import (CATEGORICAL, CYCLES, DATE, DAY_PARTS, EMBED_ABOVE, EMBED_MIN_ROWS, EMBEDDED, MAX_CATEGORIES,
+                      MAX_IDS, NUMERIC, OTHER, TIME_PARTS, cell, date_features, date_parts, dates, embedding_size,
+                      encode, feature_names, id_count, ids, is_dates, is_numeric, marked_missing, missing_marked, width)
 from .files import MISSING_MARKERS
 
 # An integer target with at most this many distinct values (and few per row) is a class label.
@@ -39,7 +42,11 @@ MAX_CLASSES = 10_000
 # Text with more distinct values than this and than half its rows is an identifier.
 MIN_IDENTIFIER_VALUES = 20
 # Merged summaries of a text column count at most twice this many categories (``_forget_rarest``).
-TRACKED_CATEGORIES = 20_000
+TRACKED_CATEGORIES = MAX_IDS
+# The word of ``embed`` that embeds every text column of more than EMBED_ABOVE distinct values.
+AUTO = "auto"
+# The name of the network input that takes the float32 matrix when a table has embedded columns.
+FEATURES_INPUT = "features"
 
 
 def _pandas():
@@ -80,15 +87,16 @@ def _finite(series, what):
                         "empty the cell to make it a missing value")
 
 
-def _column_summary(series, where):
+def _column_summary(series, where, text=False):
     """What a column's preprocessing is learned from: its kind, missing values, and the moments
     of its numbers, the count of each category (most frequent first), or the moments of its date
-    parts and whether any has a time of day."""
+    parts and whether any has a time of day. With ``text`` (a column to embed), text that looks
+    like dates is counted as categories."""
     missing = int(series.isna().sum())
     if is_numeric(series):
         _finite(series, f"column {series.name!r} of {where}")
         return {"kind": NUMERIC, "missing": missing, "moments": _moments(series.dropna().astype(float))}
-    if is_dates(series):
+    if is_dates(series) and not (text and not _pandas().api.types.is_datetime64_any_dtype(series)):
         parts = date_parts(dates(series, str(series.name), where))
         moments = {part: _moments(values[~np.isnan(values)]) for part, values in parts.items() if part not in CYCLES}
         timed = bool(np.nansum(parts["hour"]) + np.nansum(parts["minute"]) > 0)
@@ -144,11 +152,17 @@ def _std(var):
     return std if std > 0 and math.isfinite(std) else 1.0
 
 
-def _column(name, summary):
-    """A column's preprocessing (JSON) from its summary."""
+def _column(name, summary, embedded=False):
+    """A column's preprocessing (JSON) from its summary; ``embedded``: as ids (a text column)."""
     kind, missing = summary["kind"], summary["missing"]
     if not _count(summary):
         raise DataError(f"column {name!r} has no values at all; drop it (--drop {name})")
+    if embedded:
+        counts = summary["counts"]
+        ranked = sorted(counts, key=lambda category: (-counts[category], category))[:MAX_IDS]
+        kept = [category for category in ranked if counts[category] >= EMBED_MIN_ROWS]
+        return {"name": name, "kind": EMBEDDED, "categories": sorted(kept), "missing": missing,
+                "other": _distinct(summary) - len(kept)}
     if kind == NUMERIC:
         _, mean, var = summary["moments"]
         return {"name": name, "kind": NUMERIC, "mean": mean, "std": _std(var), "missing": missing}
@@ -164,11 +178,16 @@ def _column(name, summary):
             "missing": missing, "other": len(counts) - len(kept) + summary.get("untracked", 0)}
 
 
+def _distinct(summary):
+    """How many distinct values a categorical summary counted (about, when some are untracked)."""
+    return len(summary["counts"]) + summary.get("untracked", 0)
+
+
 def _identifier(summary):
     """Why a column looks like an identifier (text, distinct in most rows), or None."""
     if summary["kind"] != CATEGORICAL:
         return None
-    distinct, values = len(summary["counts"]) + summary.get("untracked", 0), _count(summary)
+    distinct, values = _distinct(summary), _count(summary)
     if distinct > max(MIN_IDENTIFIER_VALUES, values / 2):
         about = "about " if summary.get("untracked") else ""
         return f"{about}{distinct} distinct values in {values} rows, like an identifier"
@@ -189,15 +208,43 @@ def _label(value):
     return str(value)
 
 
+def embedding_request(embed):
+    """``(names, auto)`` of ``embed``: the columns named (a list, or comma-separated text) and
+    whether "auto" is among them."""
+    if isinstance(embed, str):
+        embed = [embed]
+    names = [name for name in embed if name != AUTO]
+    for name in names:
+        if not isinstance(name, str):
+            raise ConfigurationError(f"embed names columns (text) or says 'auto', got {name!r}")
+    return names, AUTO in embed
+
+
+def _embedded(name, summary, named, auto):
+    """Why column ``name`` is embedded (in a few words), or None: it is ``named`` (``embed``), or
+    ``auto`` is asked and it is text of more than ``EMBED_ABOVE`` distinct values."""
+    if name in named:
+        if summary["kind"] != CATEGORICAL:
+            kind = "numbers" if summary["kind"] == NUMERIC else "date-times"
+            raise DataError(f"--embed column {name!r} holds {kind}; an Embedding takes categories (text): leave "
+                            f"it out of --embed (write its values as text to embed them, e.g. codes)")
+        return "--embed " + name
+    if auto and summary["kind"] == CATEGORICAL and _distinct(summary) > EMBED_ABOVE:
+        return f"--embed auto: more than {EMBED_ABOVE} categories"
+    return None
+
+
 class Report:
     """What a transform did that the user should know: imputed and unseen values per column."""
 
     def __init__(self):
         self.missing = {}   # column -> number of values imputed
         self.unseen = {}    # column -> {category: count} not seen in training
+        self.embedded = set()  # the embedded columns: a missing value is id 0, "(other)"
 
     def lines(self):
-        out = [f"{column}: {count} missing value{'s' * (count != 1)} imputed"
+        out = [f"{column}: {count} missing value{'s' * (count != 1)} "
+               + (f"given id 0 {OTHER!r}" if column in self.embedded else "imputed")
                for column, count in self.missing.items()]
         for column, categories in self.unseen.items():
             shown = ", ".join(f"{c!r} ({n})" for c, n in list(categories.items())[:5])
@@ -210,27 +257,34 @@ class TablePreprocessor:
     """Standardize numeric columns, one-hot encode categorical ones and split dates into parts
     (see the module doc); ``left_out`` says which columns were not used, and why."""
 
-    def __init__(self, columns, markers=(), left_out=None):
+    def __init__(self, columns, markers=(), left_out=None, embedded_because=None):
         self.columns = columns  # one dict per feature column, in input order
         self.markers = list(markers)  # text read as a missing value
         self.left_out = dict(left_out or {})  # column -> why it is not used
+        self.embedded_because = dict(embedded_because or {})  # column -> why embedded (not kept in the file)
 
     @classmethod
-    def fit(cls, frame, comm=None, markers=MISSING_MARKERS, left_out=None, keep=()):
+    def fit(cls, frame, comm=None, markers=MISSING_MARKERS, left_out=None, keep=(), embed=()):
         """Learn the statistics of every column of ``frame`` (the training rows only) but those in
         ``left_out`` (``{name: reason}``); with ``comm`` (a ``distributed.Communicator``), of every
         process's part of the rows. Text in ``markers`` is a missing value; a column that looks
-        like an identifier is left out unless it is in ``keep``."""
+        like an identifier is left out unless it is in ``keep``. ``embed`` names text columns to
+        embed, or holds "auto" (``embedding_request``); a column named there is used even if it
+        looks like an identifier."""
         left_out = dict(left_out or {})
+        named, _ = embedding_request(embed)
+        _check_embedded(named, frame.columns, left_out)
         names = [name for name in frame.columns if name not in left_out]
-        summaries = _combine(comm, cls.summaries(frame[names], markers), lambda parts: cls.merged(names, parts),
-                             "the column statistics")
-        return cls.from_summaries(names, summaries, markers, left_out, keep)
+        summaries = _combine(comm, cls.summaries(frame[names], markers, named),
+                             lambda parts: cls.merged(names, parts), "the column statistics")
+        return cls.from_summaries(names, summaries, markers, left_out, keep, embed)
 
     @staticmethod
-    def summaries(frame, markers=MISSING_MARKERS):
-        """What the preprocessing of each column of ``frame`` is learned from (``_column_summary``)."""
-        return [_column_summary(missing_marked(frame[name], markers), "the table") for name in frame.columns]
+    def summaries(frame, markers=MISSING_MARKERS, text=()):
+        """What the preprocessing of each column of ``frame`` is learned from (``_column_summary``);
+        the columns in ``text`` (to embed) as text even where it looks like dates."""
+        return [_column_summary(missing_marked(frame[name], markers), "the table", name in text)
+                for name in frame.columns]
 
     @staticmethod
     def merged(names, parts):
@@ -238,17 +292,20 @@ class TablePreprocessor:
         return [_merge_column(name, column) for name, column in zip(names, zip(*parts))]
 
     @classmethod
-    def from_summaries(cls, names, summaries, markers=MISSING_MARKERS, left_out=None, keep=()):
+    def from_summaries(cls, names, summaries, markers=MISSING_MARKERS, left_out=None, keep=(), embed=()):
         """The preprocessor of the columns ``names`` learned from their ``summaries`` (see ``fit``)."""
         left_out = dict(left_out or {})
-        columns = []
+        named, auto = embedding_request(embed)
+        _check_embedded(named, names, left_out)
+        columns, because = [], {}
         for name, summary in zip(names, summaries):
-            reason = None if name in keep else _identifier(summary)
+            reason = None if name in keep or name in named else _identifier(summary)
             if reason:
                 left_out[name] = reason
             elif name not in left_out:
-                columns.append(_column(name, summary))
-        return cls(columns, markers, left_out)
+                because[name] = _embedded(name, summary, named, auto) if _count(summary) else None
+                columns.append(_column(name, summary, embedded=because[name] is not None))
+        return cls(columns, markers, left_out, {k: v for k, v in because.items() if v})
 
     @property
     def input_names(self):
@@ -257,31 +314,60 @@ class TablePreprocessor:
     @property
     def feature_names(self):
         """The names of the matrix columns: numeric columns as they are, ``column=category``
-        (``column=(other)``), ``column.part`` for dates."""
+        (``column=(other)``), ``column.part`` for dates (embedded columns have none)."""
         return [name for column in self.columns for name in feature_names(column)]
 
+    @property
+    def embedded(self):
+        """The configs of the embedded columns, in input order."""
+        return [column for column in self.columns if column["kind"] == EMBEDDED]
+
+    def network_inputs(self):
+        """The inputs of the network, in order, each ``(name, shape, ids)``: without embedded
+        columns the matrix alone, ``("input", (features,), None)``; with them the matrix (when
+        any column makes one) as ``"features"`` (``"features_1"``, ... should a column have that
+        name), then one ``(column name, (1,), id count)`` per embedded column."""
+        embedded = self.embedded
+        matrix = len(self.feature_names)
+        if not embedded:
+            return [("input", (matrix,), None)]
+        names = {column["name"] for column in embedded}
+        features, i = FEATURES_INPUT, 1
+        while features in names:
+            features, i = f"{FEATURES_INPUT}_{i}", i + 1
+        return [(features, (matrix,), None)] * bool(matrix) + [(c["name"], (1,), id_count(c)) for c in embedded]
+
     def transform(self, frame, where="the table"):
-        """``(inputs, report)``: the float32 matrix for ``frame``, and what was imputed or unseen."""
+        """``(inputs, report)``: the float32 matrix for ``frame`` (with embedded columns, a list of
+        the network's inputs, ``network_inputs``: the matrix if any, then each embedded column's
+        (rows, 1) int64 ids), and what was imputed or unseen."""
         absent = [name for name in self.input_names if name not in frame.columns]
         if absent:
             raise DataError(f"{where} lacks the column{'s' * (len(absent) > 1)} the model needs: "
                             f"{', '.join(absent)} (it has: {', '.join(map(str, frame.columns))})")
         report = Report()
         inputs = np.empty((len(frame), sum(map(width, self.columns))), dtype=np.float32)
+        identifiers = []
         start = 0
         for column in self.columns:
             series = marked_missing(frame[column["name"]], self.markers)
             missing = int(series.isna().sum())
             if missing:
                 report.missing[column["name"]] = missing
+            if column["kind"] == EMBEDDED:
+                report.embedded.add(column["name"])
+                identifiers.append(ids(column, series))
+                continue
             size = width(column)
             encode(column, series, inputs[:, start:start + size], where, report)
             start += size
-        return inputs, report
+        if not identifiers:
+            return inputs, report
+        return [inputs] * bool(inputs.shape[1]) + identifiers, report
 
     def choices(self):
         """The report lines of what was decided per column beyond standardizing and one-hot
-        encoding: dates split, categories capped, columns left out."""
+        encoding: dates split, categories capped or embedded, columns left out."""
         lines = []
         for column in self.columns:
             if column["kind"] == DATE:
@@ -290,6 +376,14 @@ class TablePreprocessor:
                 kept = len(column["categories"])
                 lines.append(f"{column['name']}: {kept + column['other']} categories; the {kept} most frequent "
                              f"one-hot encoded, the other {column['other']} as one input {OTHER!r}")
+            elif column["kind"] == EMBEDDED:
+                kept, count = len(column["categories"]), id_count(column)
+                because = self.embedded_because.get(column["name"])
+                lines.append(f"{column['name']}: {kept + column['other']} categories embedded"
+                             + (f" ({because})" if because else "")
+                             + f" -> Embedding({count}, {embedding_size(count)}): an id for each of the {kept} "
+                             f"seen in at least {EMBED_MIN_ROWS} training rows, id 0 {OTHER!r} for the other "
+                             f"{column['other']}, missing values and categories not seen in training")
         lines += [f"left out {name}: {reason} (--keep {name} uses it)" for name, reason in self.left_out.items()]
         return lines
 
@@ -334,11 +428,28 @@ def _checked_column(where, column):
         schema.integer(f"{where}.other", column.get("other", 0))
     elif kind == DATE:
         _checked_date(where, column)
+    elif kind == EMBEDDED:
+        schema.fields(where, column, ("name", "kind", "categories", "missing", "other"))
+        categories = [schema.string(f"{where}.categories", c)
+                      for c in schema.listing(f"{where}.categories", column["categories"])]
+        if len(set(categories)) != len(categories) or categories != sorted(categories) or len(categories) > MAX_IDS:
+            schema.refuse(f"{where}.categories", f"distinct texts in sorted order, at most {MAX_IDS}", categories)
+        schema.integer(f"{where}.other", column["other"])
     else:
-        schema.refuse(f"{where}.kind", f"{NUMERIC!r}, {CATEGORICAL!r} or {DATE!r}", kind)
+        schema.refuse(f"{where}.kind", f"{NUMERIC!r}, {CATEGORICAL!r}, {DATE!r} or {EMBEDDED!r}", kind)
     schema.string(f"{where}.name", column["name"])
     schema.integer(f"{where}.missing", column["missing"])
     return column
+
+
+def _check_embedded(named, columns, left_out):
+    """Refuse ``embed`` names that are not among ``columns`` or are left out."""
+    for name in named:
+        if name not in columns:
+            raise DataError(f"--embed column {name!r} is not in the table; its columns are: "
+                            f"{', '.join(map(str, columns))}")
+        if name in left_out:
+            raise ConfigurationError(f"--embed column {name!r} is left out ({left_out[name]}); it cannot be embedded too")
 
 
 def _checked_date(where, column):

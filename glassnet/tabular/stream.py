@@ -20,6 +20,10 @@ Whether a row is held out depends only on its row number in the table and the se
 both, ``held_out``), not on how the file is cut into row groups and chunks or on the order they
 are read in. Peak memory is the buffer, the validation set, one chunk and one row group's
 decoding: it does not grow with the rows.
+
+With embedded columns (``embed``) a chunk's inputs are a list, the float32 matrix and each
+embedded column's int64 ids (``TablePreprocessor.transform``), and every step here (the buffer,
+the batches, the validation rows) carries the list, row for row.
 """
 import queue
 import threading
@@ -30,7 +34,7 @@ import numpy as np
 from ..datasets import Dataset
 from ..errors import DataError
 from .columns import DAY_PARTS, MAX_CATEGORIES, TIME_PARTS, date_features, index_facts, index_reasons, missing_marked
-from .preprocessing import TablePreprocessor, TargetEncoder
+from .preprocessing import TablePreprocessor, TargetEncoder, embedding_request
 
 CHUNK_ROWS = 65_536
 READ_AHEAD = 2  # chunks read and preprocessed ahead of the training, by a thread
@@ -68,12 +72,18 @@ class StreamedTable:
         self.validation = None
 
     @classmethod
-    def learn(cls, table, target, *, drop=(), keep=(), task=None, validation_split=0.2, seed=0, log=None):
+    def learn(cls, table, target, *, drop=(), keep=(), embed=(), task=None, validation_split=0.2, seed=0, log=None):
         """Read ``table`` once and learn its preprocessing from the training rows (see the module
-        doc), then preprocess the validation rows; ``log(text)`` hears each pass as it ends."""
+        doc), then preprocess the validation rows; ``log(text)`` hears each pass as it ends.
+        ``embed`` as ``TablePreprocessor.fit`` takes it."""
         log = log or (lambda text: None)
         columns = [name for name in table.columns if name not in drop]
         names = [name for name in columns if name != target]
+        named, _ = embedding_request(embed)
+        for name in named:
+            if name not in names:
+                raise DataError(f"--embed column {name!r} is not among the feature columns of {table.path}: "
+                                f"{', '.join(map(str, names))}")
         fraction = _fraction(table, names, validation_split)
         if fraction < validation_split:
             log(f"holding out {fraction:.2%} of the rows to validate on, not {validation_split:.0%}: at most "
@@ -87,7 +97,7 @@ class StreamedTable:
             counts["rows"] += len(chunk)
             counts["train"] += int(train.sum())
             counts["validation"] += int(has_target.sum() - train.sum())
-            part = TablePreprocessor.summaries(chunk[names][train], table.markers)
+            part = TablePreprocessor.summaries(chunk[names][train], table.markers, named)
             summaries = part if summaries is None else TablePreprocessor.merged(names, [summaries, part])
             part = TargetEncoder.summary(y[has_target])  # as in memory: the classes of every row
             target_summary = part if target_summary is None else TargetEncoder.merged([target_summary, part])
@@ -95,8 +105,9 @@ class StreamedTable:
         if counts["train"] < 1:
             raise DataError(f"{table.path} has no training rows with a value of {target!r} "
                             f"({counts['rows']} rows, {counts['validation']} held out)")
-        left_out = {name: reason for name, reason in index_reasons(names, facts).items() if name not in keep}
-        features = TablePreprocessor.from_summaries(names, summaries, table.markers, left_out, keep)
+        left_out = {name: reason for name, reason in index_reasons(names, facts).items()
+                    if name not in keep and name not in named}
+        features = TablePreprocessor.from_summaries(names, summaries, table.markers, left_out, keep, embed)
         encoder = TargetEncoder.from_summary(target, target_summary, task)
         streamed = cls(table, target, features, encoder, columns, fraction, seed, counts)
         log(f"learned the preprocessing from {counts['train']} training rows in {len(facts)} chunks")
@@ -109,7 +120,8 @@ class StreamedTable:
         return TableRows(self, everything)
 
     def encoded(self, chunk, rows):
-        """``(inputs, targets)`` of the chunk's rows selected by the mask ``rows``."""
+        """``(inputs, targets)`` of the chunk's rows selected by the mask ``rows`` (the inputs a
+        list with embedded columns, as ``TablePreprocessor.transform`` gives them)."""
         inputs, _ = self.features.transform(chunk[rows], str(self.table.path))
         return inputs, self.encoder.encode(missing_marked(chunk[self.target][rows], self.table.markers))
 
@@ -131,7 +143,22 @@ class StreamedTable:
                 inputs, targets = self.encoded(chunk, rows)
                 x.append(inputs)
                 y.append(targets)
-        return np.concatenate(x), np.concatenate(y)
+        return _concatenated(x), np.concatenate(y)
+
+
+def _arrays(x):
+    """The inputs ``x`` (an array, or a list of them for a network of several inputs) as a list."""
+    return x if isinstance(x, list) else [x]
+
+
+def _like(x, arrays):
+    """``arrays`` (a list) as the inputs ``x`` are held: the one array, or the list."""
+    return arrays if isinstance(x, list) else arrays[0]
+
+
+def _concatenated(parts):
+    """The inputs of several chunks (arrays, or lists of arrays) one after another."""
+    return _like(parts[0], [np.concatenate(column) for column in zip(*map(_arrays, parts))])
 
 
 def _every_chunk(table, columns, doing, log):
@@ -173,8 +200,9 @@ class TableRows(Dataset):
     def batches(self, batch_size, rng=None):
         if rng is None:
             return _in_order(_read_ahead(self._encoded_chunks(range(len(self.streamed.table.pieces)))), batch_size)
-        width = len(self.streamed.features.feature_names)
-        buffer = ShuffleBuffer(max(BUFFER_BYTES // (4 * width), batch_size), width, batch_size, rng)
+        features = self.streamed.features
+        row_bytes = 4 * len(features.feature_names) + 8 * len(features.embedded)  # float32 inputs, int64 ids
+        buffer = ShuffleBuffer(max(BUFFER_BYTES // row_bytes, batch_size), None, batch_size, rng)
         return buffer.shuffled(_read_ahead(self._encoded_chunks(rng.permutation(len(self.streamed.table.pieces)))))
 
     def _encoded_chunks(self, pieces):
@@ -224,15 +252,17 @@ def _read_ahead(chunks, depth=READ_AHEAD):
 
 
 def _in_order(chunks, batch_size):
-    """Batches of ``batch_size`` rows of ``(inputs, targets)`` chunks, in order."""
+    """Batches of ``batch_size`` rows of ``(inputs, targets)`` chunks, in order (inputs an array or
+    a list of arrays)."""
     left = None
     for x, y in chunks:
         if left is not None:
-            x, y = np.concatenate([left[0], x]), np.concatenate([left[1], y])
-        full = len(x) - len(x) % batch_size
+            x, y = _concatenated([left[0], x]), np.concatenate([left[1], y])
+        rows = len(y)
+        full = rows - rows % batch_size
         for start in range(0, full, batch_size):
-            yield x[start:start + batch_size], y[start:start + batch_size]
-        left = (x[full:], y[full:]) if full < len(x) else None
+            yield _like(x, [a[start:start + batch_size] for a in _arrays(x)]), y[start:start + batch_size]
+        left = (_like(x, [a[full:] for a in _arrays(x)]), y[full:]) if full < rows else None
     if left is not None:
         yield left
 
@@ -241,21 +271,26 @@ class ShuffleBuffer:
     """Rows in, batches out in a random order (``shuffled``): rows are kept until ``capacity`` are
     held, then each batch of ``batch_size`` rows is drawn at random from them and the rows at the
     end of the buffer take their places before more come in; the last rows leave shuffled. A
-    batch is a view of arrays that the next batch reuses."""
+    batch is a view of arrays that the next batch reuses. The inputs are an array, or a list of
+    arrays (a network of several inputs), whose rows move together; ``width`` is unused (the
+    arrays' shapes come with the first chunk)."""
 
     def __init__(self, capacity, width, batch_size, rng):
         self.capacity, self.width, self.batch_size, self.rng = capacity, width, batch_size, rng
         self.held = 0
-        self.x = None  # allocated at the first chunk, in its dtypes
+        self.xs = self.x = None  # allocated at the first chunk, in its dtypes: each input's buffer, the first's
+        self.several = False  # whether the inputs are a list
 
     def shuffled(self, chunks):
         """The batches of the rows of ``(inputs, targets)`` chunks, in a random order."""
         for x, y in chunks:
-            if self.x is None:
-                self._allocate(x, y)
-            self.x[self.held:self.held + len(x)] = x
+            if self.xs is None:
+                self.several = isinstance(x, list)
+                self._allocate(_arrays(x), y)
+            for buffer, array in zip(self.xs, _arrays(x)):
+                buffer[self.held:self.held + len(y)] = array
             self.y[self.held:self.held + len(y)] = y
-            self.held += len(x)
+            self.held += len(y)
             while self.held >= max(self.capacity, self.batch_size):
                 yield self._take(self._drawn())
         while self.held:
@@ -265,24 +300,26 @@ class ShuffleBuffer:
         """The positions of a batch drawn at random among the rows held (sorted: gathered faster)."""
         return np.sort(self.rng.choice(self.held, min(self.batch_size, self.held), replace=False))
 
-    def _allocate(self, x, y):
+    def _allocate(self, xs, y):
         """The buffer and the batch. The buffer holds fewer than ``capacity`` rows when a chunk
         comes in, and chunks have at most ``CHUNK_ROWS`` rows: it has room for both."""
-        room = self.capacity + max(len(x), CHUNK_ROWS)
-        self.x = np.empty((room, self.width), dtype=x.dtype)
+        room = self.capacity + max(len(y), CHUNK_ROWS)
+        self.xs = [np.empty((room,) + x.shape[1:], dtype=x.dtype) for x in xs]
+        self.x = self.xs[0]
         self.y = np.empty((room,) + y.shape[1:], dtype=y.dtype)
-        self.batch = (np.empty((self.batch_size, self.width), dtype=x.dtype),
+        self.batch = ([np.empty((self.batch_size,) + x.shape[1:], dtype=x.dtype) for x in xs],
                       np.empty((self.batch_size,) + y.shape[1:], dtype=y.dtype))
 
     def _take(self, picked):
         """The rows at ``picked`` as a batch; the rows at the end of the buffer fill their places."""
         n = len(picked)
-        x = np.take(self.x, picked, axis=0, out=self.batch[0][:n])
+        xs = [np.take(buffer, picked, axis=0, out=batch[:n]) for buffer, batch in zip(self.xs, self.batch[0])]
         y = np.take(self.y, picked, axis=0, out=self.batch[1][:n])
         end = self.held - n
         holes = picked[picked < end]
         movers = np.setdiff1d(np.arange(end, self.held), picked, assume_unique=True)
-        self.x[holes] = self.x[movers]
+        for buffer in self.xs:
+            buffer[holes] = buffer[movers]
         self.y[holes] = self.y[movers]
         self.held = end
-        return x, y
+        return (xs if self.several else xs[0]), y
