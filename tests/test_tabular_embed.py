@@ -292,3 +292,57 @@ def test_a_streamed_table_trains_with_an_embedding(tmp_path):
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "t.parquet", row_group_size=500)
     table, training = TableModel.fit(files.open_parquet(tmp_path / "t.parquet"), "y", embed=["shop"], **FAST)
     assert isinstance(table.model, gn.Model) and training.scores["r2"] > 0.9
+
+
+# -- ONNX -------------------------------------------------------------------------------------------
+def _onnx_feeds(frame, table):
+    """The raw columns as the exported graph takes them: numbers float64, text strings ('' missing)."""
+    feeds = {}
+    for column in table.features.columns:
+        values = frame[[column["name"]]]
+        feeds[column["name"]] = (values.to_numpy(np.float64) if column["kind"] == "numeric"
+                                 else values.astype(object).where(values.notna(), "").to_numpy(object))
+    return feeds
+
+
+@pytest.mark.parametrize("target, others", [("y", []), ("high", ["y"])])
+def test_the_onnx_export_with_ids_equals_glassnet_predict(trained, tmp_path, capsys, target, others):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    folder, path, frame = trained
+    if target == "high":  # a classification: --embed auto embeds shop (150 categories), city stays one-hot
+        frame = frame.assign(high=np.where(frame["y"] > 0, "yes", "no"))
+        frame.to_csv(tmp_path / "high.csv", index=False)
+        path = tmp_path / "high.safetensors"
+        assert main(["train", str(tmp_path / "high.csv"), "--target", "high", "--drop", "y", "--embed", "auto",
+                     "--epochs", "3", "--layers", "16", "-q", "--out", str(path)]) == 0
+    assert main(["export", str(path), str(tmp_path / "m.onnx")]) == 0
+    assert "shop string (batch, 1)" in capsys.readouterr().out
+    new = frame.drop(columns=[target, *others]).head(40).copy()
+    new.loc[0, "shop"] = "a shop never seen"
+    new.loc[1, "shop"] = None
+    new.to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", str(path), str(tmp_path / "new.csv"), "-o", str(tmp_path / "p.csv")]) == 0
+    predicted = pd.read_csv(tmp_path / "p.csv")
+    table = TableModel.load(path)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, _onnx_feeds(new, table))))
+    if target == "y":
+        np.testing.assert_allclose(got["prediction"], predicted["y"], rtol=1e-5, atol=1e-5)
+    else:
+        assert list(got["label"]) == list(predicted["high"])
+        np.testing.assert_allclose(got["probabilities"][:, 1], predicted["probability_yes"], rtol=1e-5, atol=1e-6)
+
+
+def test_the_onnx_ids_are_the_preprocessings_and_a_table_of_ids_alone_exports(tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from glassnet import onnx as glassnet_onnx
+    frame = shops(600)[["shop", "y"]]
+    table, _ = TableModel.fit(frame, "y", embed=["shop"], **dict(FAST, epochs=2))
+    glassnet_onnx.export(table.model, tmp_path / "ids.onnx")
+    session = ort.InferenceSession(str(tmp_path / "ids.onnx"))
+    assert [i.name for i in session.get_inputs()] == ["shop"]
+    new = pd.DataFrame({"shop": ["shop001", None, "nowhere", "shop149", "shop000"]})
+    got = session.run(None, _onnx_feeds(new, table))[0]
+    np.testing.assert_allclose(got, table.predict(new)[0], rtol=1e-5, atol=1e-6)
