@@ -13,7 +13,9 @@ def register(subparsers):
                     "of gradient descent and a numerical check of every gradient (exit status 1 "
                     "if a gradient fails it). By default 2 inputs, one hidden layer of 3 sigmoid "
                     "neurons and 1 output.")
-    parser.add_argument("--model", metavar="PATH", help="trace a saved model file instead (Dense layers only)")
+    parser.add_argument("--model", metavar="PATH",
+                        help="trace a saved model file instead, a Sequential or a graph model (Dense, activation, "
+                             "BatchNormalization, LayerNormalization and Add layers)")
     parser.add_argument("--task", choices=("regression", "classification"), default="regression",
                         help="regression: 1 linear output and MSE; classification: softmax and cross-entropy")
     parser.add_argument("--inputs", type=checks.option(int, checks.positive_int), default=2, help="number of inputs (default 2)")
@@ -23,9 +25,15 @@ def register(subparsers):
     parser.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
     parser.add_argument("--seed", type=checks.option(int, checks.seed), default=0, help="seed of the weights and of the example drawn")
     parser.add_argument("--lr", type=checks.option(float, checks.number, low=0, low_open=True), default=0.1, help="learning rate of the step (default 0.1)")
-    parser.add_argument("--x", type=_numbers, metavar="VALUES", help="the example, comma-separated (default: drawn)")
+    parser.add_argument("--x", type=_numbers, metavar="VALUES",
+                        help="the example, comma-separated; several examples separated by ';', e.g. '1,2;3,4' "
+                             "(default: drawn)")
     parser.add_argument("--y", type=_numbers, metavar="VALUES",
-                        help="its target: a number, several comma-separated, or a class (default: drawn)")
+                        help="its target: a number, several comma-separated, or a class; one per example separated "
+                             "by ';' (default: drawn)")
+    parser.add_argument("--examples", type=checks.option(int, checks.positive_int), metavar="N",
+                        help="how many examples to draw (default 1, or 4 for a model with a BatchNormalization, "
+                             "which normalizes over them; at most 8)")
     parser.add_argument("--markdown", metavar="PATH", help="also write the trace as Markdown to PATH")
     parser.add_argument("--plain", action="store_true", help="plain text, no colours or borders")
     parser.set_defaults(run=run)
@@ -42,10 +50,14 @@ def _sizes(text):
 
 
 def _numbers(text):
+    """``1,2`` -> [1.0, 2.0]; ``1,2;3,4`` (one example a part) -> [[1.0, 2.0], [3.0, 4.0]]."""
     try:
-        return [float(part) for part in text.split(",")]
+        rows = [[float(part) for part in row.split(",")] for row in text.split(";")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if len({len(row) for row in rows}) > 1:
+        raise argparse.ArgumentTypeError(f"every example separated by ';' needs as many numbers, got {text!r}")
+    return rows[0] if len(rows) == 1 else rows
 
 
 def run(args):
@@ -53,10 +65,11 @@ def run(args):
     from ..io.atomic import write_text
     model = None
     if args.model:
-        from ..model import Sequential
-        model = Sequential.load(args.model)
+        from ..network import Network
+        model = Network.load(args.model)
     trace = explain(model, args.x, args.y, learning_rate=args.lr, task=args.task, inputs=args.inputs,
-                    hidden=args.hidden, outputs=args.outputs, activation=args.activation, seed=args.seed)
+                    hidden=args.hidden, outputs=args.outputs, activation=args.activation, seed=args.seed,
+                    examples=args.examples)
     trace.print(color=False if args.plain else None)
     if args.markdown:
         write_text(args.markdown, trace.to_markdown())
