@@ -19,6 +19,8 @@ With one input and one output the model takes and gives arrays exactly as a ``Se
 (and trains through the same code); with several it takes lists (or dicts by input name) and
 gives lists, and each output has its own loss (``heads.py``).
 """
+import collections
+
 from . import checks, graph, losses, metrics as metrics_module, optimizers, serialization
 from . import layers as layers_module
 from . import model_fields
@@ -46,10 +48,12 @@ class Model(Network):
         if len({id(t) for t in self._inputs}) != len(self._inputs):
             raise ConfigurationError("the same Input is given twice in inputs")
         self._nodes = graph.sorted_nodes(self._inputs, self._outputs)
+        seen = set()
         for node in self._nodes:
-            if node.layer not in self.layers:
+            if id(node.layer) not in seen:
                 if not isinstance(node.layer, Layer):
                     raise ConfigurationError(f"{node.layer!r} is not a Layer")
+                seen.add(id(node.layer))
                 self._name_uniquely(node.layer)
                 self.layers.append(node.layer)
         # Inputs are named by the keys of a dict, their own names or their positions; outputs by
@@ -63,7 +67,8 @@ class Model(Network):
                                          f"a dict of {what}s needs one name each")
         self._id_counts = [_id_count(t, self._nodes) for t in self._inputs]
         self._fused_nodes = set()  # the slots of outputs whose loss fuses their activation (compile)
-        self._shared = {node.layer for node in self._nodes if sum(n.layer is node.layer for n in self._nodes) > 1}
+        calls = collections.Counter(id(node.layer) for node in self._nodes)
+        self._shared = {node.layer for node in self._nodes if calls[id(node.layer)] > 1}
         # Each tensor has a slot in forward's table: the inputs first, then each node's output in
         # order. Each node with the slots of the tensors it reads and of the one it makes.
         slots = {id(t): i for i, t in enumerate(self._inputs)}
@@ -102,9 +107,9 @@ class Model(Network):
             node.layer.ensure_built(node.input_shapes if node.as_list else node.input_shapes[0], self.rng, self.dtype)
         # A layer that only ever reads the model's inputs need not pass a gradient back to them.
         inputs = {id(t) for t in self._inputs}
+        reads_more = {id(n.layer) for n in self._nodes if n.as_list or id(n.inputs[0]) not in inputs}
         for layer in self.layers:
-            reads = [node for node in self._nodes if node.layer is layer]
-            layer.compute_input_gradient = not all(not n.as_list and id(n.inputs[0]) in inputs for n in reads)
+            layer.compute_input_gradient = id(layer) in reads_more
         self.params = FlatParameters(self.parameters(), self.dtype)
         self.built = True
         if self.optimizer is not None:
@@ -154,7 +159,7 @@ class Model(Network):
             activation = node.layer.output_activation if once else None
             fused = loss_k.fused_with(activation)
             if fused is not None:
-                fused_nodes.add(len(self._inputs) + self._nodes.index(node))
+                fused_nodes.add(self._output_slots[k])
             heads.append(fused or loss_k)
             on_logits = fused is not None or getattr(loss_k, "from_logits", False)
             for spec in metric_specs[k]:

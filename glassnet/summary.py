@@ -1,6 +1,7 @@
 """The text of ``summary()``: one row per layer (a ``Sequential``) or per node (a graph ``Model``:
 its inputs first, then each layer call with the tensors it reads) with its output shape and
 parameters, then the counts of all parameters, the trainable ones and the frozen ones."""
+import collections
 
 
 def _shape_text(shape):
@@ -25,13 +26,15 @@ def graph_summary_lines(model):
     rows = [(f"{name} (Input)", _shape_text(t.shape), "0", "") for name, t in zip(model.input_names, model.inputs)]
     names = {id(t): name for name, t in zip(model.input_names, model.inputs)}
     counted = set()
+    calls = collections.Counter(id(node.layer) for node in model._nodes)
+    made = collections.Counter()  # calls of each layer so far
     for node in model._nodes:
         layer = node.layer
         params = "shared" if id(layer) in counted else f"{layer.count_params():,}"
         counted.add(id(layer))
         reads = ", ".join(names[id(t)] if t.node is None else names[id(t.node)] for t in node.inputs)
-        names[id(node)] = layer.name if sum(n.layer is layer for n in model._nodes) == 1 else \
-            f"{layer.name}[{sum(1 for n in model._nodes[:model._nodes.index(node)] if n.layer is layer)}]"
+        names[id(node)] = layer.name if calls[id(layer)] == 1 else f"{layer.name}[{made[id(layer)]}]"
+        made[id(layer)] += 1
         rows.append((f"{names[id(node)]} ({type(layer).__name__})", _shape_text(node.output_shape()), params, reads))
     outputs = ", ".join(f"{name} {_shape_text(t.shape)}" for name, t in zip(model.output_names, model.outputs))
     return _table(model, ("Layer (type)", "Output Shape", "Param #", "Reads"), rows) + [f"Outputs: {outputs}"]
