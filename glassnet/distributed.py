@@ -270,11 +270,15 @@ class DataParallel:
                         for hook in ("on_train_batch_begin", "on_train_batch_end"))
         return _StopTogether(self.comm, per_batch)
 
-    def finish(self):
+    def give_layers_back(self):
+        """Dropout's generator and BatchNormalization's communicator back to how ``start`` found them."""
         for layer in self.shared_rng_layers:
             layer.rng = self.model.rng
         for layer in self.batch_normalizations:
             layer.comm = None
+
+    def finish(self):
+        self.give_layers_back()
         self.comm.end()
 
 

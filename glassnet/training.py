@@ -191,30 +191,35 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
     model.history = history
     model.stop_training = False
 
-    batch_logs = hooks.has("on_train_batch_end")
-    hooks.on_train_begin()
-    resume = hooks.resume_position()  # where a restored backup stood, or None
-    for epoch in range(resume["epoch"] if resume else initial_epoch, epochs):
-        progress.start_epoch(epoch, resume if resume and resume["batch"] else None)
-        resume = None
-        hooks.on_epoch_begin(epoch)
-        totals = progress.totals
-        for batch, (xb, yb, wb) in enumerate(source.epoch(progress, shuffle), progress.first_batch):
-            hooks.on_train_batch_begin(batch)
-            loss, outputs = train_step(model, xb, yb, wb, parallel)
-            totals.add(loss, yb, outputs)
-            if batch_logs:
-                hooks.on_train_batch_end(batch, totals.means())
+    try:
+        batch_logs = hooks.has("on_train_batch_end")
+        hooks.on_train_begin()
+        resume = hooks.resume_position()  # where a restored backup stood, or None
+        for epoch in range(resume["epoch"] if resume else initial_epoch, epochs):
+            progress.start_epoch(epoch, resume if resume and resume["batch"] else None)
+            resume = None
+            hooks.on_epoch_begin(epoch)
+            totals = progress.totals
+            for batch, (xb, yb, wb) in enumerate(source.epoch(progress, shuffle), progress.first_batch):
+                hooks.on_train_batch_begin(batch)
+                loss, outputs = train_step(model, xb, yb, wb, parallel)
+                totals.add(loss, yb, outputs)
+                if batch_logs:
+                    hooks.on_train_batch_end(batch, totals.means())
+                if model.stop_training:
+                    break
+            logs = (totals if parallel is None else parallel.combined(totals)).means()
+            if validation is not None:
+                for key, value in _evaluate(model, validation, parallel).items():
+                    logs["val_" + key] = value
+            hooks.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
-        logs = (totals if parallel is None else parallel.combined(totals)).means()
-        if validation is not None:
-            for key, value in _evaluate(model, validation, parallel).items():
-                logs["val_" + key] = value
-        hooks.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
-    hooks.on_train_end()
+        hooks.on_train_end()
+    except BaseException:
+        if parallel is not None:  # dropout's generator and BatchNormalization's communicator back; the
+            parallel.give_layers_back()  # fit stays under way, so the exit hook still stops the others
+        raise
     if parallel is not None:
         parallel.finish()
     return history

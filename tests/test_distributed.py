@@ -107,6 +107,21 @@ WORKER = textwrap.dedent('''
         m.fit(xs, y, epochs=2, batch_size=25, verbose=0)
         results["first"] = m.params.values
         results["comm"] = np.array([layer.comm is not None for layer in m.layers if hasattr(layer, "comm")])
+    elif mode == "graph":
+        # a graph model: two inputs (ids into an Embedding), a residual Add, BatchNormalization, two
+        # outputs with a loss each
+        ids = (x[:, :1] > 0).astype(int) + 2 * (x[:, 1:2] > 0)
+        numbers = gn.Input((6,), name="numbers")
+        group = gn.Input((1,), dtype="int64", name="group")
+        h = gn.layers.BatchNormalization(momentum=0.9)(gn.layers.Dense(8, use_bias=False)(numbers))
+        h = gn.layers.Add()([h, gn.layers.Dense(8, activation="tanh")(h)])
+        h = gn.layers.Concatenate()([h, gn.layers.Flatten()(gn.layers.Embedding(4, 2)(group))])
+        m = gn.Model([numbers, group], [gn.layers.Dense(3, activation="softmax", name="label")(h),
+                                        gn.layers.Dense(1, name="weight")(h)], seed=0, dtype="float64")
+        m.compile(gn.optimizers.Adam(0.01), ["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.1])
+        history = m.fit({"numbers": x, "group": ids}, {"label": y, "weight": w}, epochs=3, batch_size=25,
+                        validation_split=0.2, verbose=0)
+        results["same_data"], results["val_loss"] = m.params.values, np.array(history.history["val_loss"])
     elif mode == "hang_in_batchnorm":
         m = batchnorm_model()
         m.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[At(1, 3, hang)])
@@ -214,6 +229,16 @@ def test_batch_normalization_normalizes_by_the_whole_global_batch(tmp_path, one_
         np.testing.assert_allclose(ranks[0][key], one[reference], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ranks[0]["val_loss"], one["val_loss"], rtol=1e-12)
     assert not ranks[0]["comm"].any()  # the layers gave the communicator back at the end of fit
+
+
+@needs_mpi
+def test_a_graph_model_trains_the_weights_one_process_trains(tmp_path, one_process):
+    """Two inputs, an Embedding, BatchNormalization, a residual Add and two outputs: lists of
+    arrays are cut into shares as one array is."""
+    ranks = trained(tmp_path, 2, "graph", identical=("same_data", "val_loss"))
+    one = one_process("graph")
+    np.testing.assert_allclose(ranks[0]["same_data"], one["same_data"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ranks[0]["val_loss"], one["val_loss"], rtol=1e-12)
 
 
 @needs_mpi
