@@ -60,6 +60,7 @@ from .model import Sequential
 TASKS = ("regression", "classification")
 MAX_EXAMPLES = 8  # a trace of more rows does not read well
 MAX_STEPS = 100  # nor one of more layer calls
+MAX_OPTIMIZER_STEPS = 10  # nor one of more optimizer steps
 BATCH_EXAMPLES = 4  # drawn for a model with a BatchNormalization
 SUPPORTED = "Dense, activation, BatchNormalization, LayerNormalization and Add layers"
 
@@ -140,13 +141,15 @@ class Trace:
 
 
 def explain(model=None, x=None, y=None, *, learning_rate=0.1, task="regression", inputs=2,
-            hidden=(3,), outputs=None, activation="sigmoid", seed=0, max_parameters=500, examples=None):
+            hidden=(3,), outputs=None, activation="sigmoid", seed=0, max_parameters=500, examples=None,
+            optimizer="sgd", steps=1):
     """Trace one forward pass, backward pass and gradient-descent step of ``model`` on a few examples.
 
     Without a model, one is made with ``inputs`` inputs, a Dense layer of each size in ``hidden``
     (activation ``activation``) and ``outputs`` outputs: for ``task="regression"`` one linear
     output and the mean squared error, for ``"classification"`` a softmax over ``outputs``
-    classes (2 by default) and the cross-entropy; weights from ``seed``. ``model`` may be a
+    classes (2 by default) and the cross-entropy, or with ``outputs=1`` one sigmoid output (the
+    probability of class 1) and the binary cross-entropy; weights from ``seed``. ``model`` may be a
     ``Sequential`` or a graph ``gn.Model`` of the layers the module docstring names. A model
     that is not compiled gets its loss from its last activation (softmax: sparse categorical
     cross-entropy, sigmoid: binary cross-entropy, otherwise MSE), one per output.
@@ -155,12 +158,24 @@ def explain(model=None, x=None, y=None, *, learning_rate=0.1, task="regression",
     ``(n, features)``; a list or dict of them for a model with several inputs), ``y`` its
     targets (a list or dict of them for several outputs); either is drawn from ``seed`` when
     left out, ``examples`` examples (1, or 4 for a model with a BatchNormalization, which needs
-    two or more). The step is plain SGD with ``learning_rate`` whatever the model's optimizer.
+    two or more).
+
+    The step is plain SGD with ``learning_rate`` whatever the model's optimizer, or
+    ``optimizer="momentum"`` (SGD with momentum 0.9), ``"adam"`` (Adam's defaults), or an
+    ``SGD`` or ``Adam`` instance (its own learning rate and settings, without weight decay or
+    clipping); ``steps`` steps (at most ``MAX_OPTIMIZER_STEPS``) on the same examples show what
+    the optimizer remembers from one to the next: each weight's gradient, momentum buffer or
+    Adam's moments, its step size and update, next to plain SGD's ``-learning_rate * dL/dw``.
     """
     if task not in TASKS:
         raise ConfigurationError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     rng = np.random.default_rng(checks.seed("seed", seed))
     max_parameters = checks.positive_int("max_parameters", max_parameters)
+    steps = checks.positive_int("steps", steps)
+    if steps > MAX_OPTIMIZER_STEPS:
+        raise ConfigurationError(f"steps must be at most {MAX_OPTIMIZER_STEPS} (a trace of more does not read well), "
+                                 f"got {steps}")
+    step_optimizer = _optimizer(optimizer, learning_rate)
     if examples is not None:
         examples = checks.positive_int("examples", examples)
         if examples > MAX_EXAMPLES:
@@ -171,7 +186,7 @@ def explain(model=None, x=None, y=None, *, learning_rate=0.1, task="regression",
     if x is not None and not isinstance(model, Model):
         x = checks.numeric_array("x", x)
     clone = _float64_copy(model, x, max_parameters)
-    _compile(clone, model, learning_rate)
+    _compile(clone, model, step_optimizer)
     x = _examples(clone, x, examples, rng)
     y = _targets(clone, y, training.rows(x), rng)
     x, y, _ = training.prepare(clone, x, y)
@@ -184,14 +199,97 @@ def explain(model=None, x=None, y=None, *, learning_rate=0.1, task="regression",
     trace.check = _judged(gradcheck(clone, x, y, max_entries=max_parameters), {p.name for p in moving})
     _restore(clone, state)
     trainable = [p for p in clone.parameters() if p.trainable]
-    training.train_step(clone, x, y, None)
-    trace.updates = {p.name: (state[p.name], p.grad.copy(), p.value.copy()) for p in trainable}
-    trace.moving = {p.name: (state[p.name], p.value.copy()) for p in moving}
+    trace.optimizer = OptimizerTrace(clone.optimizer)
+    trace.learning_rate = trace.optimizer.learning_rate
+    trace.steps = []
+    loss_before = trace.loss
+    slots = {p.name: {slot: np.zeros(p.shape) for slot in clone.optimizer.slots} for p in trainable}
+    for _ in range(steps):
+        before = {p.name: p.value.copy() for p in trainable}
+        training.train_step(clone, x, y, None)
+        record = StepTrace(clone.optimizer.iterations, loss_before)
+        record.updates = {p.name: (before[p.name], p.grad.copy(), p.value.copy()) for p in trainable}
+        record.slots_before = slots
+        if clone.optimizer.slots:
+            saved = clone.optimizer.state_dict()["state"]
+            slots = {p.name: saved[p.name] for p in trainable}
+        record.slots = slots
+        record.loss_after = loss_before = _training_loss(clone, x, y)
+        if not trace.steps:
+            trace.moving = {p.name: (state[p.name], p.value.copy()) for p in moving}
+        trace.optimizer.derive(record)
+        trace.steps.append(record)
+    trace.updates, trace.loss_after = trace.steps[0].updates, trace.steps[0].loss_after
     trace.frozen = [p.name for p in clone.parameters() if not p.trainable and p.name not in trace.moving]
     trace.shapes = {p.name: p.shape for p in clone.parameters()}
-    trace.loss_after = _training_loss(clone, x, y)
-    trace.learning_rate = float(learning_rate)
     return trace
+
+
+class OptimizerTrace:
+    """The optimizer of the traced steps: ``kind`` (``"sgd"``, ``"momentum"`` or ``"adam"``),
+    ``learning_rate`` and its settings (``momentum``, ``nesterov``; ``beta_1``, ``beta_2``,
+    ``epsilon``), ``name`` in words."""
+
+    def __init__(self, optimizer):
+        self.learning_rate = float(optimizer.learning_rate)
+        if isinstance(optimizer, optimizers.Adam):
+            self.kind, self.name = "adam", "Adam"
+            self.beta_1, self.beta_2, self.epsilon = optimizer.beta_1, optimizer.beta_2, optimizer.epsilon
+        elif optimizer.momentum:
+            self.kind, self.momentum, self.nesterov = "momentum", optimizer.momentum, optimizer.nesterov
+            self.name = f"SGD with {'Nesterov ' if self.nesterov else ''}momentum {self.momentum:g}"
+        else:
+            self.kind, self.name = "sgd", "gradient descent"
+
+    def derive(self, step):
+        """Add to ``step`` what its update is made of, per parameter, from the optimizer's own state:
+        ``update`` (what the optimizer moves each weight by), ``sgd`` (plain SGD's ``-lr * g``),
+        and for Adam ``m_hat``, ``v_hat`` and ``rate`` (the step size ``lr / (sqrt(v_hat) + eps)``)."""
+        lr, t = self.learning_rate, step.t
+        step.update, step.sgd, step.m_hat, step.v_hat, step.rate = {}, {}, {}, {}, {}
+        for name, (_, g, _) in step.updates.items():
+            step.sgd[name] = -lr * g
+            if self.kind == "adam":
+                m, v = step.slots[name]["m"], step.slots[name]["v"]
+                step.m_hat[name] = m / (1 - self.beta_1 ** t)
+                step.v_hat[name] = v / (1 - self.beta_2 ** t)
+                step.rate[name] = lr / (np.sqrt(step.v_hat[name]) + self.epsilon)
+                step.update[name] = -step.rate[name] * step.m_hat[name]
+            elif self.kind == "momentum":
+                b = step.slots[name]["momentum"]
+                step.update[name] = -lr * (g + self.momentum * b if self.nesterov else b)
+            else:
+                step.update[name] = -lr * g
+
+
+class StepTrace:
+    """One optimizer step: ``t`` (its number, from 1), ``loss_before`` and ``loss_after`` (on the
+    traced examples, training mode), ``updates`` (parameter name -> (before, gradient, after)),
+    ``slots_before`` and ``slots`` (parameter name -> {slot: array} before and after the step:
+    ``momentum`` for SGD with momentum, ``m`` and ``v`` for Adam; empty for plain SGD), and what
+    ``OptimizerTrace.derive`` adds."""
+
+    def __init__(self, t, loss_before):
+        self.t, self.loss_before = t, loss_before
+
+
+def _optimizer(optimizer, learning_rate):
+    """The optimizer of the traced steps: a name or an SGD/Adam instance (copied: its state is not touched)."""
+    if isinstance(optimizer, str):
+        names = {"sgd": lambda: optimizers.SGD(learning_rate),
+                 "momentum": lambda: optimizers.SGD(learning_rate, momentum=0.9),
+                 "adam": lambda: optimizers.Adam(learning_rate)}
+        if optimizer not in names:
+            raise ConfigurationError(f"optimizer must be one of {', '.join(names)} or an SGD or Adam instance, "
+                                     f"got {optimizer!r}")
+        return names[optimizer]()
+    if type(optimizer) not in (optimizers.SGD, optimizers.Adam):
+        raise ConfigurationError(f"explain shows the steps of SGD (with or without momentum) and Adam; got "
+                                 f"{type(optimizer).__name__}")
+    if optimizer.weight_decay or optimizer.clipnorm or optimizer.clipvalue or optimizer.global_clipnorm:
+        raise ConfigurationError("explain shows the optimizer's step without weight_decay or clipping; "
+                                 f"got {optimizer!r}")
+    return type(optimizer).from_config(optimizer.get_config())
 
 
 # -- the steps: a Sequential's layers or a graph's nodes --------------------------------------------
@@ -525,10 +623,9 @@ def _default_model(task, inputs, hidden, outputs, activation, seed):
     regression = task == "regression"
     inputs = checks.positive_int("inputs", inputs)
     outputs = checks.positive_int("outputs", outputs if outputs is not None else (1 if regression else 2))
-    if not regression and outputs < 2:
-        raise ConfigurationError(f"classification needs outputs >= 2 classes, got {outputs!r}")
     layers = [Dense(units, activation=activation) for units in checks.positive_ints("hidden", hidden)]
-    layers.append(Dense(outputs, activation=None if regression else "softmax"))
+    # classification: a softmax over 2 or more classes, or one sigmoid output (yes/no: cat or dog)
+    layers.append(Dense(outputs, activation=None if regression else "softmax" if outputs > 1 else "sigmoid"))
     return Sequential([Input((inputs,)), *layers], seed=seed, dtype="float64")
 
 
@@ -584,16 +681,16 @@ def _input_names(model):
     return list(model.input_names) if isinstance(model, Model) else ["x"]
 
 
-def _compile(clone, model, learning_rate):
-    """SGD with ``learning_rate`` and the model's loss(es), or losses from the output activations."""
+def _compile(clone, model, optimizer):
+    """``optimizer`` and the model's loss(es), or losses from the output activations."""
     if isinstance(model, Model):
         outputs = [t.node.layer for t in clone.outputs]
         loss = model.loss if model.loss is not None else [_loss_for(layer) for layer in outputs]
         weights = getattr(model, "_loss_weights", None) if model.loss is not None else None
-        clone.compile(optimizer=optimizers.SGD(learning_rate), loss=loss, loss_weights=weights)
+        clone.compile(optimizer=optimizer, loss=loss, loss_weights=weights)
     else:
         loss = model.loss if model.loss is not None else _loss_for(clone.layers[-1])
-        clone.compile(optimizer=optimizers.SGD(learning_rate), loss=loss)
+        clone.compile(optimizer=optimizer, loss=loss)
 
 
 def _loss_for(last):
@@ -741,7 +838,10 @@ def _sections(t):
             sections.append(_paths_section(t, r.name))
         sections.append(_BACKWARD_SECTION[r.kind](t, r))
     sections += [_paths_section(t, name) for name in t.input_names if name in t.paths]
-    sections.append(_update_section(t))
+    sections += [_update_section(t, step) if t.optimizer.kind == "sgd" else _optimizer_section(t, step)
+                 for step in t.steps]
+    if len(t.steps) > 1:
+        sections.append(_steps_summary_section(t))
     sections.append(_check_section(t))
     return sections
 
@@ -801,7 +901,9 @@ def _network_section(t):
         weight = f" (weight {num(o.weight)})" if len(t.outputs) > 1 else ""
         lines.append(f"loss: {where}{o.loss_object.name}{weight}" +
                      (" on the logits z (softmax/sigmoid fused into the loss)" if o.fused else ""))
-    lines.append(f"one step of gradient descent with learning rate {num(t.learning_rate)}")
+    steps = "one step" if len(t.steps) == 1 else f"{len(t.steps)} steps"
+    lines.append(f"{steps} of {t.optimizer.name} with learning rate {num(t.learning_rate)}"
+                 + (" on the same examples" if len(t.steps) > 1 else ""))
     title = "The network and the example" + ("s" if t.examples > 1 else "")
     return report.Section(title, lines, tables)
 
@@ -811,6 +913,8 @@ def _target_text(o, e):
     if isinstance(o.loss_object, losses.SparseCategoricalCrossentropy):
         return f"class {int(np.ravel(y)[e])}"
     row = np.ravel(y[e])
+    if isinstance(o.loss_object, losses.BinaryCrossentropy) and row.size == 1 and row[0] in (0, 1):
+        return f"class {int(row[0])}"
     return num(row[0]) if row.size == 1 else _vector(row)
 
 
@@ -858,6 +962,9 @@ def _dense_forward_section(t, r):
                  f"z = sum_i {src}i*w[i,j] + b[j], then {out}."]
     if r.activation == "softmax":
         lines.append("softmax: p_j = exp(z_j) / sum_k exp(z_k), so the outputs add up to 1.")
+    elif r.activation == "sigmoid" and r.fused and r.units == 1:
+        lines.append("sigmoid: p = 1 / (1 + exp(-z)), between 0 and 1: the probability of class 1 "
+                     "(z > 0: more likely class 1, z < 0: class 0).")
     return report.Section(f"Forward, {_heading(t, r)}", lines,
                           [report.Table(_with_examples(t, ["neuron", "z =", "with the numbers", "z", out]), rows,
                                         "l" * (t.examples > 1) + "lllrr")])
@@ -1148,6 +1255,8 @@ def _one_example_loss_lines(o):
     elif o.fused and isinstance(loss, losses.CategoricalCrossentropy):
         lines.append(f"loss: L = -sum_k y_k log p_k = {num(o.data_loss)}")
         lines.append(f"error: p - y = dL/dz{_weighted(o)} = [{grad}]")
+    elif o.fused and isinstance(loss, losses.BinaryCrossentropy) and prediction.size == 1:
+        lines += _one_sigmoid_loss_lines(o, prediction[0], float(np.ravel(o.y)[0]), grad)
     elif o.fused and isinstance(loss, losses.BinaryCrossentropy):
         lines.append(f"loss: L = -mean(y log p + (1 - y) log(1 - p)) = {num(o.data_loss)}")
         lines.append(f"error: (p - y) / outputs = dL/dz{_weighted(o)} = [{grad}]")
@@ -1155,6 +1264,22 @@ def _one_example_loss_lines(o):
         lines.append(f"loss: L = {loss.name}(target, prediction) = {num(o.data_loss)}")
         lines.append(f"dL/d(output){_weighted(o)} = [{grad}]")
     return lines
+
+
+def _one_sigmoid_loss_lines(o, p, y, grad):
+    """One sigmoid output and the binary cross-entropy: p is the probability of class 1."""
+    if y == 1:
+        value = f"-log(p) = -log({num(p)})"
+    elif y == 0:
+        value = f"-log(1 - p) = -log({num(1 - p)})"
+    else:
+        value = f"-({num(y)}*log({num(p)}) + {num(1 - y)}*log({num(1 - p)}))"
+    return [f"p = sigmoid(z) = 1 / (1 + exp(-z)) = {num(p)}: the probability the network gives to class 1 "
+            f"(and 1 - p = {num(1 - p)} to class 0)",
+            f"loss: L = -(y log p + (1 - y) log(1 - p)) = {value} = {num(o.data_loss)}",
+            f"error: p - y = {num(p)} - {num(y)} = dL/dz{_weighted(o)} = [{grad}]   (the sigmoid's derivative "
+            "p (1 - p) cancels against the loss's 1 / (p (1 - p)): the gradient of sigmoid and binary "
+            "cross-entropy together)"]
 
 
 def _weighted(o):
@@ -1173,6 +1298,9 @@ def _batch_loss(t, o):
     elif o.fused and isinstance(loss, losses.CategoricalCrossentropy):
         per = "-sum_k y_k log p_k"
         grad = f"dL/dz = (p - y) / {n}"
+    elif o.fused and isinstance(loss, losses.BinaryCrossentropy) and outputs == 1:
+        per = "-(y log p + (1 - y) log(1 - p)), p = sigmoid(z) the probability of class 1"
+        grad = f"dL/dz = (p - y) / {n} (sigmoid and binary cross-entropy together, and the mean over the examples)"
     elif o.fused and isinstance(loss, losses.BinaryCrossentropy):
         per = "-mean(y log p + (1 - y) log(1 - p))"
         grad = f"dL/dz = (p - y) / ({_plural(outputs, 'output')} * {n} examples)"
@@ -1196,16 +1324,27 @@ def _label(name, index):
     return f"{layer}.{short}[{','.join(str(i + 1) for i in index)}]"
 
 
-def _update_section(t):
+def _step_title(t, step, what):
+    return f"One step of {what}" if len(t.steps) == 1 else f"Step {step.t} of {what}"
+
+
+def _loss_change(step):
+    change = step.loss_after - step.loss_before
+    return (f"loss before the step: {num(step.loss_before)}; after: {num(step.loss_after)} "
+            f"({'+' if change >= 0 else ''}{num(change)})")
+
+
+def _update_section(t, step):
     rows = []
-    for name, (before, grad, after) in t.updates.items():
+    for name, (before, grad, after) in step.updates.items():
         for index in np.ndindex(before.shape):
             rows.append([_label(name, index), num(before[index]), num(grad[index]),
                          f"{_factor(before[index])} - {num(t.learning_rate)}*{_factor(grad[index])}", num(after[index])])
-    change = t.loss_after - t.loss
     lines = [f"w <- w - learning_rate * dL/dw, with learning rate {num(t.learning_rate)} "
-             "(training.train_step, the step fit takes)",
-             f"loss before the step: {num(t.loss)}; after: {num(t.loss_after)} ({'+' if change >= 0 else ''}{num(change)})"]
+             "(training.train_step, the step fit takes)", _loss_change(step)]
+    if step.t > 1:
+        return report.Section(_step_title(t, step, "gradient descent"), lines,
+                              [report.Table(["parameter", "before", "dL/dw", "w - lr * dL/dw", "after"], rows, "lrrlr")])
     if t.moving:
         lines.append("both losses on this batch in training mode (BatchNormalization with the batch's statistics)")
     if t.penalty:
@@ -1222,7 +1361,82 @@ def _update_section(t):
         moving = [[_label(name, index), num(before[index]), num(after[index])]
                   for name, (before, after) in t.moving.items() for index in np.ndindex(before.shape)]
         tables.append(report.Table(["statistic", "before", "after"], moving, "lrr"))
-    return report.Section("One step of gradient descent", lines, tables)
+    return report.Section(_step_title(t, step, "gradient descent"), lines, tables)
+
+
+def _optimizer_section(t, step):
+    """A step of SGD with momentum or of Adam: what it remembers, its step size and its update,
+    next to plain SGD's ``-lr * g`` with the same gradient."""
+    o, lr = t.optimizer, num(t.learning_rate)
+    moments, steps = [], []
+    if o.kind == "momentum":
+        mu = f"{o.momentum:g}"
+        lines = [f"SGD with momentum keeps a velocity b per weight, a running sum of its past gradients (each older one "
+                 f"weighted by a further {mu}): b <- {mu}*b + dL/dw, starting from b = 0.",
+                 f"w <- w - lr * {'(dL/dw + ' + mu + '*b)' if o.nesterov else 'b'}, with learning rate {lr}: a gradient "
+                 "that keeps its sign from step to step builds up speed, one that flips sign cancels out."]
+        for name, (before, g, after) in step.updates.items():
+            b0, b = step.slots_before[name]["momentum"], step.slots[name]["momentum"]
+            for i in np.ndindex(before.shape):
+                moments.append([_label(name, i), num(g[i]), f"{mu}*{_factor(b0[i])} + {_factor(g[i])}", num(b[i]),
+                                num(step.update[name][i]), num(step.sgd[name][i]), num(after[i])])
+        tables = [report.Table(["parameter", "dL/dw", "b = momentum*b + dL/dw", "b", "update -lr*b" if not o.nesterov
+                                else "update -lr*(dL/dw + momentum*b)", "plain SGD: -lr*dL/dw", "after"],
+                               moments, "lrlrrrr")]
+    else:
+        b1, b2 = f"{o.beta_1:g}", f"{o.beta_2:g}"
+        c1, c2 = f"{1 - o.beta_1:g}", f"{1 - o.beta_2:g}"
+        lines = ["Adam remembers two running averages per weight: m, of its past gradients (momentum), and v, of their "
+                 "squares (how large its gradients are):",
+                 f"m <- {b1}*m + {c1}*dL/dw;  v <- {b2}*v + {c2}*dL/dw^2 (both start at 0)",
+                 f"m_hat = m / (1 - {b1}^t), v_hat = v / (1 - {b2}^t): the bias correction (m and v start at 0), t = {step.t}",
+                 f"step size = lr / (sqrt(v_hat) + eps), eps = {o.epsilon:g}: a learning rate per weight, small for a "
+                 "weight whose gradients are large and large for one whose gradients are small",
+                 f"w <- w - step size * m_hat, with lr = {lr}; plain SGD moves every weight by -lr * dL/dw, the same "
+                 "rate for all"]
+        if step.t == 1:
+            lines.append("On the first step m_hat = dL/dw and sqrt(v_hat) = |dL/dw|, so every weight moves by about lr, "
+                         "whatever the size of its gradient.")
+        for name, (before, g, after) in step.updates.items():
+            m0, v0 = step.slots_before[name]["m"], step.slots_before[name]["v"]
+            m, v = step.slots[name]["m"], step.slots[name]["v"]
+            for i in np.ndindex(before.shape):
+                label = _label(name, i)
+                moments.append([label, num(g[i]), f"{b1}*{_factor(m0[i])} + {c1}*{_factor(g[i])}", num(m[i]),
+                                f"{b2}*{_factor(v0[i])} + {c2}*{_factor(g[i])}^2", num(v[i])])
+                steps.append([label, num(step.m_hat[name][i]), num(np.sqrt(step.v_hat[name][i])),
+                              num(step.rate[name][i]), num(step.update[name][i]), num(step.sgd[name][i]),
+                              num(after[i])])
+        tables = [report.Table(["parameter", "dL/dw", "m = beta_1*m + (1 - beta_1)*dL/dw", "m",
+                                "v = beta_2*v + (1 - beta_2)*dL/dw^2", "v"], moments, "lrlrlr"),
+                  report.Table(["parameter", "m_hat", "sqrt(v_hat)", "step size", "update -step size*m_hat",
+                                "plain SGD: -lr*dL/dw", "after"], steps, "lrrrrrr")]
+    lines.append(_loss_change(step) + " (training.train_step, the step fit takes)")
+    if t.penalty:
+        lines.append("with L1, a weight that the step would carry across 0 stops at exactly 0 "
+                     "(see glassnet/regularizers.py)")
+    if t.frozen and step.t == 1:
+        lines.append(f"frozen (trainable=False), not moved: {', '.join(t.frozen)}")
+    return report.Section(_step_title(t, step, o.name), lines, tables)
+
+
+def _steps_summary_section(t):
+    """Each weight's total move over the steps, and plain SGD's over the same gradients."""
+    rows = []
+    first, last = t.steps[0], t.steps[-1]
+    for name, (before, _, _) in first.updates.items():
+        after = last.updates[name][2]
+        sgd = sum(step.sgd[name] for step in t.steps)
+        for i in np.ndindex(before.shape):
+            rows.append([_label(name, i), num(before[i]), num(after[i]), num(after[i] - before[i]), num(sgd[i])])
+    losses = " -> ".join(num(v) for v in [first.loss_before] + [step.loss_after for step in t.steps])
+    lines = [f"the loss over the {len(t.steps)} steps: {losses}"]
+    if t.optimizer.kind != "sgd":
+        lines.append("plain SGD's total: the sum of -lr * dL/dw over the same gradients (what SGD would move each "
+                     "weight by with no memory of the steps before)")
+    return report.Section(f"{len(t.steps)} steps of {t.optimizer.name}: the total", lines,
+                          [report.Table(["parameter", "before", "after", "total move", "plain SGD's total"],
+                                        rows, "lrrrr")])
 
 
 def _check_section(t):

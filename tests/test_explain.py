@@ -13,7 +13,7 @@ import pytest
 import glassnet as gn
 from glassnet import layers, report
 from glassnet.cli import main
-from glassnet.explain import num
+from glassnet.explain import _factor, num
 
 
 def _default_model(seed=0, outputs=1, last=None):
@@ -99,6 +99,118 @@ def test_classification_sends_p_minus_y_back_from_the_loss():
     assert "-log(p of the right class)" in text and "(fused into the loss)" in text
 
 
+@pytest.mark.parametrize("target", [1, 0])
+def test_a_binary_classifier_with_one_sigmoid_output_sends_p_minus_y_back(target):
+    trace = gn.explain(task="classification", outputs=1, x=[0.3, -0.5], y=target)
+    last = trace.layers[-1]
+    assert last.activation == "sigmoid" and last.fused and trace.loss_object.name == "binary_crossentropy"
+    p = float(last.outputs[0, 0])
+    assert p == pytest.approx(1 / (1 + np.exp(-last.z[0, 0])), rel=1e-14)
+    assert trace.data_loss == pytest.approx(-np.log(p if target else 1 - p), rel=1e-12)
+    np.testing.assert_allclose(last.dz, [[p - target]], rtol=1e-12)
+    grads = _own_gradients(_default_model(last="sigmoid"), "binary_crossentropy", [[0.3, -0.5]], [[target]])
+    for own, shown in zip(grads, [g for r in trace.layers for g in (r.d_weight, r.d_bias)]):
+        np.testing.assert_allclose(shown, own, rtol=1e-12)
+    assert trace.check.passed and trace.loss_after < trace.loss
+    text = trace.to_text()
+    assert f"target y = class {target}" in text
+    assert f"-log({'p' if target else '1 - p'}) = -log({num(p if target else 1 - p)}) = {num(trace.data_loss)}" in text
+    assert f"error: p - y = {num(p)} - {num(target)} = dL/dz = [{num(p - target)}]" in text
+    assert "sigmoid: p = 1 / (1 + exp(-z))" in text
+
+
+def test_a_binary_batch_and_the_cli_flag(capsys):
+    trace = gn.explain(task="classification", outputs=1, x=[[0.3, -0.5], [0.1, 0.9]], y=[[1], [0]])
+    p = trace.layers[-1].outputs[:, 0]
+    np.testing.assert_allclose(trace.layers[-1].dz[:, 0], (p - [1, 0]) / 2, rtol=1e-12)
+    assert "dL/dz = (p - y) / 2 (sigmoid and binary cross-entropy together" in trace.to_text()
+    assert main(["explain", "--plain", "--task", "classification", "--outputs", "1", "--x", "0.3,-0.5", "--y", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "dense_1 (1, sigmoid)" in out and "loss: binary_crossentropy on the logits z" in out
+    assert "gradient check passed" in out
+
+
+def _fitted_steps(optimizer, steps, x, y):
+    """The weights after each of ``steps`` fit steps on one example, and the optimizer's state."""
+    model = _default_model()
+    model.compile(optimizer=optimizer, loss="mse")
+    after = []
+    for _ in range(steps):
+        model.fit(np.array([x]), np.array([y]), batch_size=1, epochs=1, shuffle=False, verbose=0)
+        after.append({p.name: p.value.copy() for p in model.parameters()})
+    return after, model.optimizer.state_dict()["state"]
+
+
+def test_adam_steps_show_its_moments_step_sizes_and_updates_next_to_sgds():
+    trace = gn.explain(x=[0.5, -1.0], y=0.8, optimizer="adam", steps=3)
+    after, state = _fitted_steps(gn.optimizers.Adam(0.1), 3, [0.5, -1.0], [0.8])
+    assert trace.optimizer.kind == "adam" and [s.t for s in trace.steps] == [1, 2, 3]
+    for step, fitted in zip(trace.steps, after):
+        for name, (before, g, moved) in step.updates.items():
+            np.testing.assert_array_equal(moved, fitted[name])
+            np.testing.assert_allclose(moved - before, step.update[name], rtol=1e-9, atol=1e-15)
+            np.testing.assert_allclose(step.sgd[name], -0.1 * g, rtol=1e-15)
+            m_before, v_before = step.slots_before[name]["m"], step.slots_before[name]["v"]
+            np.testing.assert_allclose(step.slots[name]["m"], 0.9 * m_before + 0.1 * g, rtol=1e-12)
+            np.testing.assert_allclose(step.slots[name]["v"], 0.999 * v_before + 0.001 * g ** 2, rtol=1e-12)
+            np.testing.assert_allclose(step.rate[name], 0.1 / (np.sqrt(step.v_hat[name]) + 1e-7), rtol=1e-15)
+    for name, slots in state.items():  # the moments are the optimizer's own
+        np.testing.assert_allclose(trace.steps[-1].slots[name]["m"], slots["m"], rtol=1e-15)
+        np.testing.assert_allclose(trace.steps[-1].slots[name]["v"], slots["v"], rtol=1e-15)
+    first = trace.steps[0]  # a learning rate per weight: every weight moves by about lr on step 1
+    for name, (_, g, _) in first.updates.items():
+        np.testing.assert_allclose(np.abs(first.update[name]), 0.1, rtol=1e-4)
+        assert np.all((np.abs(g) < 1) == (first.rate[name] > 0.1))
+    assert trace.loss_after == first.loss_after and trace.steps[1].loss_before == first.loss_after
+    text = trace.to_text()
+    name = "dense_1.weight"
+    g, m = first.updates[name][1][0, 0], first.slots[name]["m"][0, 0]
+    f = _factor
+    assert f"0.9*0 + 0.1*{f(g)}" in text and f"0.999*0 + 0.001*{f(g)}^2" in text
+    assert "Step 3 of Adam" in text and "3 steps of Adam: the total" in text
+    assert f"0.9*{f(m)} + 0.1*{f(trace.steps[1].updates[name][1][0, 0])}" in text
+    assert "plain SGD: -lr*dL/dw" in text and "3 steps of Adam with learning rate 0.1000 on the same examples" in text
+
+
+def test_momentum_steps_show_the_velocity_the_sum_of_past_gradients():
+    trace = gn.explain(x=[0.5, -1.0], y=0.8, optimizer="momentum", steps=2)
+    after, state = _fitted_steps(gn.optimizers.SGD(0.1, momentum=0.9), 2, [0.5, -1.0], [0.8])
+    g1 = {name: u[1] for name, u in trace.steps[0].updates.items()}
+    for name, (before, g2, moved) in trace.steps[1].updates.items():
+        np.testing.assert_array_equal(moved, after[1][name])
+        np.testing.assert_allclose(trace.steps[1].slots[name]["momentum"], 0.9 * g1[name] + g2, rtol=1e-12)
+        np.testing.assert_allclose(trace.steps[1].slots[name]["momentum"], state[name]["momentum"], rtol=1e-15)
+        np.testing.assert_allclose(moved - before, -0.1 * (0.9 * g1[name] + g2), rtol=1e-9, atol=1e-15)
+    assert "b = momentum*b + dL/dw" in str(trace) and "Step 2 of SGD with momentum 0.9" in str(trace)
+    nesterov = gn.explain(x=[0.5, -1.0], y=0.8, optimizer=gn.optimizers.SGD(0.05, momentum=0.5, nesterov=True), steps=2)
+    step = nesterov.steps[1]
+    for name, (before, g, moved) in step.updates.items():
+        np.testing.assert_allclose(moved - before, -0.05 * (g + 0.5 * step.slots[name]["momentum"]), rtol=1e-9, atol=1e-15)
+    plain = gn.explain(x=[0.5, -1.0], y=0.8, steps=2)
+    assert "Step 2 of gradient descent" in str(plain) and plain.steps[1].slots == {"dense.weight": {}, "dense.bias": {},
+                                                                                  "dense_1.weight": {}, "dense_1.bias": {}}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(optimizer="rmsprop"), "optimizer must be one of sgd, momentum, adam or an SGD or Adam instance, got 'rmsprop'"),
+    (dict(optimizer=gn.optimizers.AdamW()), "SGD \\(with or without momentum\\) and Adam; got AdamW"),
+    (dict(optimizer=gn.optimizers.Adam(weight_decay=0.1)), "without weight_decay or clipping"),
+    (dict(steps=11), "steps must be at most 10"),
+    (dict(steps=0), "steps must be a positive integer"),
+])
+def test_optimizer_errors(kwargs, message):
+    with pytest.raises(gn.ConfigurationError, match=message):
+        gn.explain(**kwargs)
+
+
+def test_cli_optimizer_and_steps(capsys):
+    assert main(["explain", "--plain", "--optimizer", "adam", "--steps", "2", "--x", "0.5,-1", "--y", "0.8"]) == 0
+    out = capsys.readouterr().out
+    assert "Step 1 of Adam" in out and "Step 2 of Adam" in out and "update -step size*m_hat" in out
+    assert main(["explain", "--plain", "--optimizer", "momentum"]) == 0
+    assert "One step of SGD with momentum 0.9" in capsys.readouterr().out
+
+
 def test_a_users_model_is_traced_on_a_copy_and_left_unchanged():
     model = gn.Sequential([layers.Dense(4, activation="relu", kernel_regularizer=gn.regularizers.L2(0.01)),
                            layers.Dense(2, activation="sigmoid")], seed=1)
@@ -144,7 +256,7 @@ def test_l1_step_note_and_exact_zeros():
     (dict(x=np.ones((3, 2)), y=[1.0, 2.0]), gn.ShapeError, "same number of examples, got 3 and 2"),
     (dict(x=[1.0, 2.0, 3.0]), gn.ShapeError, "3 features instead of 2"),
     (dict(inputs=0), gn.ConfigurationError, "inputs must be a positive integer, got 0"),
-    (dict(task="classification", outputs=1), gn.ConfigurationError, "outputs >= 2 classes, got 1"),
+    (dict(task="classification", outputs=0), gn.ConfigurationError, "outputs must be a positive integer, got 0"),
     (dict(hidden=(64, 64)), gn.ConfigurationError, "4417 parameters.*max_parameters=500"),
     (dict(learning_rate=0), gn.ConfigurationError, "learning_rate"),
     (dict(activation="nope"), gn.ConfigurationError, "unknown activation 'nope'"),
