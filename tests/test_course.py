@@ -101,3 +101,13 @@ def test_a_script_runs_from_the_command_line(tmp_path):
     out = subprocess.run([sys.executable, str(COURSE / "mse.py"), "--quick", "--figure", str(figure)],
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert "squared error 25" in out and figure.exists()
+
+
+def test_13_a_sigmoid_output_is_the_probability_of_dog_and_sends_back_p_minus_y(tmp_path):
+    result = run("cat_dog", tmp_path)
+    trace, z, p = result["trace"], result["z"], result["p"]
+    assert p == pytest.approx(1 / (1 + np.exp(-z)), rel=1e-12)
+    assert trace.data_loss == pytest.approx(-np.log(p), rel=1e-12)
+    assert trace.layers[-1].dz[0, 0] == pytest.approx(p - 1, rel=1e-12) and trace.check.passed
+    assert result["p_after_step"] > p and trace.loss_after < trace.loss
+    assert result["p_dog"] > 0.9 and result["p_cat"] < 0.1 and result["val_accuracy"] >= 0.9

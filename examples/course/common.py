@@ -7,18 +7,27 @@ import numpy as np
 
 import glassnet as gn
 from glassnet.extras import require
-from glassnet.io.atomic import atomic_path
+from glassnet.io.atomic import atomic_path, write_text
 
 FIGURES = pathlib.Path(__file__).resolve().parents[2] / "docs" / "course"
 
 
-def arguments(description, figure):
-    """``--quick``, ``--seed`` and ``--figure`` (default: the picture in docs/course/)."""
+def arguments(description, figure, trace=None):
+    """``--quick``, ``--seed`` and ``--figure`` (default: the picture in docs/course/); with
+    ``trace``, ``--trace`` too (default: that Markdown file in docs/course/)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a small, fast run (what the tests run)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights, shuffling and split")
     parser.add_argument("--figure", default=str(FIGURES / figure), help="where to write the figure")
+    if trace:
+        parser.add_argument("--trace", default=str(FIGURES / trace), help="where to write the Markdown trace")
     return parser.parse_args()
+
+
+def write_trace(path, text):
+    """Write a ``gn.explain`` trace (Markdown), atomically."""
+    write_text(path, text)
+    print(f"wrote {path}")
 
 
 def digits(seed=0):
