@@ -111,3 +111,16 @@ def test_13_a_sigmoid_output_is_the_probability_of_dog_and_sends_back_p_minus_y(
     assert trace.layers[-1].dz[0, 0] == pytest.approx(p - 1, rel=1e-12) and trace.check.passed
     assert result["p_after_step"] > p and trace.loss_after < trace.loss
     assert result["p_dog"] > 0.9 and result["p_cat"] < 0.1 and result["val_accuracy"] >= 0.9
+
+
+def test_12_adam_remembers_past_gradients_and_has_a_learning_rate_per_weight(tmp_path):
+    result = run("adam_steps", tmp_path)
+    np.testing.assert_allclose(result["first_moves"], 0.1, rtol=1e-4)  # every weight moves by lr on step 1
+    assert result["first_sgd_moves"].max() / result["first_sgd_moves"].min() > 100
+    second = result["trace_adam"].steps[1]
+    for name, (_, g, _) in second.updates.items():  # m is the memory: 0.9 of step 1's plus 0.1 of this gradient
+        np.testing.assert_allclose(second.slots[name]["m"], 0.9 * second.slots_before[name]["m"] + 0.1 * g, rtol=1e-12)
+    assert result["rate_spread"] > 10
+    assert result["m_sign_changes"] < result["g_sign_changes"] / 4
+    momentum = result["trace_momentum"].steps
+    assert momentum[1].loss_after < momentum[0].loss_after < momentum[0].loss_before
