@@ -872,7 +872,7 @@ def _heading(t, r):
 def _network_section(t):
     lines = []
     if not t.graph:
-        shape = " -> ".join([f"{t.input_sizes[0]} inputs"] + [
+        shape = " -> ".join([_plural(t.input_sizes[0], "input")] + [
             f"{r.name} ({r.units}, {r.activation})" if r.kind == "dense" else f"{r.name} ({_description(r)})"
             for r in t.layers])
         lines.append(f"network: {shape}")
@@ -1424,19 +1424,21 @@ def _steps_summary_section(t):
     """Each weight's total move over the steps, and plain SGD's over the same gradients."""
     rows = []
     first, last = t.steps[0], t.steps[-1]
+    plain = t.optimizer.kind == "sgd"
     for name, (before, _, _) in first.updates.items():
         after = last.updates[name][2]
         sgd = sum(step.sgd[name] for step in t.steps)
         for i in np.ndindex(before.shape):
-            rows.append([_label(name, i), num(before[i]), num(after[i]), num(after[i] - before[i]), num(sgd[i])])
+            rows.append([_label(name, i), num(before[i]), num(after[i]), num(after[i] - before[i])] +
+                        ([] if plain else [num(sgd[i])]))
     losses = " -> ".join(num(v) for v in [first.loss_before] + [step.loss_after for step in t.steps])
     lines = [f"the loss over the {len(t.steps)} steps: {losses}"]
-    if t.optimizer.kind != "sgd":
+    if not plain:
         lines.append("plain SGD's total: the sum of -lr * dL/dw over the same gradients (what SGD would move each "
                      "weight by with no memory of the steps before)")
+    headers = ["parameter", "before", "after", "total move"] + ([] if plain else ["plain SGD's total"])
     return report.Section(f"{len(t.steps)} steps of {t.optimizer.name}: the total", lines,
-                          [report.Table(["parameter", "before", "after", "total move", "plain SGD's total"],
-                                        rows, "lrrrr")])
+                          [report.Table(headers, rows, "lrrr" + "r" * (not plain))])
 
 
 def _check_section(t):

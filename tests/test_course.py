@@ -124,3 +124,11 @@ def test_12_adam_remembers_past_gradients_and_has_a_learning_rate_per_weight(tmp
     assert result["m_sign_changes"] < result["g_sign_changes"] / 4
     momentum = result["trace_momentum"].steps
     assert momentum[1].loss_after < momentum[0].loss_after < momentum[0].loss_before
+
+
+def test_11_the_guessing_student_halves_its_error_each_step(tmp_path):
+    result = run("guessing_student", tmp_path)
+    assert result["guesses"] == [40, 45, 47.5, 48.75, 49.375]
+    assert result["gradients"] == [-20, -10, -5, -2.5]
+    trace = result["trace"]
+    assert trace.data_loss == 100 and trace.check.passed and trace.layers[0].d_weight[0, 0] == -20
