@@ -132,3 +132,10 @@ def test_11_the_guessing_student_halves_its_error_each_step(tmp_path):
     assert result["gradients"] == [-20, -10, -5, -2.5]
     trace = result["trace"]
     assert trace.data_loss == 100 and trace.check.passed and trace.layers[0].d_weight[0, 0] == -20
+
+
+def test_15_l1_drops_exactly_the_irrelevant_inputs_and_l2_none(tmp_path):
+    result = run("l1_features", tmp_path)
+    assert result["L1 0.005"]["dropped"] == [4, 5, 6, 7, 8, 9]
+    assert result["L2 0.005"]["zeros"] == 0 and result["none"]["zeros"] == 0
+    assert result["L1 0.005"]["val_accuracy"] > 0.95
