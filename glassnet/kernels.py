@@ -283,3 +283,142 @@ def embedding_gradient_reference(grad, ids, dy):
     grad[...] = 0
     np.add.at(grad, ids, dy)
     return -1
+
+
+@_compile
+def col2im(dcols, dxp, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w):
+    """The transpose of im2col (``layers/conv.py``): every entry of the window matrices ``dcols``
+    (groups, batch * out_h * out_w, kernel_h * kernel_w * C / groups) added back to the pixel of
+    the padded input gradient ``dxp`` (batch, Hp, Wp, C) it was copied from:
+
+        dxp[n, p*sh + i*dh, q*sw + j*dw, k*Cg + c] += dcols[k, (n, p, q), (i, j, c)]
+
+    (``Cg = C / groups``; ``dxp`` is added to, so start from zeros). ``out_h, out_w`` are the
+    largest sizes whose windows fit in ``dxp``, as the forward's. One pass over ``dcols``, each
+    window's numbers added where they came from while that example's part of ``dxp`` is in cache:
+    the reference's ``kh * kw`` strided slice adds over the whole batch take about 8x as long for
+    a 5x5 kernel on 14x14x32 (``docs/layers.md``)."""
+    batch, height, width, channels = dxp.shape
+    groups, rows, columns = dcols.shape
+    out_h = (height - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
+    out_w = (width - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    per_group = channels // groups if groups > 0 else 0
+    if (groups < 1 or channels % groups != 0 or out_h < 1 or out_w < 1 or rows != batch * out_h * out_w
+            or columns != kernel_h * kernel_w * per_group):
+        raise ShapeError("col2im: dcols must be (groups, batch * out_h * out_w, kernel_h * kernel_w * channels / "
+                         "groups) for the windows that fit in dxp")
+    for n in range(batch):
+        for p in range(out_h):
+            for q in range(out_w):
+                row = (n * out_h + p) * out_w + q
+                for i in range(kernel_h):
+                    y = p * stride_h + i * dilation_h
+                    for j in range(kernel_w):
+                        x = q * stride_w + j * dilation_w
+                        column = (i * kernel_w + j) * per_group
+                        for k in range(groups):
+                            for c in range(per_group):
+                                dxp[n, y, x, k * per_group + c] += dcols[k, row, column + c]
+
+
+def col2im_reference(dcols, dxp, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w):
+    """``col2im`` as NumPy: a loop over the kernel offsets ``(i, j)``. Offset ``(i, j)`` of every
+    window is one strided slice of pixels, rows ``i*dh + p*sh`` and columns ``j*dw + q*sw`` for
+    all ``(p, q)``, and its column of ``dcols`` is added to that slice in one operation."""
+    batch, height, width, channels = dxp.shape
+    groups = dcols.shape[0]
+    out_h = (height - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
+    out_w = (width - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    d = dcols.reshape(groups, batch, out_h, out_w, kernel_h, kernel_w, channels // groups)
+    target = dxp.reshape(batch, height, width, groups, channels // groups)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            rows = slice(i * dilation_h, i * dilation_h + stride_h * (out_h - 1) + 1, stride_h)
+            columns = slice(j * dilation_w, j * dilation_w + stride_w * (out_w - 1) + 1, stride_w)
+            target[:, rows, columns] += d[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
+
+
+@_compile
+def max_pool(xp, pool_h, pool_w, stride_h, stride_w, y, first):
+    """The maximum of each (pool_h, pool_w) window of the padded input ``xp`` (batch, Hp, Wp, C)
+    into ``y`` (batch, out_h, out_w, C), and in ``first`` (same shape, integers) the offset
+    ``i * pool_w + j`` of its first maximum in the window's row-major order:
+
+        y[n, p, q, c] = max_{i, j} xp[n, p*sh + i, q*sw + j, c]
+
+    An offset replaces the maximum so far only when strictly greater, so a tie keeps the earlier
+    (and a NaN is never picked after the first offset). One pass over the windows, where the
+    reference makes three whole-tensor passes per offset."""
+    batch, height, width, channels = xp.shape
+    out_h = (height - pool_h) // stride_h + 1
+    out_w = (width - pool_w) // stride_w + 1
+    if (out_h < 1 or out_w < 1 or y.shape[0] != batch or y.shape[1] != out_h or y.shape[2] != out_w
+            or y.shape[3] != channels or first.shape != y.shape):
+        raise ShapeError("max_pool: y and first must be (batch, out_h, out_w, channels) for the windows that fit in xp")
+    for n in range(batch):
+        for p in range(out_h):
+            for q in range(out_w):
+                for c in range(channels):
+                    y[n, p, q, c] = xp[n, p * stride_h, q * stride_w, c]
+                    first[n, p, q, c] = 0
+                for i in range(pool_h):
+                    for j in range(pool_w):
+                        if i == 0 and j == 0:
+                            continue
+                        k = i * pool_w + j
+                        for c in range(channels):
+                            v = xp[n, p * stride_h + i, q * stride_w + j, c]
+                            if v > y[n, p, q, c]:
+                                y[n, p, q, c] = v
+                                first[n, p, q, c] = k
+
+
+def max_pool_reference(xp, pool_h, pool_w, stride_h, stride_w, y, first):
+    """``max_pool`` as NumPy: a loop over the window's offsets, each one strided slice of ``xp``
+    holding that offset of every window."""
+    out_h, out_w = y.shape[1:3]
+    y[...] = xp[:, :stride_h * (out_h - 1) + 1:stride_h, :stride_w * (out_w - 1) + 1:stride_w]
+    first[...] = 0
+    for k in range(1, pool_h * pool_w):
+        i, j = divmod(k, pool_w)
+        candidate = xp[:, i:i + stride_h * (out_h - 1) + 1:stride_h, j:j + stride_w * (out_w - 1) + 1:stride_w]
+        greater = candidate > y
+        np.copyto(y, candidate, where=greater)
+        np.copyto(first, k, where=greater)
+
+
+@_compile
+def max_pool_backward(dy, first, pool_h, pool_w, stride_h, stride_w, dxp):
+    """The gradient of ``max_pool``: each window's ``dy`` added to the input pixel of its first
+    maximum, the padded input gradient ``dxp`` (batch, Hp, Wp, C) being added to (start from zeros):
+
+        dxp[n, p*sh + i, q*sw + j, c] += dy[n, p, q, c]     where first[n, p, q, c] == i * pool_w + j
+
+    Raises a ShapeError for an offset in ``first`` outside the window, before writing it."""
+    batch, height, width, channels = dxp.shape
+    out_h = (height - pool_h) // stride_h + 1
+    out_w = (width - pool_w) // stride_w + 1
+    if (out_h < 1 or out_w < 1 or dy.shape[0] != batch or dy.shape[1] != out_h or dy.shape[2] != out_w
+            or dy.shape[3] != channels or first.shape != dy.shape):
+        raise ShapeError("max_pool_backward: dy and first must be (batch, out_h, out_w, channels) for the windows "
+                         "that fit in dxp")
+    cells = pool_h * pool_w
+    for n in range(batch):
+        for p in range(out_h):
+            for q in range(out_w):
+                for c in range(channels):
+                    k = first[n, p, q, c]
+                    if k < 0 or k >= cells:
+                        raise ShapeError("max_pool_backward: an offset in first is outside the pool")
+                    i = k // pool_w
+                    dxp[n, p * stride_h + i, q * stride_w + k - i * pool_w, c] += dy[n, p, q, c]
+
+
+def max_pool_backward_reference(dy, first, pool_h, pool_w, stride_h, stride_w, dxp):
+    """``max_pool_backward`` as NumPy: for each offset ``k`` of the window, ``dy`` where the first
+    maximum is at ``k`` (0 elsewhere) added to the slice of ``dxp`` holding that offset."""
+    out_h, out_w = dy.shape[1:3]
+    for k in range(pool_h * pool_w):
+        i, j = divmod(k, pool_w)
+        dxp[:, i:i + stride_h * (out_h - 1) + 1:stride_h, j:j + stride_w * (out_w - 1) + 1:stride_w] += \
+            np.where(first == k, dy, 0)

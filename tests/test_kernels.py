@@ -172,3 +172,69 @@ def test_a_buffer_of_an_option_that_is_off_may_be_empty():
     buffers = {**optimizer_buffers(["w", "g", "v"]), "mean": np.zeros(0, np.float32),
                "momentum_buffer": np.zeros(0, np.float32)}
     kernels.rmsprop(**buffers, **{**RMSPROP_COEFFICIENTS, "momentum": 0.0, "centered": False})
+
+
+# -- convolution and pooling kernels -------------------------------------------------------------------
+WINDOWS = [  # (padded input shape, kernel or pool (h, w), strides, dilation, groups)
+    ((2, 7, 6, 4), (3, 3), (1, 1), (1, 1), 1),
+    ((3, 9, 8, 6), (2, 3), (2, 3), (2, 1), 3),
+    ((1, 6, 6, 2), (6, 6), (1, 1), (1, 1), 2),
+    ((2, 8, 5, 1), (1, 2), (3, 1), (1, 2), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, kernel, strides, dilation, groups", WINDOWS)
+def test_col2im_kernel(dtype, shape, kernel, strides, dilation, groups):
+    out_h = (shape[1] - dilation[0] * (kernel[0] - 1) - 1) // strides[0] + 1
+    out_w = (shape[2] - dilation[1] * (kernel[1] - 1) - 1) // strides[1] + 1
+    rng = np.random.default_rng(0)
+    dcols = rng.standard_normal((groups, shape[0] * out_h * out_w, kernel[0] * kernel[1] * shape[3] // groups))
+    start = rng.standard_normal(shape)  # col2im adds to what dxp holds
+    options = dict(kernel_h=kernel[0], kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
+                   dilation_h=dilation[0], dilation_w=dilation[1])
+    got, expected = start.astype(dtype), start.copy()
+    kernels.col2im(dcols=dcols.astype(dtype), dxp=got, **options)
+    kernels.col2im_reference(dcols=dcols, dxp=expected, **options)
+    np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, pool, strides, _, __", WINDOWS)
+def test_max_pool_kernels(dtype, shape, pool, strides, _, __):
+    out_h, out_w = (shape[1] - pool[0]) // strides[0] + 1, (shape[2] - pool[1]) // strides[1] + 1
+    rng = np.random.default_rng(1)
+    xp = rng.integers(-3, 4, shape).astype(dtype)  # small integers: many ties, which go to the first
+    options = dict(pool_h=pool[0], pool_w=pool[1], stride_h=strides[0], stride_w=strides[1])
+    results = []
+    for pool_kernel in (kernels.max_pool, kernels.max_pool_reference):
+        y, first = np.empty((shape[0], out_h, out_w, shape[3]), dtype), np.empty((shape[0], out_h, out_w, shape[3]), np.uint8)
+        pool_kernel(xp=xp, y=y, first=first, **options)
+        results.append((y, first))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    dy = rng.standard_normal(results[0][0].shape).astype(dtype)
+    got, expected = np.ones(shape, dtype), np.ones(shape, dtype)
+    kernels.max_pool_backward(dy=dy, first=results[0][1], dxp=got, **options)
+    kernels.max_pool_backward_reference(dy=dy, first=results[0][1], dxp=expected, **options)
+    np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
+
+
+def test_window_kernels_refuse_arrays_that_do_not_fit():
+    dxp = np.zeros((2, 5, 5, 4))
+    options = dict(kernel_h=3, kernel_w=3, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1)
+    for dcols in (np.zeros((1, 2 * 9 - 1, 36)), np.zeros((1, 18, 35)), np.zeros((3, 18, 12))):
+        with pytest.raises(ShapeError, match="col2im: dcols must be"):
+            kernels.col2im(dcols=dcols, dxp=dxp, **options)
+    with pytest.raises(ShapeError, match="col2im"):
+        kernels.col2im(dcols=np.zeros((1, 2, 36)), dxp=dxp, **{**options, "kernel_h": 6})
+    pool = dict(pool_h=2, pool_w=2, stride_h=2, stride_w=2)
+    y, first = np.zeros((2, 2, 2, 4)), np.zeros((2, 2, 2, 4), np.uint8)
+    with pytest.raises(ShapeError, match="max_pool: y and first"):
+        kernels.max_pool(xp=dxp, y=np.zeros((2, 3, 2, 4)), first=first, **pool)
+    with pytest.raises(ShapeError, match="max_pool: y and first"):
+        kernels.max_pool(xp=dxp, y=y, first=first[:, :, :, :3], **pool)
+    with pytest.raises(ShapeError, match="max_pool_backward: dy and first"):
+        kernels.max_pool_backward(dy=np.zeros((2, 2, 2, 3)), first=first, dxp=dxp, **pool)
+    with pytest.raises(ShapeError, match="an offset in first is outside the pool"):
+        kernels.max_pool_backward(dy=y, first=np.full((2, 2, 2, 4), 4, np.uint8), dxp=dxp, **pool)

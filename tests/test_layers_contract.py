@@ -39,6 +39,19 @@ CASES = {
     "BatchNormalization_3d_no_beta": (lambda: layers.BatchNormalization(momentum=0.9, center=False), (2, 3)),
     "LayerNormalization": (lambda: layers.LayerNormalization(), (5,)),
     "LayerNormalization_3d_no_gamma": (lambda: layers.LayerNormalization(scale=False), (2, 3)),
+    "Conv2D": (lambda: layers.Conv2D(3, 2), (4, 5, 2)),
+    "Conv2D_same_strided_tanh_l2": (lambda: layers.Conv2D(4, (3, 2), strides=(2, 1), padding="same", activation="tanh",
+                                                          kernel_regularizer=gn.regularizers.L2(0.01)), (5, 4, 2)),
+    "Conv2D_groups_dilated_no_bias": (lambda: layers.Conv2D(4, 2, dilation_rate=2, groups=2, use_bias=False),
+                                      (5, 5, 4)),
+    "Conv1D": (lambda: layers.Conv1D(3, 3, padding="causal", activation="tanh"), (6, 2)),
+    "MaxPooling2D": (lambda: layers.MaxPooling2D(), (4, 5, 3)),
+    "MaxPooling2D_same_overlapping": (lambda: layers.MaxPooling2D(3, strides=2, padding="same"), (5, 4, 2)),
+    "AveragePooling2D": (lambda: layers.AveragePooling2D((2, 3), padding="same"), (5, 4, 2)),
+    "MaxPooling1D": (lambda: layers.MaxPooling1D(), (5, 3)),
+    "AveragePooling1D": (lambda: layers.AveragePooling1D(3, strides=1, padding="same"), (5, 3)),
+    "GlobalAveragePooling2D": (lambda: layers.GlobalAveragePooling2D(), (3, 4, 2)),
+    "GlobalAveragePooling1D_keepdims": (lambda: layers.GlobalAveragePooling1D(keepdims=True), (4, 3)),
 }
 
 

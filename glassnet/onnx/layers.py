@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .. import layers
+from ..layers.pooling import offset_slices, window_counts
 from ..errors import ExportError
 
 
@@ -105,6 +106,144 @@ def reshape(graph, layer, x, name):
     return graph.node("Reshape", [x, graph.constant(f"{name}/shape", shape, dtype=np.int64)], name)
 
 
+# -- convolutions and pooling ---------------------------------------------------------------------
+# glassnet is channels-last, ONNX's Conv and pooling operators channels-first: each such layer
+# transposes its input to channels-first and its output back (ONNX Runtime's optimizer removes the
+# pairs that meet between two such layers). ONNX Runtime has no float64 Conv, AveragePool or
+# GlobalAveragePool, so a float64 graph computes those as glassnet does, channels-last: im2col as
+# a Gather of the padded pixels, then a MatMul (or a ReduceSum for a mean).
+_TO_CHANNELS_FIRST = {1: [0, 2, 1], 2: [0, 3, 1, 2]}
+_TO_CHANNELS_LAST = {1: [0, 2, 1], 2: [0, 2, 3, 1]}
+
+
+def _onnx_pads(layer):
+    """ONNX's ``pads`` (every axis's start, then every axis's end) of a conv or pooling layer."""
+    _, _, pads, _ = layer.geometry(layer.input_shape)
+    pads = pads[2 - layer.rank:]
+    return [before for before, _ in pads] + [after for _, after in pads]
+
+
+def _channels_first(graph, layer, x, name, op, inputs=(), **attributes):
+    """``op`` on ``x`` transposed to channels-first, its output transposed back."""
+    rank = layer.rank
+    first = graph.node("Transpose", [x], f"{name}/channels_first", perm=_TO_CHANNELS_FIRST[rank])
+    y = graph.node(op, [first, *inputs], f"{name}/{op.lower()}", **attributes)
+    return graph.node("Transpose", [y], name, perm=_TO_CHANNELS_LAST[rank])
+
+
+def _gathered_windows(graph, layer, x, name, window, strides, dilation):
+    """im2col in operators, channels-last: ``x`` padded with zeros (``Pad``), its pixels in one
+    axis (``Reshape`` to (batch, pixels, C)), and the pixels of every window gathered in order
+    (``Gather`` of a fixed index array): (batch, out_pixels * window_cells, C)."""
+    input_size, output_size, pads, channels = layer.geometry(layer.input_shape)
+    (top, bottom), (left, right) = pads
+    padded_width = input_size[1] + left + right
+    rank = layer.rank
+    if top or bottom or left or right:
+        befores, afters = [p[0] for p in pads[2 - rank:]], [p[1] for p in pads[2 - rank:]]
+        x = graph.node("Pad", [x, graph.constant(f"{name}/pads", [0, *befores, 0, 0, *afters, 0], dtype=np.int64)],
+                       f"{name}/padded")
+    pixels = (input_size[0] + top + bottom) * padded_width
+    flat = graph.node("Reshape", [x, graph.constant(f"{name}/pixels", [0, pixels, channels], dtype=np.int64)],
+                      f"{name}/pixels")
+    (kh, kw), (sh, sw), (dh, dw) = window, strides, dilation
+    p, q, i, j = np.meshgrid(np.arange(output_size[0]), np.arange(output_size[1]), np.arange(kh), np.arange(kw),
+                             indexing="ij")
+    index = (p * sh + i * dh) * padded_width + (q * sw + j * dw)  # the padded pixel of window (p, q), offset (i, j)
+    return graph.node("Gather", [flat, graph.constant(f"{name}/windows", index.reshape(-1), dtype=np.int64)],
+                      f"{name}/windows", axis=1)
+
+
+def _plane(layer, values, fill):
+    return (fill,) * (2 - layer.rank) + tuple(values)
+
+
+def conv(graph, layer, x, name):
+    """``Conv`` on channels-first (float32), or im2col and ``MatMul`` channels-last (float64);
+    then the activation. The kernel (kh, kw, C / groups, F) becomes ONNX's (F, C / groups, kh, kw)."""
+    weight, bias = layer.weight.value, None if layer.bias is None else layer.bias.value
+    if graph.dtype == np.float32:
+        inputs = [graph.constant(layer.weight.name, np.moveaxis(weight, (-1, -2), (0, 1)))]
+        if bias is not None:
+            inputs.append(graph.constant(layer.bias.name, bias))
+        z = _channels_first(graph, layer, x, name if layer.activation is None else f"{name}/z", "Conv", inputs,
+                            kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+                            dilations=list(layer.dilation_rate), group=layer.groups, pads=_onnx_pads(layer))
+    else:
+        z = _conv_as_product(graph, layer, x, name if layer.activation is None else f"{name}/z")
+    if layer.activation is None:
+        return z
+    return convert(graph, layer.activation, z, f"{name}/{layer.activation.name}")
+
+
+def _conv_as_product(graph, layer, x, name):
+    """The layer's own computation: ``cols @ Wm + b`` on the gathered windows, per group."""
+    _, output_size, _, channels = layer.geometry(layer.input_shape)
+    g, filters = layer.groups, layer.filters
+    cells = int(np.prod(layer.kernel_size))
+    out_pixels = output_size[0] * output_size[1]
+    gathered = _gathered_windows(graph, layer, x, name, _plane(layer, layer.kernel_size, 1),
+                                 _plane(layer, layer.strides, 1), _plane(layer, layer.dilation_rate, 1))
+    weight = layer.weight.value.reshape(-1, g, filters // g).transpose(1, 0, 2)  # (g, cells * C / g, F / g)
+    shape = graph.constant(f"{name}/cols_shape", [0, out_pixels, cells, g, channels // g], dtype=np.int64)
+    cols = graph.node("Transpose", [graph.node("Reshape", [gathered, shape], f"{name}/cols_by_group")],
+                      f"{name}/group_first", perm=[0, 3, 1, 2, 4])  # (batch, g, out_pixels, cells, C / g)
+    cols = graph.node("Reshape", [cols, graph.constant(f"{name}/cols", [0, g, out_pixels, cells * channels // g],
+                                                        dtype=np.int64)], f"{name}/cols")
+    product = graph.node("MatMul", [cols, graph.constant(f"{layer.weight.name}/by_group", weight)], f"{name}/product")
+    z = graph.node("Transpose", [product], f"{name}/pixel_first", perm=[0, 2, 1, 3])  # (batch, out_pixels, g, F / g)
+    out_shape = [0, *output_size[2 - layer.rank:], filters]
+    z = graph.node("Reshape", [z, graph.constant(f"{name}/shape", out_shape, dtype=np.int64)],
+                   name if layer.bias is None else f"{name}/product_image")
+    if layer.bias is None:
+        return z
+    return graph.node("Add", [z, graph.constant(layer.bias.name, layer.bias.value)], name)
+
+
+def max_pooling(graph, layer, x, name):
+    """``MaxPool`` on channels-first; "same" padding as explicit pads, which a max never picks."""
+    return _channels_first(graph, layer, x, name, "MaxPool", kernel_shape=list(layer.pool_size),
+                           strides=list(layer.strides), pads=_onnx_pads(layer))
+
+
+def average_pooling(graph, layer, x, name):
+    """``AveragePool`` on channels-first with ``count_include_pad=0`` (a border window averages its
+    real cells, as Keras); float64: the gathered windows summed (``ReduceSum``) and divided by
+    their counts."""
+    if graph.dtype == np.float32:
+        return _channels_first(graph, layer, x, name, "AveragePool", kernel_shape=list(layer.pool_size),
+                               strides=list(layer.strides), pads=_onnx_pads(layer), count_include_pad=0)
+    input_size, output_size, pads, channels = layer.geometry(layer.input_shape)
+    pool = _plane(layer, layer.pool_size, 1)
+    gathered = _gathered_windows(graph, layer, x, name, pool, _plane(layer, layer.strides, 1), (1, 1))
+    out_pixels, cells = output_size[0] * output_size[1], pool[0] * pool[1]
+    windows = graph.node("Reshape", [gathered, graph.constant(f"{name}/windows_shape", [0, out_pixels, cells, channels],
+                                                              dtype=np.int64)], f"{name}/by_window")
+    total = graph.node("ReduceSum", [windows, graph.constant(f"{name}/cell_axis", [2], dtype=np.int64)],
+                       f"{name}/sum", keepdims=0)
+    slices = offset_slices(pool, _plane(layer, layer.strides, 1), output_size)
+    count = window_counts(input_size, pads, slices, np.float64).reshape(out_pixels, 1)
+    mean = graph.node("Div", [total, graph.constant(f"{name}/count", count)], f"{name}/mean")
+    out_shape = [0, *output_size[2 - layer.rank:], channels]
+    return graph.node("Reshape", [mean, graph.constant(f"{name}/shape", out_shape, dtype=np.int64)], name)
+
+
+def global_average_pooling(graph, layer, x, name):
+    """``GlobalAveragePool`` on channels-first, then ``Flatten`` (or back to channels-last with
+    ``keepdims``); float64: a ``ReduceSum`` over the pixels divided by their number."""
+    rank = layer.rank
+    if graph.dtype == np.float32:
+        first = graph.node("Transpose", [x], f"{name}/channels_first", perm=_TO_CHANNELS_FIRST[rank])
+        pooled = graph.node("GlobalAveragePool", [first], f"{name}/pool")
+        if layer.keepdims:
+            return graph.node("Transpose", [pooled], name, perm=_TO_CHANNELS_LAST[rank])
+        return graph.node("Flatten", [pooled], name, axis=1)
+    axes = graph.constant(f"{name}/axes", list(range(1, rank + 1)), dtype=np.int64)
+    total = graph.node("ReduceSum", [x, axes], f"{name}/sum", keepdims=int(layer.keepdims))
+    cells = int(np.prod(layer.input_shape[:-1]))
+    return graph.node("Div", [total, graph.constant(f"{name}/count", cells)], name)
+
+
 def _elementwise(op):
     """A merge layer that is a chain of ONNX's binary ``op``: ``((x1 op x2) op x3) ...``; ``Sum``,
     ``Max``, ``Min`` and ``Mean`` would take every input at once, but a chain of binary operators
@@ -169,6 +308,14 @@ CONVERTERS = {
     layers.Maximum: _elementwise("Max"),
     layers.Minimum: _elementwise("Min"),
     layers.Concatenate: concatenate,
+    layers.Conv1D: conv,
+    layers.Conv2D: conv,
+    layers.MaxPooling1D: max_pooling,
+    layers.MaxPooling2D: max_pooling,
+    layers.AveragePooling1D: average_pooling,
+    layers.AveragePooling2D: average_pooling,
+    layers.GlobalAveragePooling1D: global_average_pooling,
+    layers.GlobalAveragePooling2D: global_average_pooling,
 }
 
 
