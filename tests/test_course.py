@@ -139,3 +139,26 @@ def test_15_l1_drops_exactly_the_irrelevant_inputs_and_l2_none(tmp_path):
     assert result["L1 0.005"]["dropped"] == [4, 5, 6, 7, 8, 9]
     assert result["L2 0.005"]["zeros"] == 0 and result["none"]["zeros"] == 0
     assert result["L1 0.005"]["val_accuracy"] > 0.95
+
+
+def test_frameworks_train_to_the_same_weights_but_where_they_differ_by_design(tmp_path):
+    """docs/course/frameworks.md: the same network, weights and batches in glassnet, PyTorch and
+    Keras (6 steps here): SGD with momentum agrees in all three and Adam with PyTorch to float32
+    rounding; Keras's Adam differs by its epsilon placement, and agrees with epsilon 1e-12 and
+    float32 betas; with the learning rate halved Keras's momentum convention parts from PyTorch's."""
+    pytest.importorskip("torch", exc_type=ImportError)
+    from glassnet.errors import MissingExtraError
+    from glassnet.extras import require_keras
+    try:
+        require_keras("the frameworks page")
+    except MissingExtraError as error:
+        pytest.skip(str(error))
+    result = run("frameworks", tmp_path)
+    for name in ("SGD + momentum 0.9", "Adam", "Adam, epsilon 1e-12, float32 betas", "SGD + momentum 0.9, rate halved"):
+        assert result[name]["weight_gap"]["PyTorch"] < 1e-6 and result[name]["loss_gap"]["PyTorch"] < 1e-6, name
+    assert result["SGD + momentum 0.9"]["weight_gap"]["Keras"] < 1e-6
+    assert result["Adam"]["weight_gap"]["Keras"] > 1e-5
+    assert result["Adam, epsilon 1e-12"]["weight_gap"]["Keras"] < result["Adam"]["weight_gap"]["Keras"] / 10
+    assert result["Adam, epsilon 1e-12, float32 betas"]["weight_gap"]["Keras"] < 1e-6
+    halved = result["SGD + momentum 0.9, rate halved"]["differences"]["Keras"]
+    assert max(halved[:3]) < 1e-6 and halved[-1] > 1e-3  # the same until the rate changes after step 3
