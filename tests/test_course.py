@@ -43,6 +43,11 @@ def test_2_dropout_l2_and_early_stopping_each_shrink_the_gap(tmp_path):
     result = run("regularization", tmp_path)
     for method in ("dropout 0.5", "L2 1e-3", "early stopping"):
         assert result[method]["gap"] < result["none"]["gap"], method
+    # the figure's curves are the data loss of each epoch for all four (issue 17: L2's history adds its penalty)
+    for method in ("none", "dropout 0.5", "L2 1e-3"):
+        assert result[method]["val_curve"][-1] == pytest.approx(result[method]["val_loss"], rel=1e-6)
+    l2 = result["L2 1e-3"]  # the history's val_loss adds the penalty, which the figure no longer shows
+    assert l2["val_loss_logged"][-1] > l2["val_curve"][-1] + 0.05
 
 
 def test_3_l1_gives_exact_zeros_and_l2_does_not(tmp_path):
@@ -88,6 +93,7 @@ def test_7_cross_entropy_punishes_confident_wrong_answers(tmp_path):
 def test_8_deeper_layers_respond_to_more_class_specific_pictures(tmp_path):
     result = run("features", tmp_path)
     assert result["layer 2"] > result["layer 1"]
+    assert result["overlapping_labels"] == []  # the rows' names were drawn on top of each other
 
 
 def test_9_inverted_and_classic_dropout_give_the_same_expected_outputs(tmp_path):
@@ -139,6 +145,14 @@ def test_15_l1_drops_exactly_the_irrelevant_inputs_and_l2_none(tmp_path):
     assert result["L1 0.005"]["dropped"] == [4, 5, 6, 7, 8, 9]
     assert result["L2 0.005"]["zeros"] == 0 and result["none"]["zeros"] == 0
     assert result["L1 0.005"]["val_accuracy"] > 0.95
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+def test_16_higher_dropout_rates_shrink_the_gap(tmp_path):
+    result = run("dropout_rates", tmp_path)
+    gaps = [result[rate]["gap"] for rate in (0.0, 0.2, 0.3, 0.4, 0.5)]
+    assert all(later < earlier for earlier, later in zip(gaps, gaps[1:])), gaps
+    assert gaps[-1] < 0.6 * gaps[0]
 
 
 def test_frameworks_train_to_the_same_weights_but_where_they_differ_by_design(tmp_path):

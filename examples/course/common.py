@@ -1,7 +1,10 @@
 """Shared by the course experiments: the data, a recorder of the loss after every step, the
 figure, and the command-line arguments (``--quick`` for the small runs the tests make)."""
 import argparse
+import functools
+import os
 import pathlib
+import sys
 
 import numpy as np
 
@@ -36,6 +39,16 @@ def digits(seed=0):
     x, y = datasets.load_digits(return_X_y=True)
     order = np.random.default_rng(seed).permutation(len(x))
     return (x[order] / 16).astype(np.float32), y[order]
+
+
+@functools.lru_cache(maxsize=2)
+def fashion_mnist(data_dir=None):
+    """Fashion-MNIST ``((x, y), (x_test, y_test))``, pictures as rows of 784 numbers in [0, 1], from
+    ``data_dir``, ``$FASHION_MNIST_DIR`` or /usr/share/datasets/fashion-mnist; read once per process
+    (the tests run three scripts that use it)."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from fashion_mnist import DEFAULT_DIR, load_fashion_mnist
+    return load_fashion_mnist(data_dir or os.environ.get("FASHION_MNIST_DIR", DEFAULT_DIR))
 
 
 def classifier(hidden, seed, optimizer, dropout=0.0, **dense):
@@ -77,8 +90,32 @@ def figure(columns=1, width=4.6, height=3.2):
 
 
 def save(fig, path):
-    """Write ``fig`` as a PNG, atomically."""
+    """Write ``fig`` as a PNG, atomically; returns ``overlapping_texts(fig)`` (and says so when
+    some labels overlap)."""
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     print(f"wrote {path}")
+    overlaps = overlapping_texts(fig)
+    for a, b in overlaps:
+        print(f"warning: in {path}, the labels {a!r} and {b!r} overlap")
+    return overlaps
+
+
+def overlapping_texts(fig):
+    """The pairs of texts drawn on ``fig`` (titles, axis labels, the tick labels shown, legends'
+    texts, annotations) whose boxes overlap."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = list(fig.texts)
+    for axes in fig.axes:
+        texts += [axes.title, axes.xaxis.label, axes.yaxis.label, *axes.texts]
+        for axis in (axes.xaxis, axes.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            slack = 1e-9 * (high - low)
+            texts += [label for tick in axis.get_major_ticks() if low - slack <= tick.get_loc() <= high + slack
+                      for label in (tick.label1, tick.label2)]
+        if axes.get_legend() is not None:
+            texts += axes.get_legend().get_texts()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_visible() and t.get_text().strip()]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:] if box_a.overlaps(box_b)]

@@ -10,16 +10,11 @@ the ``FASHION_MNIST_DIR`` environment variable).
 
     python examples/course/features.py [--quick]
 """
-import os
-import sys
-
 import common
 import numpy as np
 
 import glassnet as gn
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from fashion_mnist import DEFAULT_DIR, load_fashion_mnist  # noqa: E402
 
 TOP = 25  # pictures per neuron
 
@@ -31,7 +26,7 @@ def purity(activations, labels, top=TOP):
 
 
 def run(quick=False, seed=0, figure=None, data_dir=None):
-    (x, y), _ = load_fashion_mnist(data_dir or os.environ.get("FASHION_MNIST_DIR", DEFAULT_DIR))
+    (x, y), _ = common.fashion_mnist(data_dir)
     n = 6000 if quick else 60000
     x, y = x[:n], y[:n]
     model = gn.Sequential([gn.layers.Dense(64, activation="relu"), gn.layers.Dense(32, activation="relu"),
@@ -47,25 +42,26 @@ def run(quick=False, seed=0, figure=None, data_dir=None):
     print(f"class purity of the {TOP} most exciting pictures, mean over neurons: "
           f"layer 1 {result['layer 1']:.2f}, layer 2 {result['layer 2']:.2f}")
     if figure:
-        _figure(model, x, first, second, figure)
+        result["overlapping_labels"] = _figure(model, x, first, second, figure)
     return result
 
 
 def _figure(model, x, first, second, path, shown=8):
-    fig = common.figure(1, width=7, height=3.2)
+    """Three rows of pictures, each named on its left; returns the labels that overlap (none)."""
+    fig = common.figure(1, width=7.6, height=3.4)
     grid = fig.add_gridspec(3, shown)
-    rows = [("layer 1 weights", model.layers[0].weight.value.T[:shown]),
-            ("layer 1: top pictures", [x[np.argsort(-first[:, j])[:TOP]].mean(0) for j in range(shown)]),
-            ("layer 2: top pictures", [x[np.argsort(-second[:, j])[:TOP]].mean(0) for j in range(shown)])]
+    rows = [("layer 1:\nweights", model.layers[0].weight.value.T[:shown]),
+            ("layer 1:\ntop pictures", [x[np.argsort(-first[:, j])[:TOP]].mean(0) for j in range(shown)]),
+            ("layer 2:\ntop pictures", [x[np.argsort(-second[:, j])[:TOP]].mean(0) for j in range(shown)])]
     for r, (title, images) in enumerate(rows):
         for j in range(shown):
             axes = fig.add_subplot(grid[r, j])
             axes.imshow(np.asarray(images[j]).reshape(28, 28), cmap="gray" if r else "RdBu")
             axes.set_xticks([])
             axes.set_yticks([])
-            if j == 0:
-                axes.set_ylabel(title, fontsize=7)
-    common.save(fig, path)
+            if j == 0:  # written across, beside the row: rotated, the three names ran into each other
+                axes.set_ylabel(title, fontsize=8, rotation=0, ha="right", va="center", labelpad=6)
+    return common.save(fig, path)
 
 
 if __name__ == "__main__":
