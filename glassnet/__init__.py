@@ -17,7 +17,7 @@ from .graph import Input
 from .model import Sequential
 from .network import Network
 from .parameter import Parameter
-from .plotting import plot_history
+from .plotting import plot_decision_boundary, plot_history
 
 from .version import __version__
 
@@ -25,7 +25,7 @@ load = Network.load  # gn.load(path): a Sequential or a graph Model from a model
 
 __all__ = [
     "Sequential", "Model", "Input", "load", "Parameter", "gradcheck", "GradcheckReport",
-    "diagnose", "Diagnosis", "plot_history", "explain", "Trace",
+    "diagnose", "Diagnosis", "plot_history", "plot_decision_boundary", "explain", "Trace",
     "layers", "losses", "metrics", "optimizers", "schedules", "regularizers", "initializers", "callbacks", "datasets",
     "saving",
     "GlassnetError", "ConfigurationError", "ShapeError", "DataError", "NotCompiledError",

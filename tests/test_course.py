@@ -176,3 +176,13 @@ def test_frameworks_train_to_the_same_weights_but_where_they_differ_by_design(tm
     assert result["Adam, epsilon 1e-12, float32 betas"]["weight_gap"]["Keras"] < 1e-6
     halved = result["SGD + momentum 0.9, rate halved"]["differences"]["Keras"]
     assert max(halved[:3]) < 1e-6 and halved[-1] > 1e-3  # the same until the rate changes after step 3
+
+
+def test_17_hidden_layers_bend_the_decision_boundary(tmp_path):
+    result = run("decision_boundary", tmp_path)
+    accuracy = result["accuracy"]
+    assert accuracy[0] < 0.75 < accuracy[1] < accuracy[2] and accuracy[2] > 0.95
+    history = result["history"]
+    assert history.steps == [0, 100, 200, 300, 400, 500]
+    assert result["history_accuracy"][0] < 0.7 and result["history_accuracy"][-1] == accuracy[3]
+    assert result["overlapping_labels"] == []

@@ -7,12 +7,14 @@ callbacks; the training loop itself knows nothing about them.
     control.py     EarlyStopping, ReduceLROnPlateau, TerminateOnNaN, LearningRateScheduler, LambdaCallback
     checkpoint.py  ModelCheckpoint, BackupAndRestore, and the training state they save and restore
     progress.py    ProgressBar (fit's verbose output), TrainingBar (one bar for a whole run)
+    recording.py   WeightHistory: copies of the weights every N steps, to look at afterwards
 """
 from .base import Callback, CallbackList, History
 from .checkpoint import BackupAndRestore, ModelCheckpoint
 from .control import EarlyStopping, LambdaCallback, LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN
 from .progress import ProgressBar, TrainingBar
+from .recording import WeightHistory
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ReduceLROnPlateau",
            "TerminateOnNaN", "LearningRateScheduler", "LambdaCallback", "ModelCheckpoint",
-           "BackupAndRestore", "ProgressBar", "TrainingBar"]
+           "BackupAndRestore", "ProgressBar", "TrainingBar", "WeightHistory"]
