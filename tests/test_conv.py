@@ -426,8 +426,10 @@ def test_bad_arguments_are_refused(make, message):
     (layers.Conv2D(8, 3), (784,), "layer 'conv2d' \\(Conv2D\\) needs inputs of shape \\(batch, height, width, "
                                   "channels\\), got \\(batch, 784\\): reshape with "
                                   "gn.layers.Reshape\\(\\(28, 28, 1\\)\\)"),
-    (layers.Conv2D(8, 3), (30,), "got \\(batch, 30\\): reshape with gn.layers.Reshape\\(\\(height, width, channels\\)\\)"),
-    (layers.Conv2D(8, 3), (28, 28), "a channel axis is missing, add one with gn.layers.Reshape\\(\\(28, 28, 1\\)\\)"),
+    (layers.Conv2D(8, 3), (30,), "got \\(batch, 30\\): reshape with "
+                                 "gn.layers.Reshape\\(\\(height, width, channels\\)\\)"),
+    (layers.Conv2D(8, 3), (28, 28), "a channel axis is missing, add one with "
+                                    "gn.layers.Reshape\\(\\(28, 28, 1\\)\\)"),
     (layers.Conv1D(8, 3), (100,), "Conv1D\\) needs inputs of shape \\(batch, steps, channels\\), got \\(batch, "
                                   "100\\): a channel axis is missing, add one with gn.layers.Reshape\\(\\(100, 1\\)\\)"),
     (layers.Conv2D(8, 5), (3, 4, 1), "its kernel spans 5x5, more than its input of 3x4 with padding 'valid'"),

@@ -208,7 +208,8 @@ def test_max_pool_kernels(dtype, shape, pool, strides, _, __):
     options = dict(pool_h=pool[0], pool_w=pool[1], stride_h=strides[0], stride_w=strides[1])
     results = []
     for pool_kernel in (kernels.max_pool, kernels.max_pool_reference):
-        y, first = np.empty((shape[0], out_h, out_w, shape[3]), dtype), np.empty((shape[0], out_h, out_w, shape[3]), np.uint8)
+        out = (shape[0], out_h, out_w, shape[3])
+        y, first = np.empty(out, dtype), np.empty(out, np.uint8)
         pool_kernel(xp=xp, y=y, first=first, **options)
         results.append((y, first))
     np.testing.assert_array_equal(results[0][0], results[1][0])

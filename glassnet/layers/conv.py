@@ -221,10 +221,11 @@ class _Conv(Layer):
         if any(out == 0 for out, _, _ in axes):
             spans = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate)]
             padded = [n + before + after for n, (_, before, after) in zip(size, axes)]
-            dilated = "" if max(self.dilation_rate) == 1 else f" (kernel_size {self.kernel_size} with dilation_rate {self.dilation_rate})"
-            raise ShapeError(f"layer {self.name!r} ({kind}): its kernel spans {'x'.join(map(str, spans))}{dilated}, more "
-                             f"than its input of {'x'.join(map(str, padded))} with padding {self.padding!r} (input shape "
-                             f"{input_shape}); use padding='same', a smaller kernel or a larger input")
+            dilated = ("" if max(self.dilation_rate) == 1
+                       else f" (kernel_size {self.kernel_size} with dilation_rate {self.dilation_rate})")
+            raise ShapeError(f"layer {self.name!r} ({kind}): its kernel spans {'x'.join(map(str, spans))}{dilated}, "
+                             f"more than its input of {'x'.join(map(str, padded))} with padding {self.padding!r} "
+                             f"(input shape {input_shape}); use padding='same', a smaller kernel or a larger input")
         return Geometry(self._plane(size, 1), self._plane([a[0] for a in axes], 1),
                         self._plane([a[1:] for a in axes], (0, 0)), channels)
 
@@ -299,17 +300,19 @@ class _Conv(Layer):
                 np.add.reduce(dz_matrix, axis=0, out=self.bias.grad)  # db = dY.sum(axis=0)
             grad = _grouped(self.weight.grad.reshape(-1, self.filters), g)
             dxp = np.zeros(xp.shape, dtype=xp.dtype) if self.compute_input_gradient else None
+            dcols_buffer = np.empty_like(buffer) if self.compute_input_gradient else None
+            partial = np.empty_like(grad) if n > chunk else None
             for start in range(0, n, chunk):
                 rows = slice(start * pixels, min(start + chunk, n) * pixels)
                 # the forward's windows: still in the buffer if the batch was one slice, else copied again
                 cols = buffer if n <= chunk else cols_of(start, buffer)
                 dz_g = _grouped(dz_matrix[rows], g)
                 if start == 0:
-                    np.matmul(cols.transpose(0, 2, 1), dz_g, out=grad)  # dWm = cols.T @ dY
+                    np.matmul(cols.transpose(0, 2, 1), dz_g, out=grad)  # dWm = cols.T @ dY, summed over slices
                 else:
-                    grad += cols.transpose(0, 2, 1) @ dz_g
+                    grad += np.matmul(cols.transpose(0, 2, 1), dz_g, out=partial)
                 if dxp is not None:
-                    dcols = dz_g @ weight.transpose(0, 2, 1)  # dcols = dY @ Wm.T
+                    dcols = np.matmul(dz_g, weight.transpose(0, 2, 1), out=dcols_buffer[:, :cols.shape[1]])  # dY @ Wm.T
                     kernels.col2im(dcols=dcols, dxp=dxp[start:start + chunk], kernel_h=kernel[0], kernel_w=kernel[1],
                                    stride_h=strides[0], stride_w=strides[1], dilation_h=dilation[0],
                                    dilation_w=dilation[1])  # dx = col2im(dcols)
