@@ -186,3 +186,15 @@ def test_17_hidden_layers_bend_the_decision_boundary(tmp_path):
     assert history.steps == [0, 100, 200, 300, 400, 500]
     assert result["history_accuracy"][0] < 0.7 and result["history_accuracy"][-1] == accuracy[3]
     assert result["overlapping_labels"] == []
+
+
+def test_14_one_example_at_a_time_zig_zags_on_the_loss_surface(tmp_path):
+    result = run("zigzag", tmp_path)
+    one, mini, full, adam = (result[name] for name in ("one example at a time (batch_size=1)",
+                                                        "mini-batch (batch_size=20)", "full batch (batch_size=None)",
+                                                        "Adam, mini-batch of 20"))
+    assert all(len(r["path"]) == 101 for r in (one, mini, full, adam))
+    assert one["winding"] > 2 * mini["winding"] and mini["winding"] > full["winding"] and full["winding"] < 1.05
+    assert one["uphill"] > 0.3 and full["uphill"] == 0 and adam["winding"] < 1.1
+    assert max(r["final"] for r in (one, mini, full, adam)) < 0.3 < result["start_loss"]
+    assert result["overlapping_labels"] == []
