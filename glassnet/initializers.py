@@ -41,7 +41,9 @@ def _fans(shape):
     shape = checks.shape("initializer shape", shape)
     if len(shape) == 1:
         return shape[0], shape[0]
-    return shape[0], shape[-1]
+    # A convolution kernel (kh, kw, in, out): each output sees kh * kw * in inputs (Keras's rule).
+    receptive_field = math.prod(shape[:-2])
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
 def _truncated_normal(shape, rng, dtype, variance):

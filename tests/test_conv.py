@@ -388,8 +388,6 @@ def test_a_cnn_in_a_graph_model_with_a_skip_connection():
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
-@pytest.mark.xfail(strict=True, reason="initializers._fans reads a kernel (kh, kw, in, out) as fan_in = kh, "
-                                       "fan_out = out; Keras multiplies both by the receptive field kh * kw")
 def test_glorot_uniform_has_keras_fans_for_a_kernel():
     layer = built(layers.Conv2D(64, 5), (12, 12, 32), dtype=np.float32)
     fan_in, fan_out = 5 * 5 * 32, 5 * 5 * 64
