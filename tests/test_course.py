@@ -198,3 +198,16 @@ def test_14_one_example_at_a_time_zig_zags_on_the_loss_surface(tmp_path):
     assert one["uphill"] > 0.3 and full["uphill"] == 0 and adam["winding"] < 1.1
     assert max(r["final"] for r in (one, mini, full, adam)) < 0.3 < result["start_loss"]
     assert result["overlapping_labels"] == []
+
+
+def test_10_forward_and_backward_each_row_of_the_table(tmp_path):
+    r = run("forward_backward", tmp_path)
+    assert r["forward_calls"] == ["dense", "dense_1"] and r["backward_calls"] == ["dense_1", "dense"]
+    assert r["forward_changed"] == 0 and r["backward_changed"] == 0  # neither pass moves a weight
+    assert r["update_changed"] == r["nonzero_gradients"] > 900 and r["update_is_sgd"] < 1e-12
+    assert r["forward_same_with_other_targets"] and r["gradients_change_with_targets"] > 0.01
+    assert r["predictions_equal_predict"] and r["rows_sum_to_one"] < 1e-12
+    assert r["chain_rule_difference"] < 1e-12 and r["gradcheck"].passed
+    assert r["optimizer_before_backward"] is None and r["update_calls"] == 0
+    assert [kind for kind, _, _ in r["timeline"]] == ["forward", "forward", "loss", "backward", "backward", "update"]
+    assert r["loss_after_update"] < r["loss"] and r["overlapping_labels"] == []
