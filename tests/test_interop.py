@@ -47,6 +47,13 @@ def randomized(model, seed=0):
     return model
 
 
+def same_model(back, model, x):
+    """``back`` (a round trip of ``model``) has its layers, bit-identical weights and predictions."""
+    assert layer_configs(back) == layer_configs(model)
+    same_weights(back, model)
+    np.testing.assert_array_equal(back.predict(x), model.predict(x))
+
+
 def layer_configs(model):
     return [layer.get_config() for layer in model.layers]
 
@@ -132,10 +139,10 @@ def test_torch_predicts_what_glassnet_does_for_each_layer(torch, case):
     if case in FOLDED_BY_TORCH:
         assert len(back.layers) == len(model.layers) - 1
         assert (back.layers[0].activation is None) == (case == "linear")
+        same_weights(back, model)
+        np.testing.assert_array_equal(back.predict(x), model.predict(x))
     else:
-        assert layer_configs(back) == layer_configs(model)
-    same_weights(back, model)
-    np.testing.assert_array_equal(back.predict(x), model.predict(x))
+        same_model(back, model, x)
 
 
 def test_torch_round_trip_of_a_whole_network_is_exact_in_float32_and_float64(torch):
@@ -153,9 +160,7 @@ def test_torch_round_trip_of_a_whole_network_is_exact_in_float32_and_float64(tor
                                    else 1e-5, atol=1e-12 if dtype == "float64" else 1e-6)
         back = interop.from_torch(net, seed=3)
         assert back.dtype == np.dtype(dtype) and back.seed == 3
-        assert layer_configs(back) == layer_configs(model)
-        same_weights(back, model)
-        np.testing.assert_array_equal(back.predict(x), model.predict(x))
+        same_model(back, model, x)
 
 
 def test_torch_embedding_network_round_trip(torch):
@@ -166,9 +171,7 @@ def test_torch_embedding_network_round_trip(torch):
     with pytest.raises(ConfigurationError, match="input_shape"):
         interop.from_torch(net)
     back = interop.from_torch(net, input_shape=(5,))
-    assert layer_configs(back) == layer_configs(model)
-    same_weights(back, model)
-    np.testing.assert_array_equal(back.predict(x), model.predict(x))
+    same_model(back, model, x)
 
 
 def test_a_network_made_in_torch_comes_over_with_its_names_and_folded_activations(torch):
@@ -210,7 +213,8 @@ def test_batchnorm_momentum_converts_both_ways_without_rounding_noise(torch):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda nn: nn.Sequential(nn.Linear(4, 4), nn.Conv1d(1, 1, 3)), r"module '1' \(torch.nn.Conv1d\).*no counterpart"),
+    (lambda nn: nn.Sequential(nn.Linear(4, 4), nn.Conv3d(1, 1, 3)), r"module '1' \(torch.nn.Conv3d\).*no counterpart"),
+    (lambda nn: nn.Sequential(nn.Linear(4, 4), nn.Conv1d(1, 1, 3)), r"module '1' \(torch.nn.Conv1d\).*not a map"),
     (lambda nn: nn.Sequential(nn.Linear(4, 4), nn.PReLU()), r"module '1' \(torch.nn.PReLU\)"),
     (lambda nn: nn.Sequential(nn.Linear(4, 4), nn.LayerNorm((2, 2))), "normalized_shape"),
     (lambda nn: nn.Sequential(nn.Embedding(10, 4, padding_idx=0)), "padding_idx"),
@@ -249,6 +253,75 @@ def test_to_torch_refuses_what_pytorch_lacks_by_name(torch):
         interop.to_torch(stack(layers.Reshape((2, 3)), layers.BatchNormalization(), layers.Flatten()))
     with pytest.raises(NotBuiltError):
         interop.to_torch(gn.Sequential([layers.Dense(3)]))
+
+
+# Networks of convolutions and poolings (channels-last in glassnet and Keras, channels-first in PyTorch)
+CONV_CASES = {
+    "conv2d, max pool same, groups, batchnorm, flatten": lambda: [
+        layers.Input((7, 6, 3)), layers.Conv2D(4, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(2, padding="same"), layers.Conv2D(6, (2, 3), strides=2, groups=2),
+        layers.BatchNormalization(), layers.Flatten(), layers.Dropout(0.2), layers.LayerNormalization(),
+        layers.Dense(5, activation="tanh"), layers.Dense(3)],
+    "conv2d asymmetric same, average pool, dilation, global pool": lambda: [
+        layers.Input((8, 8, 2)), layers.Conv2D(4, 4, padding="same"), layers.AveragePooling2D((2, 2)),
+        layers.Conv2D(3, 3, dilation_rate=2, padding="same", activation="elu"), layers.GlobalAveragePooling2D(),
+        layers.Dense(2)],
+    "conv1d causal, softmax over channels, global pool": lambda: [
+        layers.Input((12, 3)), layers.Conv1D(4, 3, padding="causal", dilation_rate=2, activation="swish"),
+        layers.MaxPooling1D(3, strides=2, padding="same"), layers.Conv1D(5, 3, strides=2, padding="same"),
+        layers.AveragePooling1D(2), layers.Softmax(axis=-1), layers.GlobalAveragePooling1D(), layers.Dense(2)],
+    "reshape to one channel": lambda: [
+        layers.Input((16,)), layers.Reshape((4, 4, 1)), layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3)],
+}
+
+
+def conv_model(case, seed=0):
+    model = gn.Sequential(CONV_CASES[case](), seed=seed)
+    model.build()
+    return randomized(model, seed)
+
+
+def channels_first(x):
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1)) if x.ndim > 2 else x
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_torch_convolutions_channels_first_predict_the_same_and_come_back(torch, case):
+    model = conv_model(case)
+    x = data(model.input_shape)
+    net = interop.to_torch(model)
+    np.testing.assert_allclose(torch_predict(torch, net, channels_first(x)), model.predict(x), **F32)
+    shape = model.input_shape
+    back = interop.from_torch(net, input_shape=(shape[-1], *shape[:-1]) if len(shape) > 1 else shape)
+    same_model(back, model, x)
+
+
+def test_a_convolutional_network_made_in_torch_predicts_the_same_in_glassnet(torch):
+    nn = torch.nn
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                        nn.AvgPool2d(1), nn.Flatten(), nn.Linear(8 * 3 * 3, 5)).eval()
+    with torch.no_grad():
+        net[4].running_mean.normal_()
+        net[4].running_var.uniform_(0.5, 2)
+    model = interop.from_torch(net, input_shape=(3, 10, 10))
+    assert model.input_shape == (10, 10, 3)
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "BatchNormalization", "ReLU", "AveragePooling2D", "Flatten", "Dense"]
+    assert model.layers[0].padding == "same" and model.layers[2].padding == "same"
+    x = data((3, 10, 10))
+    np.testing.assert_allclose(model.predict(np.moveaxis(x, 1, -1)), torch_predict(torch, net, x), **F32)
+    kept = gn.Sequential([layers.Input((6, 2)), layers.Conv1D(3, 2), layers.GlobalAveragePooling1D(keepdims=True),
+                          layers.Flatten(), layers.Dense(2)], seed=0)
+    back = interop.from_torch(interop.to_torch(kept), input_shape=(2, 6))  # AdaptiveAvgPool1d + Flatten
+    assert [type(layer).__name__ for layer in back.layers] == ["Conv1D", "GlobalAveragePooling1D", "Dense"]
+    x1 = data((6, 2))
+    np.testing.assert_allclose(back.predict(x1), kept.predict(x1), **F32)
+    with pytest.raises(ConfigurationError, match=r"module '0' \(torch.nn.Conv2d\).*padding"):
+        interop.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1)), input_shape=(3, 8, 8))
+    with pytest.raises(ConfigurationError, match="ceil_mode"):
+        interop.from_torch(nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), input_shape=(3, 8, 8))
 
 
 def three_way_steps():
@@ -309,6 +382,16 @@ def test_keras_predicts_what_glassnet_does_for_each_layer(keras, case):
         assert layer_configs(back) == layer_configs(model)
 
 
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_keras_convolutions_predict_the_same_and_come_back(keras, case):
+    model = conv_model(case)
+    x = data(model.input_shape)
+    keras_model = interop.to_keras(model)
+    np.testing.assert_allclose(keras_predict(keras, keras_model, x), model.predict(x), **F32)
+    back = interop.from_keras(keras_model)
+    same_model(back, model, x)
+
+
 def test_keras_names_its_own_forms_of_glassnet_activations(keras):
     model = stack(layers.SELU(), layers.Dense(6, activation=layers.LeakyReLU(0.1)))
     keras_model = interop.to_keras(model)
@@ -331,9 +414,7 @@ def test_keras_round_trip_of_a_whole_network_is_exact(keras):
     np.testing.assert_allclose(keras_predict(keras, keras_model, x), model.predict(x), **F32)
     back = interop.from_keras(keras_model, seed=5)
     assert back.seed == 5 and back.name == model.name
-    assert layer_configs(back) == layer_configs(model)
-    same_weights(back, model)
-    np.testing.assert_array_equal(back.predict(x), model.predict(x))
+    same_model(back, model, x)
 
 
 def test_keras_embedding_network_round_trip(keras):
@@ -342,9 +423,7 @@ def test_keras_embedding_network_round_trip(keras):
     keras_model = interop.to_keras(model)
     np.testing.assert_allclose(keras_predict(keras, keras_model, x), model.predict(x), **F32)
     back = interop.from_keras(keras_model)
-    assert layer_configs(back) == layer_configs(model)
-    same_weights(back, model)
-    np.testing.assert_array_equal(back.predict(x), model.predict(x))
+    same_model(back, model, x)
 
 
 def test_to_keras_copies_the_weights(keras):
@@ -435,7 +514,8 @@ def keras_refusals(keras):
             return x
 
     return [
-        (sequential(kl.Conv1D(2, 2), shape=(4, 1)), r"layer 'conv1d\w*' \(keras.layers.Conv1D\).*no counterpart"),
+        (sequential(kl.Conv3D(2, 2), shape=(4, 4, 4, 1)), r"layer 'conv3d\w*' \(keras.layers.Conv3D\).*no counterpart"),
+        (sequential(kl.Conv2D(2, 2, data_format="channels_first"), shape=(1, 4, 4)), "channels_first"),
         (sequential(kl.Dense(4, kernel_constraint=keras.constraints.NonNeg())), "kernel_constraint"),
         (sequential(kl.Dense(4, activity_regularizer="l2")), "activity_regularizer"),
         (sequential(kl.Dense(4, activation="hard_sigmoid")), "hard_sigmoid"),
@@ -470,6 +550,8 @@ def test_to_keras_refuses_what_keras_lacks_by_name(keras):
                 interop.to_keras(stack(dtype="float64"))
     with pytest.raises(NotBuiltError):
         interop.to_keras(gn.Sequential([layers.Dense(3)]))
+    with pytest.raises(ConfigurationError, match=r"layer 0 \('conv2d', Conv2D\): Keras refuses it.*dilation"):
+        interop.to_keras(gn.Sequential([layers.Input((9, 9, 2)), layers.Conv2D(2, 3, strides=2, dilation_rate=2)]))
 
 
 def test_the_three_frameworks_train_to_the_same_weights_but_for_keras_adam_epsilon(torch, keras):

@@ -21,17 +21,21 @@ Covered layers, each direction (``torch.py`` and ``keras.py`` beside this file s
     BatchNormalization         BatchNorm1d (momentum 1 - m)            BatchNormalization
     LayerNormalization         LayerNorm                               LayerNormalization
     Embedding                  Embedding                               Embedding
+    Conv1D, Conv2D             Conv1d, Conv2d (channels first)         Conv1D, Conv2D
+    MaxPooling1D/2D,           MaxPool1d/2d, AvgPool1d/2d,             the same
+    AveragePooling1D/2D,       AdaptiveAvgPool1d/2d(1)
+    GlobalAveragePooling1D/2D
     Add, Subtract, Multiply,   (graph models only: refused)            the same
     Average, Maximum, Minimum,
     Concatenate
 
-Conv and pooling layers are next. Weights are copied without rounding, so a converted network
-predicts what the original does up to the rounding of float32 arithmetic (``tests/test_interop.py``
-measures it layer by layer). Anything without a counterpart (a layer class, an option such as a
-Keras kernel constraint or PyTorch's ``padding_idx``) is a ConfigurationError naming the layer and
-what is missing. Only weights and architecture move: compile the result as usual
-(``docs/course/frameworks.md`` gives the optimizer settings under which the three frameworks
-train to the same weights).
+A network of convolutions moves to PyTorch channels-first (``torch.py`` says how). Weights are
+copied without rounding, so a converted network predicts what the original does up to the
+rounding of float32 arithmetic (``tests/test_interop.py`` measures it layer by layer). Anything
+without a counterpart (a layer class, an option such as a Keras kernel constraint or PyTorch's
+``padding_idx``) is a ConfigurationError naming the layer and what is missing. Only weights and
+architecture move: compile the result as usual (``docs/course/frameworks.md`` gives the optimizer
+settings under which the three frameworks train to the same weights).
 
 PyTorch and Keras are optional (``pip install "glassnet[torch]"``, ``"glassnet[keras]"``) and
 imported only inside these functions.

@@ -4,14 +4,16 @@
     model = from_keras(keras_model)      # and back, built, with the same weights and layer names
 
 glassnet's layers are Keras's, with Keras's arguments and weight layouts (``Dense``'s kernel is
-(in, units) in both), so each layer maps to the layer of the same name and its weights are
-copied as they are: ``Input``, ``Dense``, ``Activation``, ``ReLU`` (``negative_slope`` as a
-``LeakyReLU``), ``LeakyReLU``, ``ELU``, ``Softmax``, ``Dropout``, ``Flatten``, ``Reshape``,
-``BatchNormalization``, ``LayerNormalization``, ``Embedding``, ``Add``, ``Subtract``, ``Multiply``,
-``Average``, ``Maximum``, ``Minimum`` and ``Concatenate``. Dense activations by name: linear,
-relu, leaky_relu, elu, selu, gelu (exact), sigmoid, tanh, softmax, softplus, silu/swish. L1, L2
-and L1L2 regularizers and the initializers both have (glorot, he, lecun, uniform, zeros, ones)
-come along; another initializer becomes glassnet's default (the weights are copied anyway).
+(in, units) in both, a convolution's (kh, kw, in / groups, filters), maps channels-last), so each
+layer maps to the layer of the same name and its weights are copied as they are: ``Input``,
+``Dense``, ``Activation``, ``ReLU`` (``negative_slope`` as a ``LeakyReLU``), ``LeakyReLU``, ``ELU``,
+``Softmax``, ``Dropout``, ``Flatten``, ``Reshape``, ``BatchNormalization``, ``LayerNormalization``,
+``Embedding``, ``Conv1D``, ``Conv2D``, ``MaxPooling1D/2D``, ``AveragePooling1D/2D``,
+``GlobalAveragePooling1D/2D``, ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``,
+``Minimum`` and ``Concatenate``. Activations by name (of a Dense or a convolution): linear, relu,
+leaky_relu, elu, selu, gelu (exact), sigmoid, tanh, softmax, softplus, silu/swish. L1, L2 and
+L1L2 regularizers and the initializers both have (glorot, he, lecun, uniform, zeros, ones) come
+along; another initializer becomes glassnet's default (the weights are copied anyway).
 
 Where glassnet has a layer Keras has no named form of, it becomes its nearest: a standalone
 ``SELU()``, ``GELU()``, ``Sigmoid()``, ``Tanh()``, ``Softplus()``, ``Swish()`` or ``Linear()``
@@ -21,10 +23,10 @@ same function), and a ``Dense`` whose activation has arguments Keras's names do 
 Keras layer. ``GELU(approximate=True)`` has neither and is refused.
 
 Anything without a counterpart is a ConfigurationError naming the layer and what is missing: a
-layer class glassnet lacks (Conv, pooling and the recurrent layers are next), constraints, an
-activity regularizer, masking (``mask_zero``), ``noise_shape``, LoRA or quantized layers, a
-BatchNormalization or LayerNormalization of an axis other than the last, a layer called with
-``training=`` fixed in the graph, a model nested as a layer, mixed precision. A subclassed
+layer class glassnet lacks (Conv3D, the recurrent layers, ...), ``data_format="channels_first"``,
+constraints, an activity regularizer, masking (``mask_zero``), ``noise_shape``, LoRA or quantized
+layers, a BatchNormalization or LayerNormalization of an axis other than the last, a layer called
+with ``training=`` fixed in the graph, a model nested as a layer, mixed precision. A subclassed
 ``keras.Model`` (its own ``call``) has no graph to read.
 
 Keras reads a functional model's wiring from the symbolic tensors: each ``KerasTensor`` knows the
@@ -298,6 +300,26 @@ def _from_keras_layer(layer, shape, where, keras):
                                  embeddings_initializer=_initializer(layer.embeddings_initializer, "uniform"),
                                  embeddings_regularizer=_regularizer(layer.embeddings_regularizer, where, keras))
         arrays["weight"] = _numpy(layer.embeddings, keras)
+    elif kind in (kl.Conv1D, kl.Conv2D):
+        _channels_last(layer, where)
+        converted = getattr(gl, kind.__name__)(
+            layer.filters, tuple(layer.kernel_size), strides=tuple(layer.strides), padding=layer.padding,
+            dilation_rate=tuple(layer.dilation_rate), groups=layer.groups,
+            activation=_activation_name(layer.activation, where, keras), use_bias=layer.use_bias,
+            kernel_initializer=_initializer(layer.kernel_initializer, "glorot_uniform"),
+            bias_initializer=_initializer(layer.bias_initializer, "zeros"),
+            kernel_regularizer=_regularizer(layer.kernel_regularizer, where, keras),
+            bias_regularizer=_regularizer(layer.bias_regularizer, where, keras))
+        arrays["weight"] = _numpy(layer.kernel, keras)  # (kh, kw, in / groups, filters) in both
+        if layer.use_bias:
+            arrays["bias"] = _numpy(layer.bias, keras)
+    elif kind in (kl.MaxPooling1D, kl.MaxPooling2D, kl.AveragePooling1D, kl.AveragePooling2D):
+        _channels_last(layer, where)
+        converted = getattr(gl, kind.__name__)(pool_size=tuple(layer.pool_size), strides=tuple(layer.strides),
+                                               padding=layer.padding)
+    elif kind in (kl.GlobalAveragePooling1D, kl.GlobalAveragePooling2D):
+        _channels_last(layer, where)
+        converted = getattr(gl, kind.__name__)(keepdims=bool(layer.keepdims))
     elif kind is kl.Concatenate:
         converted = gl.Concatenate(axis=int(layer.axis))
     elif kind.__name__ in _MERGES and kind is getattr(kl, kind.__name__):
@@ -305,10 +327,17 @@ def _from_keras_layer(layer, shape, where, keras):
     else:
         raise refuse(where, "glassnet has no counterpart of it; from_keras converts Input, Dense, Activation, ReLU, "
                             "LeakyReLU, ELU, Softmax, Dropout, Flatten, Reshape, BatchNormalization, "
-                            "LayerNormalization, Embedding, Add, Subtract, Multiply, Average, Maximum, Minimum and "
-                            "Concatenate (Conv and pooling layers are next)")
+                            "LayerNormalization, Embedding, Conv1D, Conv2D, MaxPooling1D/2D, AveragePooling1D/2D, "
+                            "GlobalAveragePooling1D/2D, Add, Subtract, Multiply, Average, Maximum, Minimum and "
+                            "Concatenate")
     converted.name = layer.name
     return converted, arrays
+
+
+def _channels_last(layer, where):
+    if layer.data_format != "channels_last":
+        raise refuse(where, f"data_format={layer.data_format!r}: glassnet's convolutions and poolings are "
+                            "channels-last, (batch, ..., channels)")
 
 
 def _normalization_weights(layer, arrays, keras):
@@ -475,19 +504,35 @@ def _initializers(layer, **names):
 
 def _to_keras_layer(layer, shape, where, keras, dtype):
     """``[(Keras layer, {variable attribute: array})]`` for one glassnet layer (two for a Dense
-    whose activation Keras cannot name)."""
+    whose activation Keras cannot name); an argument Keras refuses (a Conv2D with both strides
+    and dilation above 1) is refused naming the layer."""
+    try:
+        return _keras_layers_of(layer, shape, where, keras, dtype)
+    except ConfigurationError:
+        raise
+    except ValueError as error:
+        raise refuse(where, f"Keras refuses it: {error}") from None
+
+
+def _keras_layers_of(layer, shape, where, keras, dtype):
     kl = keras.layers
     kind = type(layer)
     common = {"name": layer.name, "dtype": dtype}
-    if kind is gl.Dense:
+    if kind in (gl.Dense, gl.Conv1D, gl.Conv2D):
         activation, extra = _keras_activation_name(layer.activation), []
         if layer.activation is not None and activation is None:
             extra = [(_keras_activation_layer(layer.activation, where, keras, f"{layer.name}_activation", dtype), {})]
-        converted = kl.Dense(layer.units, activation=activation, use_bias=layer.use_bias,
-                             kernel_regularizer=_keras_regularizer(layer.kernel_regularizer, where, keras),
-                             bias_regularizer=_keras_regularizer(layer.bias_regularizer, where, keras),
-                             **_initializers(layer, kernel_initializer="kernel_initializer",
-                                             bias_initializer="bias_initializer"), **common)
+        options = dict(activation=activation, use_bias=layer.use_bias,
+                       kernel_regularizer=_keras_regularizer(layer.kernel_regularizer, where, keras),
+                       bias_regularizer=_keras_regularizer(layer.bias_regularizer, where, keras),
+                       **_initializers(layer, kernel_initializer="kernel_initializer",
+                                       bias_initializer="bias_initializer"), **common)
+        if kind is gl.Dense:
+            converted = kl.Dense(layer.units, **options)
+        else:  # the same arguments and kernel layout (kh, kw, in / groups, filters)
+            converted = getattr(kl, kind.__name__)(
+                layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
+                dilation_rate=layer.dilation_rate, groups=layer.groups, data_format="channels_last", **options)
         arrays = {"kernel": layer.weight.value}
         if layer.use_bias:
             arrays["bias"] = layer.bias.value
@@ -521,13 +566,18 @@ def _to_keras_layer(layer, shape, where, keras, dtype):
                                  embeddings_regularizer=_keras_regularizer(layer.embeddings_regularizer, where, keras),
                                  **_initializers(layer, embeddings_initializer="embeddings_initializer"), **common)
         return [(converted, {"embeddings": layer.weight.value})]
+    if kind in (gl.MaxPooling1D, gl.MaxPooling2D, gl.AveragePooling1D, gl.AveragePooling2D):
+        return [(getattr(kl, kind.__name__)(pool_size=layer.pool_size, strides=layer.strides, padding=layer.padding,
+                                            data_format="channels_last", **common), {})]
+    if kind in (gl.GlobalAveragePooling1D, gl.GlobalAveragePooling2D):
+        return [(getattr(kl, kind.__name__)(keepdims=layer.keepdims, data_format="channels_last", **common), {})]
     if kind is gl.Concatenate:
         return [(kl.Concatenate(axis=layer.axis, **common), {})]
     if kind.__name__ in _MERGES and kind is getattr(gl, kind.__name__):
         return [(getattr(kl, kind.__name__)(**common), {})]
     raise refuse(where, "Keras has no counterpart that to_keras knows; to_keras converts Dense, the activation layers, "
-                        "Dropout, Flatten, Reshape, BatchNormalization, LayerNormalization, Embedding and the merge "
-                        "layers")
+                        "Dropout, Flatten, Reshape, BatchNormalization, LayerNormalization, Embedding, the convolution "
+                        "and pooling layers and the merge layers")
 
 
 def _keras_activation_name(activation):
@@ -551,17 +601,11 @@ def _keras_activation_layer(layer, where, keras, name, dtype):
     activation = layer.activation if type(layer) is gl.Activation else layer
     kind = type(activation)
     common = {"name": name, "dtype": dtype}
-    if type(layer) is not gl.Activation:
-        if kind is gl.ReLU:
-            return kl.ReLU(**common)
-        if kind is gl.LeakyReLU:
-            return kl.LeakyReLU(negative_slope=activation.negative_slope, **common)
-        if kind is gl.ELU:
-            return kl.ELU(alpha=activation.alpha, **common)
-        if kind is gl.Softmax:
-            return kl.Softmax(axis=activation.axis, **common)
+    standalone = type(layer) is not gl.Activation
+    if standalone and kind is gl.ReLU:
+        return kl.ReLU(**common)
     keras_name = _keras_activation_name(activation)
-    if keras_name is not None:
+    if keras_name is not None and not (standalone and kind in (gl.LeakyReLU, gl.ELU, gl.Softmax)):
         return kl.Activation(keras_name, **common)
     if kind is gl.LeakyReLU:
         return kl.LeakyReLU(negative_slope=activation.negative_slope, **common)
