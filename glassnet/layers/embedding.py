@@ -1,6 +1,6 @@
 """Embedding: integer ids (a word, a city, a user) to learned vectors, one row of a matrix each."""
-from .. import checks, initializers, kernels, regularizers
-from ..errors import DataError
+from .. import checks, graph, initializers, kernels, regularizers
+from ..errors import ConfigurationError, DataError
 from .base import Layer
 
 
@@ -25,6 +25,13 @@ class Embedding(Layer):
     Ids are integers from 0 to ``input_dim - 1``; anything else (a negative, ``input_dim`` or more,
     2.5, NaN) is a DataError naming it. A model whose first layer is an Embedding keeps its inputs
     as integers (``id_count``), so ids above 2**24 stay exact.
+
+    Ids are data, never another layer's output: the lookup has no gradient to pass back, and a
+    float32 output holds integers exactly only up to 2**24. So in a graph model an Embedding is
+    called on a ``gn.Input`` itself, ``gn.Input(shape, dtype="int64")`` (or without a dtype: the
+    model keeps the ids of an input an Embedding reads as integers); another layer's output, a
+    list or an input declared float is refused when the call is recorded. In a ``Sequential`` it
+    is the first layer.
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
@@ -51,6 +58,29 @@ class Embedding(Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
+
+    def __call__(self, x, training=False):
+        """On data, the rows of the ids ``x`` (``Layer.__call__``). In a graph, ``x`` must be a
+        ``gn.Input`` not declared float: ids that another layer computed would be floats, with no
+        gradient to pass back to that layer."""
+        if isinstance(x, graph.SymbolicTensor) or \
+                (isinstance(x, (list, tuple)) and any(isinstance(t, graph.SymbolicTensor) for t in x)):
+            self._check_reads(x)
+        return super().__call__(x, training)
+
+    def _check_reads(self, x):
+        """Refuse ``x`` (what a graph calls this layer on) unless it is one ``gn.Input`` of ids
+        (int64, int32 or no dtype), naming the layer, what it needs and what it got."""
+        if isinstance(x, graph.Input) and (x.dtype is None or x.dtype in graph.INTEGER_DTYPES):
+            return
+        if isinstance(x, (list, tuple)):
+            got = f"a list of {len(x)} tensors"
+        elif isinstance(x, graph.Input):
+            got = f"the input {x.name!r}, declared {x.dtype}"
+        else:
+            got = f"the output of layer {x.name!r} (numbers it computes, not ids)"
+        raise ConfigurationError(f"layer {self.name!r} (Embedding) takes integer ids, so it must be called on an "
+                                 f"integer input, gn.Input(shape, dtype='int64'), got {got}")
 
     def forward(self, x, training=False):
         ids = checks.ids(f"the input of layer {self.name!r} (Embedding)", x, self.input_dim)
