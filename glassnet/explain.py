@@ -4,6 +4,7 @@
     trace.print()                         # tables in the terminal (colours with rich)
     trace.to_markdown()                   # the same as Markdown
     gn.explain(model, x, y)               # a Sequential or a graph gn.Model, one example or a few
+    gn.explain(optimizer="adam", steps=3) # three Adam steps: each weight's moments, step size, update
 
 It traces Dense layers (with their activation), activation layers (``ReLU()``,
 ``Activation("tanh")``, ...), ``BatchNormalization``, ``LayerNormalization`` and, in a graph
@@ -32,7 +33,12 @@ tensor is read by several steps (the source of a skip connection), the gradients
 along each path and their sum, the chain rule's sum over paths. Then the update
 ``w <- w - lr * dL/dw`` of every trainable parameter (and the moving statistics' new values),
 the loss before and after it, and each analytic gradient next to its central difference from
-``glassnet.gradcheck``.
+``glassnet.gradcheck``. With ``optimizer="momentum"`` or ``"adam"`` the update shows what the
+optimizer remembers (the velocity ``b <- 0.9 b + dL/dw``; Adam's ``m`` and ``v``, their bias
+corrections) and each weight's step size and update next to plain SGD's ``-lr * dL/dw``;
+``steps=N`` runs N steps on the same examples and adds each weight's total move. A classifier
+with one sigmoid output and the binary cross-entropy shows ``p = sigmoid(z)`` as the probability
+of class 1, the loss ``-log p`` (or ``-log(1 - p)``) and ``dL/dz = p - y``.
 
 The numbers are what the layers' own forward and backward closures, the loss's
 ``value_and_grad`` and ``training.train_step`` produce, run in float64 on a copy of the model

@@ -64,6 +64,21 @@ def classifier(hidden, seed, optimizer, dropout=0.0, **dense):
     return model
 
 
+def data_loss(model, x, y):
+    """The cross-entropy of ``model``'s predictions alone: no dropout (predict), no L1/L2 penalty
+    (which ``evaluate``'s loss includes)."""
+    return float(gn.losses.SparseCategoricalCrossentropy()(y, model.predict(x, verbose=0)))
+
+
+def gap(model, train, val):
+    """``loss`` and ``val_loss`` (the data loss of the training and validation pictures), the
+    ``gap`` between them and the validation accuracy ``val_accuracy``: comparable between runs
+    with and without dropout or a penalty."""
+    loss, val_loss = data_loss(model, *train), data_loss(model, *val)
+    accuracy = float(np.mean(model.predict(val[0], verbose=0).argmax(1) == val[1]))
+    return {"loss": loss, "val_loss": val_loss, "gap": val_loss - loss, "val_accuracy": accuracy}
+
+
 class StepLoss(gn.callbacks.Callback):
     """Records the loss on the whole training set after every ``every`` optimizer steps
     (``model.evaluate`` between steps of ``fit``, the one training loop)."""

@@ -12,16 +12,11 @@ the ``FASHION_MNIST_DIR`` environment variable).
     python examples/course/dropout_rates.py [--quick]
 """
 import common
-import numpy as np
 
 import glassnet as gn
 
 
 RATES = (0.0, 0.2, 0.3, 0.4, 0.5)
-
-
-def _data_loss(model, x, y):
-    return float(gn.losses.SparseCategoricalCrossentropy()(y, model.predict(x, verbose=0)))
 
 
 def run(quick=False, seed=0, figure=None, data_dir=None):
@@ -34,12 +29,9 @@ def run(quick=False, seed=0, figure=None, data_dir=None):
     for rate in RATES:
         model = common.classifier(hidden, seed, gn.optimizers.Adam(1e-3), dropout=rate)
         history = model.fit(*train, validation_data=val, epochs=epochs, batch_size=32, verbose=0)
-        loss, val_loss = _data_loss(model, *train), _data_loss(model, *val)
-        accuracy = float(np.mean(model.predict(val[0], verbose=0).argmax(1) == val[1]))
-        results[rate] = {"loss": loss, "val_loss": val_loss, "gap": val_loss - loss, "val_accuracy": accuracy,
-                         "val_curve": history.history["val_loss"]}
-        print(f"dropout {rate:.1f}: train loss {loss:.4f}  val loss {val_loss:.4f}  gap {val_loss - loss:.4f}  "
-              f"val accuracy {accuracy:.3f}")
+        r = results[rate] = {**common.gap(model, train, val), "val_curve": history.history["val_loss"]}
+        print(f"dropout {rate:.1f}: train loss {r['loss']:.4f}  val loss {r['val_loss']:.4f}  gap {r['gap']:.4f}  "
+              f"val accuracy {r['val_accuracy']:.3f}")
     if figure:
         _figure(results, figure)
     return results

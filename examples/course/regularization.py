@@ -18,17 +18,11 @@ the ``FASHION_MNIST_DIR`` environment variable).
     python examples/course/regularization.py [--quick]
 """
 import common
-import numpy as np
 
 import glassnet as gn
 
 
 METHODS = ("none", "dropout 0.5", "L2 1e-3", "early stopping")
-
-
-def _data_loss(model, x, y):
-    """The cross-entropy alone (evaluate's loss includes the L2 penalty)."""
-    return float(gn.losses.SparseCategoricalCrossentropy()(y, model.predict(x)))
 
 
 class DataLoss(gn.callbacks.Callback):
@@ -40,7 +34,7 @@ class DataLoss(gn.callbacks.Callback):
         self.x, self.y, self.losses = x, y, []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.losses.append(_data_loss(self.model, self.x, self.y))
+        self.losses.append(common.data_loss(self.model, self.x, self.y))
 
 
 def run(quick=False, seed=0, figure=None, data_dir=None):
@@ -58,13 +52,10 @@ def run(quick=False, seed=0, figure=None, data_dir=None):
                                if method == "early stopping" else [])
         history = model.fit(*train, validation_data=val, epochs=epochs, batch_size=32, verbose=0,
                             callbacks=callbacks)
-        loss, val_loss = _data_loss(model, *train), _data_loss(model, *val)
-        accuracy = float(np.mean(model.predict(val[0]).argmax(1) == val[1]))
-        results[method] = {"loss": loss, "val_loss": val_loss, "gap": val_loss - loss,
-                           "val_accuracy": accuracy, "epochs": len(history.epoch),
-                           "val_curve": curve.losses, "val_loss_logged": history.history["val_loss"]}
-        print(f"{method:15} train loss {loss:.4f}  val loss {val_loss:.4f}  gap {val_loss - loss:.4f}  "
-              f"val accuracy {accuracy:.3f}  ({len(history.epoch)} epochs)")
+        r = results[method] = {**common.gap(model, train, val), "epochs": len(history.epoch),
+                               "val_curve": curve.losses, "val_loss_logged": history.history["val_loss"]}
+        print(f"{method:15} train loss {r['loss']:.4f}  val loss {r['val_loss']:.4f}  gap {r['gap']:.4f}  "
+              f"val accuracy {r['val_accuracy']:.3f}  ({len(history.epoch)} epochs)")
     if figure:
         _figure(results, figure)
     return results
