@@ -56,6 +56,8 @@ class Model(Network):
                 seen.add(id(node.layer))
                 self._name_uniquely(node.layer)
                 self.layers.append(node.layer)
+            if node.layer.id_count is not None:
+                _check_ids_read(node)
         # Inputs are named by the keys of a dict, their own names or their positions; outputs by
         # the keys of a dict or the layers that make them.
         self.input_names = input_keys or [t._name or (f"input_{i}" if len(self._inputs) > 1 else "input")
@@ -65,7 +67,7 @@ class Model(Network):
             if len(set(names)) != len(names):
                 raise ConfigurationError(f"two {what}s are named {next(n for n in names if names.count(n) > 1)!r}; "
                                          f"a dict of {what}s needs one name each")
-        self._id_counts = [_id_count(t, self._nodes) for t in self._inputs]
+        self._id_counts = _id_counts(self._inputs, self._nodes)
         self._fused_nodes = set()  # the slots of outputs whose loss fuses their activation (compile)
         calls = collections.Counter(id(node.layer) for node in self._nodes)
         self._shared = {node.layer for node in self._nodes if calls[id(node.layer)] > 1}
@@ -103,6 +105,10 @@ class Model(Network):
             return
         size = sum(_size(shape) for shape in self.parameter_shapes().values())
         checks.affordable(f"a model of {size:,} parameters", size * self.dtype.itemsize * checks.PARAMETER_COPIES)
+        # A layer without weights can still make large outputs (a Concatenate of Concatenates):
+        # one example's activations must fit in memory, whatever a file asks for.
+        values = sum(_size(node.output_shape()) for node in self._nodes)
+        checks.affordable(f"one example's activations ({values:,} numbers)", values * self.dtype.itemsize)
         for node in self._nodes:
             node.layer.ensure_built(node.input_shapes if node.as_list else node.input_shapes[0], self.rng, self.dtype)
         # A layer that only ever reads the model's inputs need not pass a gradient back to them.
@@ -151,11 +157,11 @@ class Model(Network):
         self.optimizer = optimizers.get(optimizer)
         output_losses = [losses.get(spec) for spec in loss_specs]
         read_inside = {id(t) for node in self._nodes for t in node.inputs}
+        as_outputs = collections.Counter(id(t) for t in self._outputs)
         heads, fused_nodes, self.metrics = [], set(), []
         for k, (tensor, loss_k) in enumerate(zip(self._outputs, output_losses)):
             node = tensor.node
-            once = node is not None and id(tensor) not in read_inside and \
-                sum(t is tensor for t in self._outputs) == 1
+            once = node is not None and id(tensor) not in read_inside and as_outputs[id(tensor)] == 1
             activation = node.layer.output_activation if once else None
             fused = loss_k.fused_with(activation)
             if fused is not None:
@@ -175,8 +181,8 @@ class Model(Network):
             self.metrics = [OutputLoss(h, k, name) for k, (h, name) in enumerate(zip(heads, names))] + self.metrics
         self._fused, self._fused_nodes = bool(fused_nodes), fused_nodes
         self._loss_weights = weights
-        metric_names = [metric.name for metric in self.metrics]
-        twice = next((name for name in metric_names if metric_names.count(name) > 1), None)
+        named = collections.Counter(metric.name for metric in self.metrics)
+        twice = next((name for name, count in named.items() if count > 1), None)
         if twice is not None:
             raise ConfigurationError(f"two metrics are named {twice!r}; the logs and the history need one name each")
         self._metric_specs = metric_specs
@@ -336,14 +342,34 @@ def _tensors(what, value, kind):
     return list(value), names
 
 
-def _id_count(tensor, nodes):
-    """How many ids the layers reading ``tensor`` take (an Embedding's input_dim), or None for
-    numbers; the readers must agree."""
-    counts = {node.layer.id_count for node in nodes if any(t is tensor for t in node.inputs)}
-    if len(counts) > 1:
-        raise ConfigurationError(f"input {tensor.name!r} is read both as integer ids (by an Embedding) and as "
-                                 "numbers; give each use its own Input")
-    return counts.pop() if counts else None
+def _id_counts(inputs, nodes):
+    """For each input, how many ids the layers reading it take (the smallest input_dim of the
+    Embeddings that read it; each checks its own ids too), or None for numbers; an input is not
+    read both ways."""
+    counts = {id(t): set() for t in inputs}
+    for node in nodes:
+        for t in node.inputs:
+            if id(t) in counts:
+                counts[id(t)].add(node.layer.id_count)
+    for t in inputs:
+        if None in counts[id(t)] and len(counts[id(t)]) > 1:
+            raise ConfigurationError(f"input {t.name!r} is read both as integer ids (by an Embedding) and as "
+                                     "numbers; give each use its own Input")
+    return [min(counts[id(t)] - {None}, default=None) for t in inputs]
+
+
+def _check_ids_read(node):
+    """A layer that takes ids (an Embedding) reads one Input of ids (int64, int32 or no dtype:
+    ``_id_counts`` keeps it integers): ids that another layer computed are floats (exact only up
+    to 2**24), with no gradient to pass back to that layer."""
+    read = node.inputs[0]
+    if not node.as_list and isinstance(read, Input) and (read.dtype is None or read.dtype in graph.INTEGER_DTYPES):
+        return
+    got = (f"a list of {len(node.inputs)} tensors" if node.as_list else
+           f"the input {read.name!r}, declared {read.dtype}" if isinstance(read, Input) else
+           f"the output of layer {read.name!r}")
+    raise ConfigurationError(f"layer {node.layer.name!r} ({type(node.layer).__name__}) takes integer ids, so it "
+                             f"must read an integer input, gn.Input(shape, dtype='int64'), got {got}")
 
 
 def _metric_lists(metrics, names):

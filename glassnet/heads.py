@@ -14,7 +14,7 @@ output's part of ``loss``).
 """
 import numpy as np
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, GlassnetError
 from .metrics import Mean, Metric
 
 
@@ -29,7 +29,14 @@ class Heads:
         self.name = " + ".join(f"{w:g} * {loss.name}({name})" for loss, w, name in zip(self.losses, self.weights, self.names))
 
     def check_targets(self, ys, output_shapes):
-        return [loss.check_targets(y, shape) for loss, y, shape in zip(self.losses, ys, output_shapes)]
+        """Each output's targets checked by its loss; a refusal names the output."""
+        checked = []
+        for loss, y, shape, name in zip(self.losses, ys, output_shapes, self.names):
+            try:
+                checked.append(loss.check_targets(y, shape))
+            except GlassnetError as error:
+                raise type(error)(f"output {name!r}: {error}") from None
+        return checked
 
     def unchecked_value_and_grad(self, ys, outputs, sample_weight=None):
         total, grads = 0.0, []

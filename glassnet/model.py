@@ -42,6 +42,11 @@ class Sequential(Network):
             return
         if not isinstance(layer, Layer):
             raise ConfigurationError(f"Sequential takes Layer instances, got {type(layer).__name__} {layer!r}")
+        if self.layers and layer.id_count is not None:
+            raise ConfigurationError(
+                f"layer {len(self.layers)} ({layer.name!r}, {type(layer).__name__}) takes integer ids, so it must be "
+                f"the first layer of a Sequential: here it would read the numbers layer {self.layers[-1].name!r} "
+                "computes; give the ids their own gn.Input(shape, dtype='int64') in a gn.Model")
         if not self.layers and self.input_shape is None and layer.input_shape is not None:
             self.input_shape = layer.input_shape
         self._name_uniquely(layer)

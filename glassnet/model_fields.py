@@ -19,6 +19,9 @@ from .io import schema
 MAX_INPUT_RANK, MAX_INPUT_SIZE, MAX_METRICS = 8, 2 ** 40, 100
 # At most this many layers, inputs, nodes and outputs in a graph model's file.
 MAX_NODES = 100_000
+# A graph model's wiring in its file: a backup resumes only a model wired the same (a Sequential
+# has none of these keys).
+WIRING = ("inputs", "nodes", "outputs", "output_names")
 
 
 def kind(config):
@@ -104,7 +107,7 @@ def compile_settings(config):
     and a list of metrics, returned as ``compile`` takes them: names, registered functions (named
     ``"package>name"``) and registered ``Metric`` objects (their specs). A graph model's has a
     list of losses, their weights and a list of metrics for each output."""
-    if "loss_weights" not in config:
+    if "loss_weights" not in schema.mapping("compile", config):
         schema.fields("compile", config, ("optimizer", "loss", "metrics"))
         return {**config, "metrics": _metrics("compile.metrics", config["metrics"])}
     schema.fields("compile", config, ("optimizer", "loss", "loss_weights", "metrics"))

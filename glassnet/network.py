@@ -252,10 +252,10 @@ class Network:
         model's, and which layers are frozen (``trainable``: a backup written after a callback
         froze a layer resumes with it frozen). A live History (during ``fit``) is filled in
         place. Everything is checked before anything of the model changes."""
-        config = file.fields.get("model")
+        config, own = file.fields.get("model"), self.get_config()
         trainable = model_fields.trainable_flags(config.get("layers") if isinstance(config, dict) else None,
-                                                 self.get_config()["layers"])
-        if trainable is None:
+                                                 own["layers"])
+        if trainable is None or any(config.get(key) != own.get(key) for key in model_fields.WIRING):
             raise ModelFileError(f"{file.path} holds a different architecture from this model's")
         try:
             model_fields.check_stored_shapes({p.name: p.shape for p in self.parameters()}, self.dtype, file.group("params"))

@@ -246,6 +246,10 @@ class _GlassnetEstimator(BaseEstimator):
         try:
             schema.fields("sklearn", saved, ("estimator", "params", "fitted"))
             params = dict(schema.mapping("sklearn.params", saved["params"]))
+            unknown = sorted(set(params) - set(cls._get_param_names()))
+            if unknown:
+                schema.refuse("sklearn.params", f"arguments of {cls.__name__} ({', '.join(cls._get_param_names())})",
+                              unknown)
             if isinstance(params.get("hidden_layer_sizes"), list):
                 params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
             if isinstance(params.get("class_weight"), list):

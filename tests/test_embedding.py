@@ -240,8 +240,6 @@ def test_in_a_graph_an_embedding_is_called_on_an_integer_input(make, got):
         assert layers.Embedding(10, 3)(ids).shape == (2, 3)  # without a dtype, the model keeps ids as ids
 
 
-@pytest.mark.xfail(reason="model.py Sequential.add: an Embedding after another layer is accepted, and fit raises "
-                          "TypeError/AttributeError in the layer before it (its backward gets None)", strict=False)
 @pytest.mark.parametrize("before", [layers.ReLU, layers.Flatten, lambda: layers.Dense(2)])
 def test_in_a_sequential_an_embedding_is_the_first_layer(before):
     with pytest.raises(ConfigurationError, match=r"layer 1 \('embedding', Embedding\) takes integer ids, so it must "

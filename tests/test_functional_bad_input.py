@@ -4,9 +4,7 @@ outputs: bounded time, no allocation the file does not pay for), and ids that re
 through another layer. Each must be refused with a GlassnetError that names what was expected
 and what came, or work.
 
-The tests marked ``xfail`` describe a fix proposed for a file this test's author does not own
-(named in each reason); remove the mark once it is in (and the matching ``PENDING`` entry of
-tests/test_fuzzing.py).
+Each test pins a fix the fuzzing found.
 """
 import json
 import time
@@ -133,8 +131,6 @@ def ids_through_a_relu(m, c):
     m["nodes"][5]["inputs"] = [["node", 4]]
 
 
-@pytest.mark.xfail(reason="functional.py Model._wire: a layer that takes ids must read an integer Input "
-                          "(today: loads, and fit raises KeyError in Model.backward)", strict=False)
 def test_a_file_whose_embedding_reads_a_layer_is_refused(tmp_path):
     path = crafted(tmp_path / "m.safetensors", ids_through_a_relu)
     with pytest.raises(ModelFileError, match=r"layer 'embedding' \(Embedding\) takes integer ids.*the output of layer "
@@ -142,16 +138,12 @@ def test_a_file_whose_embedding_reads_a_layer_is_refused(tmp_path):
         gn.load(path)
 
 
-@pytest.mark.xfail(reason="functional.py Model._wire: an Embedding's Input must be declared int64/int32",
-                   strict=False)
 def test_a_file_whose_embedding_reads_an_input_of_numbers_is_refused(tmp_path):
     path = crafted(tmp_path / "m.safetensors", lambda m, c: _set(m["inputs"][1], "dtype", "float32"))
     with pytest.raises(ModelFileError, match=r"layer 'embedding' \(Embedding\) takes integer ids.*input 'city'"):
         gn.load(path)
 
 
-@pytest.mark.xfail(reason="functional.py _id_count: two Embeddings of different input_dim reading one Input are "
-                          "refused as 'read both as integer ids and as numbers'", strict=False)
 def test_two_embeddings_of_different_sizes_can_share_an_id_input():
     ids = gn.Input((2,), dtype="int64", name="ids")
     small, large = gn.layers.Embedding(5, 2), gn.layers.Embedding(50, 2)
@@ -168,8 +160,6 @@ def many_outputs(m, c, count=40_000):
              metrics=c["metrics"] + [[]] * count)
 
 
-@pytest.mark.xfail(reason="functional.py Model.compile: sum(t is tensor for t in outputs) and "
-                          "metric_names.count(name) are quadratic in the outputs (100,000: 9 minutes)", strict=False)
 def test_a_file_of_40000_outputs_loads_in_bounded_time(tmp_path):
     """About 2 s on a quiet 2-core machine once linear (the limit leaves room for a busy one)."""
     path = crafted(tmp_path / "m.safetensors", many_outputs)
@@ -191,8 +181,6 @@ def many_inputs(m, c, count=40_000):
     add_output(m, c, "wide")
 
 
-@pytest.mark.xfail(reason="functional.py _id_count: each input scans every node's inputs, quadratic in the "
-                          "inputs (100,000: 3 minutes)", strict=False)
 def test_a_file_of_40000_inputs_loads_in_bounded_time(tmp_path):
     """About 2 s on a quiet 2-core machine once linear."""
     path = crafted(tmp_path / "m.safetensors", many_inputs)
@@ -208,15 +196,12 @@ def amplifier(m, c):
     add_output(m, c, "amplified")
 
 
-@pytest.mark.xfail(reason="functional.py Model.build: a 2 MB file of weightless Concatenates asks for 7 TiB at "
-                          "predict (a raw MemoryError); refuse activations that do not fit", strict=False)
 def test_a_file_whose_activations_cannot_fit_is_refused_at_load(tmp_path):
     path = crafted(tmp_path / "m.safetensors", amplifier)
     with pytest.raises(ModelFileError, match="activations"):
         gn.load(path)
 
 
-@pytest.mark.xfail(reason="model_fields.compile_settings: 'loss_weights' in 3 raises TypeError", strict=False)
 @pytest.mark.parametrize("value", [3, 1.5, True])
 def test_a_compile_field_that_is_not_an_object_is_named(tmp_path, value):
     path = tmp_path / "m.safetensors"
@@ -228,15 +213,12 @@ def test_a_compile_field_that_is_not_an_object_is_named(tmp_path, value):
         gn.load(path)
 
 
-@pytest.mark.xfail(reason="io/schema.number: math.isfinite(10**400) raises OverflowError", strict=False)
 def test_a_loss_weight_beyond_a_float_is_named(tmp_path):
     path = crafted(tmp_path / "m.safetensors", lambda m, c: _set(c, "loss_weights", [10 ** 400, 1.0]))
     with pytest.raises(ModelFileError, match=r"compile.loss_weights\[0\] must be a finite number"):
         gn.load(path)
 
 
-@pytest.mark.xfail(reason="network.load_state compares the layers only: a backup of the same layers wired "
-                          "otherwise resumes into this model", strict=False)
 def test_a_backup_of_other_wiring_does_not_resume(tmp_path):
     x, y = data()
     backup = tmp_path / "backup"
@@ -251,9 +233,6 @@ def test_a_backup_of_other_wiring_does_not_resume(tmp_path):
         graph_model().fit(x, y, epochs=2, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(backup)])
 
 
-@pytest.mark.xfail(reason="layers/merge.py Merge.__call__: a list of symbolic tensors and arrays is read as "
-                          "arrays ('input 0 must be numeric, got dtype object'), naming neither the layer nor the mix",
-                   strict=False)
 def test_a_merge_of_tensors_and_arrays_is_refused_naming_the_layer():
     with pytest.raises(ConfigurationError, match=r"Add layer 'add'.*symbolic"):
         gn.layers.Add()([gn.Input((3,)), np.ones((4, 3))])

@@ -307,7 +307,7 @@ FILE_ERRORS = [
     ("other_estimator", lambda tmp: (fitted(GlassnetRegressor).save(tmp / "r.safetensors"), tmp / "r.safetensors")[1],
      "holds no GlassnetClassifier but GlassnetRegressor"),
     ("plain_model", plain_model_file, "holds no GlassnetClassifier but a glassnet model without one"),
-    ("unknown_hyperparameter", lambda tmp: saved_with(tmp, params={"units": 3}), "not valid: TypeError.*units"),
+    ("unknown_hyperparameter", lambda tmp: saved_with(tmp, params={"units": 3}), "not valid: sklearn.params must be arguments of GlassnetClassifier.*units"),
     ("unknown_attribute", lambda tmp: saved_with(tmp, fitted={"predict": 1}), "unexpected attribute 'predict'"),
     ("bad_array", lambda tmp: saved_with(tmp, fitted={"classes_": {"values": [0, 1], "dtype": "no such type"}}),
      "not valid: TypeError"),

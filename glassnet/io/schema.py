@@ -41,10 +41,13 @@ def integer(name, value, low=0, high=MAX_COUNT):
 
 def number(name, value, low=-math.inf, high=math.inf, finite=True):
     """``value`` as a float in ``[low, high]``; Infinity and NaN only where ``finite`` is False."""
-    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not is_number or (finite and not math.isfinite(value)) or (not math.isnan(value) and not low <= value <= high):
+    try:  # an integer beyond a float's range (10**400) is not a number a file may hold
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
+    except OverflowError:
+        number = None
+    if number is None or (finite and not math.isfinite(number)) or (not math.isnan(number) and not low <= number <= high):
         refuse(name, f"a {'finite ' if finite else ''}number in [{low}, {high}]", value)
-    return float(value)
+    return number
 
 
 def string(name, value):

@@ -111,13 +111,18 @@ class Merge(Layer):
         what = f"{type(self).__name__} layer {self.name!r}"
         if not isinstance(xs, (list, tuple)):
             raise DataError(f"{what} takes a list of arrays, got {type(xs).__name__}")
-        arrays = [checks.nonempty_array(f"input {i}", x) for i, x in enumerate(xs)]
+        symbolic = [i for i, x in enumerate(xs) if isinstance(x, graph.SymbolicTensor)]
+        if symbolic:
+            raise ConfigurationError(f"{what} takes a list of symbolic tensors (to build a graph model) or a list of "
+                                     f"arrays, not both: input {symbolic[0]} is {xs[symbolic[0]]!r}")
+        arrays = [checks.nonempty_array(f"{what} input {i}", x) for i, x in enumerate(xs)]
         if self.built:
             dtype = self.dtype
         else:
             common = np.result_type(*arrays) if arrays else np.float32
             dtype = common if common in (np.float32, np.float64) else np.dtype(np.float32)
-        arrays = [checks.finite(f"input {i}", x, within=dtype).astype(dtype, copy=False) for i, x in enumerate(arrays)]
+        arrays = [checks.finite(f"{what} input {i}", x, within=dtype).astype(dtype, copy=False)
+                  for i, x in enumerate(arrays)]
         for i, x in enumerate(arrays):
             if x.ndim < 2:
                 raise ShapeError(f"{what}: input {i} must have shape (n_examples, features...), got shape {x.shape}")
