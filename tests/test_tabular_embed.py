@@ -2,7 +2,11 @@
 integer id (0 for the rest, missing and unseen values), a network input of its own read by an
 Embedding in a graph model; training, files, the commands, streaming and ONNX all carry them."""
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -107,6 +111,26 @@ def test_the_network_is_a_graph_model_with_an_id_input_per_embedded_column():
     assert isinstance(TableModel.fit(frame, "y", **dict(FAST, epochs=1))[0].model, gn.Sequential)
 
 
+def test_the_embeddings_carry_their_own_l2_unless_l2_is_given(monkeypatch):
+    frame = shops(600)
+    settings = dict(FAST, epochs=1)
+    settings.pop("l2")
+    lines = []
+    monkeypatch.setattr("glassnet.tabular.model.default_settings",  # as from 45,000 rows on: no L2 on Dense
+                        lambda rows: {"batch_size": 64, "learning_rate": 0.01, "dropout": 0.0, "l2": 0.0, "min_delta": 1e-3})
+    table, _ = TableModel.fit(frame, "y", embed=["shop"], log=lines.append, **settings)
+    embedding = networks.embeddings(table.model)["shop"]
+    assert embedding.embeddings_regularizer.l2 == networks.EMBEDDING_L2 == 1e-2
+    assert all(layer.kernel_regularizer is None for layer in table.model.layers if isinstance(layer, gn.layers.Dense))
+    assert re.search(r"\nnetwork: .*, batch 64, L2 0.01 on the embeddings\n", "\n".join(lines))
+    assert table.model.metadata["training"]["options"]["embedding_l2"] == 1e-2
+    table, _ = TableModel.fit(frame, "y", embed=["shop"], l2=0, **settings)
+    assert networks.embeddings(table.model)["shop"].embeddings_regularizer is None
+    table, _ = TableModel.fit(frame, "y", embed=["shop"], l2=1e-5, l1=1e-6, **settings)
+    regularizer = networks.embeddings(table.model)["shop"].embeddings_regularizer
+    assert (regularizer.l1, regularizer.l2) == (1e-6, 1e-5)
+
+
 def test_a_table_of_embedded_columns_only_needs_no_concatenate():
     frame = shops(600)[["shop", "y"]]
     table, _ = TableModel.fit(frame, "y", embed=["shop"], **dict(FAST, epochs=1))
@@ -182,6 +206,7 @@ def test_info_shows_the_embedded_column(trained, capsys):
     assert "shop (Input)" in out and "embedding (Embedding)" in out
     assert "  shop: embedded by embedding (Embedding(151, 27)): ids 1-150 for shop000, shop001" in out
     assert "0 '(other)' for the other 0, missing and unseen values, 21 missing in training (id 0)" in out
+    assert "adam lr 0.0003, batch 32, --embed shop (L2 0.01 on the embeddings)" in out
 
 
 def _crafted(path, tmp_path, change):
@@ -292,6 +317,31 @@ def test_a_streamed_table_trains_with_an_embedding(tmp_path):
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "t.parquet", row_group_size=500)
     table, training = TableModel.fit(files.open_parquet(tmp_path / "t.parquet"), "y", embed=["shop"], **FAST)
     assert isinstance(table.model, gn.Model) and training.scores["r2"] > 0.9
+
+
+def _mpiexec():
+    """The ``mpiexec`` beside this Python or on the PATH when mpi4py is installed, else None."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return None
+    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    return beside if os.path.exists(beside) else shutil.which("mpiexec")
+
+
+@pytest.mark.skipif(_mpiexec() is None, reason="needs mpi4py and mpiexec")
+def test_data_parallel_training_learns_the_ids_from_every_processs_rows(tmp_path):
+    frame = shops(900)
+    frame.to_csv(tmp_path / "shops.csv", index=False)
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                   "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, "-m", "glassnet", "train", str(tmp_path / "shops.csv"),
+                           "--target", "y", "--embed", "shop", "--epochs", "2", "--out", str(tmp_path / "m.safetensors")],
+                          env=environment, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(re.findall(r"shop: \d+ categories embedded \(--embed shop\)", done.stdout)) == 1  # process 0 reports
+    table = TableModel.load(tmp_path / "m.safetensors")  # refit on all rows: the ids of all 900
+    assert table.features.embedded == TablePreprocessor.fit(frame.drop(columns="y"), embed=["shop"]).embedded
 
 
 # -- ONNX -------------------------------------------------------------------------------------------

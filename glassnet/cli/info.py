@@ -127,6 +127,10 @@ def _training_metadata(training):
     if options.get("batch_size") is not None:
         schema.integer("metadata.training.options.batch_size", options["batch_size"])
     _checked_class_weight(options.get("class_weight"))
+    for name in schema.listing("metadata.training.options.embed", options.get("embed", [])):
+        schema.string("metadata.training.options.embed", name)
+    if options.get("embedding_l2") is not None:
+        schema.number("metadata.training.options.embedding_l2", options["embedding_l2"], low=0)
     if training.get("refit") is not None:
         refit = schema.fields("metadata.training.refit", training["refit"], ("rows", "epochs"))
         for key in ("rows", "epochs"):
@@ -155,7 +159,9 @@ def _training(training, history):
         learning_rate = options.get("lr", options.get("learning_rate"))  # glassnet train's, or TableModel.fit's
         _say(f"\ntrained on {training['data']} on {training['date']} with glassnet {training['glassnet_version']}: "
              f"{options['optimizer']} lr {learning_rate:g}, batch {options.get('batch_size') or 'full'}"
-             + _class_weight_words(options.get("class_weight")))
+             + _class_weight_words(options.get("class_weight"))
+             + (f", --embed {','.join(options['embed'])}" if options.get("embed") else "")
+             + (f" (L2 {options['embedding_l2']:g} on the embeddings)" if options.get("embedding_l2") is not None else ""))
         run = (f"{training['train_rows']} rows, validated on {training['validation_rows']}, "
                f"for {training['epochs_run']} epochs" + (f", best epoch {training['best_epoch']}" if training["best_epoch"] else ""))
         if refit:

