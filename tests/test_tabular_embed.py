@@ -4,7 +4,6 @@ Embedding in a graph model; training, files, the commands, streaming and ONNX al
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -17,6 +16,7 @@ from glassnet.cli import main
 from glassnet.tabular import columns, files, networks, stream
 from glassnet.tabular.model import TableModel
 from glassnet.tabular.preprocessing import TablePreprocessor
+from tests.test_distributed import MPIEXEC, needs_mpi
 
 pytest.importorskip("sklearn")
 
@@ -319,23 +319,13 @@ def test_a_streamed_table_trains_with_an_embedding(tmp_path):
     assert isinstance(table.model, gn.Model) and training.scores["r2"] > 0.9
 
 
-def _mpiexec():
-    """The ``mpiexec`` beside this Python or on the PATH when mpi4py is installed, else None."""
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        return None
-    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    return beside if os.path.exists(beside) else shutil.which("mpiexec")
-
-
-@pytest.mark.skipif(_mpiexec() is None, reason="needs mpi4py and mpiexec")
+@needs_mpi
 def test_data_parallel_training_learns_the_ids_from_every_processs_rows(tmp_path):
     frame = shops(900)
     frame.to_csv(tmp_path / "shops.csv", index=False)
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                    "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
-    done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, "-m", "glassnet", "train", str(tmp_path / "shops.csv"),
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "glassnet", "train", str(tmp_path / "shops.csv"),
                            "--target", "y", "--embed", "shop", "--epochs", "2", "--out", str(tmp_path / "m.safetensors")],
                           env=environment, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
