@@ -30,7 +30,9 @@ The network (the same in both, on Fashion-MNIST: 60,000 training rows, 784 input
   ``peers/torch_mlp.py``.
 
 For each seed the two train side by side from their own random weights: glassnet epoch, torch
-epoch, glassnet epoch, ... (which one starts alternates by seed), ``--epochs`` (10) each. Epoch 1
+epoch, glassnet epoch, ... (which one starts alternates by seed), ``--epochs`` (10) each. Before each seed (and
+each round of ``sequential``) the script waits until the other processes keep fewer than
+``--quiet`` (0.3) cores busy for 3 seconds (``/proc/stat``), as the machine is shared. Epoch 1
 of each is the warm-up (Numba's kernels, the allocator, BLAS) and is never timed; epochs 2..N are.
 After the last epoch each model predicts the 10,000 test rows (torch in ``eval()`` mode, glassnet's
 ``predict``: both on their moving statistics): the test accuracy after ``--epochs`` epochs. The
@@ -41,12 +43,14 @@ min-max, and each seed's accuracy.
 ``sequential`` runs ``peers/glassnet_mlp.py`` (W1 and W2, ``--epochs`` 4 per run, the first
 untimed) of each checkout in ``--trees`` in its own process with ``PYTHONPATH`` at that checkout
 (the runner also puts its own checkout first on ``sys.path``; its JSON line's ``glassnet_path``
-says which glassnet ran), the order of the trees rotated each round; per workload the median over
-rounds of each run's median epoch, and its ratio to the first tree's.
+says which glassnet ran), the order of the checkouts rotated each round; per workload the median
+over rounds of each run's median epoch, its ratio to the first checkout's, and the paired ratio
+(each round's run over the first checkout's run of the same round) with its min-max: the noise.
 
 Results: ``--out`` (default ``benchmarks/results/<date>_residual/``) gets ``runs.jsonl`` (one JSON
-line per training run, or per checkout run with ``sequential``) and ``summary.md`` (for
-``sequential``: ``sequential.md``, so both fit in one folder). The machine is shared: run it when
+line per training run) and ``summary.md``; ``sequential`` writes ``sequential.jsonl`` (one line
+per run: the runner's line, the checkout, its commit, the load before and after) and
+``sequential.md`` (``--name`` changes the two names), so both fit in one folder. The machine is shared: run it when
 ``uptime`` shows it quiet, and read the ratios with the load beside them.
 """
 import os
@@ -186,6 +190,7 @@ def residual(args):
     started = now()
     records = []
     for seed in range(args.seeds):
+        waited = wait_quiet(args.quiet)
         runs = {"glassnet": GlassnetRun(seed, data), "torch": TorchRun(seed, data)}
         order = ["glassnet", "torch"] if seed % 2 == 0 else ["torch", "glassnet"]
         times = {name: [] for name in runs}
@@ -202,7 +207,7 @@ def residual(args):
                           rows=len(data[0]), batch=BATCH, threads=common.THREADS, version=run.version,
                           warmup_epoch_s=round(times[name][0], 4), epoch_s=[round(t, 4) for t in timed],
                           median_epoch_s=round(statistics.median(timed), 4) if timed else None,
-                          load=loads[name], test_acc=round(run.accuracy(), 4),
+                          load=loads[name], waited_for_quiet_s=waited, test_acc=round(run.accuracy(), 4),
                           torch_threads=torch.get_num_threads(), glassnet_commit=commit(), started=started)
             records.append(record)
             with runs_path.open("a") as f:
@@ -248,11 +253,12 @@ def residual_summary(records, args, started):
 def sequential(args):
     trees = [os.path.abspath(t) for t in args.trees.split(",")]
     out = prepare(args.out)
-    runs_path = out / "runs.jsonl"
+    runs_path = out / f"{args.name}.jsonl"
     started = now()
     records = []
     for rnd in range(args.rounds):
         for workload in args.workloads.split(","):
+            waited = wait_quiet(args.quiet)  # each round's runs side by side on a quiet machine
             shift = rnd % len(trees)
             for tree in trees[shift:] + trees[:shift]:
                 script = os.path.join(tree, "benchmarks", "peers", "glassnet_mlp.py")
@@ -262,38 +268,49 @@ def sequential(args):
                 result = subprocess.run([sys.executable, script, "-w", workload, "-e", str(args.epochs)],
                                         capture_output=True, text=True, env=env, timeout=1200)
                 line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-                record = json.loads(line) if line.startswith("{") else {"error": result.stderr[-2000:]}
-                record.update(benchmark="sequential", tree=tree, commit=commit(tree), round=rnd, load_before=load,
+                record = json.loads(line) if line.startswith("{") else {"workload": workload,
+                                                                         "error": result.stderr[-2000:]}
+                record.update(benchmark="sequential", tree=tree, commit=commit(tree), round=rnd,
+                              waited_for_quiet_s=waited, load_before=load,
                               load_after=round(os.getloadavg()[0], 2), wall_s=round(time.perf_counter() - t0, 2))
                 records.append(record)
                 with runs_path.open("a") as f:
                     f.write(json.dumps(record) + "\n")
                 print(f"round {rnd} {workload} {tree} ({record['commit']}): "
-                      f"{record.get('median_epoch_s')} s/epoch, load {load:.2f}", flush=True)
+                      f"{record.get('median_epoch_s')} s/epoch, load {load:.2f}-{record['load_after']:.2f}", flush=True)
     summary = sequential_summary(records, trees, args, started)
-    (out / "sequential.md").write_text(summary)
+    (out / f"{args.name}.md").write_text(summary)
     print(summary)
 
 
 def sequential_summary(records, trees, args, started):
+    """Per workload and checkout: the median over rounds of each run's median epoch, and the
+    ratio to the first checkout's run of the same round (paired: the two ran side by side)."""
     lines = [f"`python benchmarks/residual.py {' '.join(sys.argv[1:])}`",
              f"started {started}, ended {now()}; peers/glassnet_mlp.py, {args.epochs} epochs a run (the first "
-             f"untimed), {args.rounds} rounds, the trees' order rotated each round", "",
-             "| workload | checkout | commit | median epoch s over rounds (min-max of the rounds' medians) | "
-             f"/ {os.path.basename(trees[0]) or trees[0]} | test acc | load |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             f"untimed), {args.rounds} rounds, the checkouts' order rotated each round", "",
+             "| workload | checkout | commit | median epoch s over rounds (min-max) | ratio of medians | "
+             "paired ratio per round: median (min-max) | test acc | load before-after a run |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for workload in args.workloads.split(","):
-        base = None
+        def runs(tree):
+            return {r["round"]: r for r in records
+                    if r["tree"] == tree and r.get("workload") == workload and "error" not in r}
+        first = runs(trees[0])
         for tree in trees:
-            rs = [r for r in records if r["tree"] == tree and r.get("workload") == workload and "error" not in r]
-            if not rs:
-                lines.append(f"| {workload} | {tree} | | failed | | | |")
+            rs = runs(tree)
+            if not rs or not first:
+                lines.append(f"| {workload} | {tree} | | failed | | | | |")
                 continue
-            meds = [r["median_epoch_s"] for r in rs]
+            meds = [r["median_epoch_s"] for r in rs.values()]
             med = statistics.median(meds)
-            base = med if base is None else base
-            loads = [r["load_before"] for r in rs] + [r["load_after"] for r in rs]
-            lines.append(f"| {workload} | {tree} | {rs[0]['commit']} | {med:.4f} ({min(meds):.4f}-{max(meds):.4f}) | "
-                         f"{med / base:.3f} | {statistics.median(r['test_acc'] for r in rs):.4f} | "
+            paired = [rs[k]["median_epoch_s"] / first[k]["median_epoch_s"] for k in rs if k in first]
+            loads = [r["load_before"] for r in rs.values()] + [r["load_after"] for r in rs.values()]
+            lines.append(f"| {workload} | {tree} | {next(iter(rs.values()))['commit']} | {med:.4f} "
+                         f"({min(meds):.4f}-{max(meds):.4f}) | "
+                         f"{med / statistics.median(r['median_epoch_s'] for r in first.values()):.3f} | "
+                         f"{statistics.median(paired):.3f} ({min(paired):.3f}-{max(paired):.3f}) | "
+                         f"{statistics.median(r['test_acc'] for r in rs.values()):.4f} | "
                          f"{min(loads):.2f}-{max(loads):.2f} |")
     return "\n".join(lines) + "\n"
 
@@ -304,6 +321,30 @@ def prepare(out):
     folder = Path(out or os.path.join(HERE, "results", f"{datetime.date.today().isoformat()}_residual"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def busy_cores(seconds=1.0):
+    """How many cores the machine kept busy over the next ``seconds`` (from /proc/stat): other
+    processes' work, when this one is idle."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # all, idle + iowait
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return (1 - (idle1 - idle0) / max(total1 - total0, 1)) * (os.cpu_count() or 1)
+
+
+def wait_quiet(limit, settle=3):
+    """Wait until the other processes keep fewer than ``limit`` cores busy for ``settle`` seconds
+    in a row (never, with ``limit`` 0); returns the seconds waited."""
+    if not limit:
+        return 0.0
+    t0, calm = time.perf_counter(), 0
+    while calm < settle:
+        calm = calm + 1 if busy_cores() < limit else 0
+    return round(time.perf_counter() - t0, 1)
 
 
 def now():
@@ -334,7 +375,12 @@ def main():
                                                      "the reference")
     parser.add_argument("--workloads", default="W1,W2", help="sequential: workloads (default W1,W2)")
     parser.add_argument("--rounds", type=int, default=5, help="sequential: rounds (default 5)")
+    parser.add_argument("--quiet", type=float, default=0.3,
+                        help="before each seed (residual) or each round of a workload (sequential), wait until "
+                             "other processes keep fewer than QUIET cores busy for 3 s (default 0.3; 0: never wait)")
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results/<date>_residual/)")
+    parser.add_argument("--name", default="sequential",
+                        help="sequential: the results' file names, NAME.jsonl and NAME.md (default sequential)")
     args = parser.parse_args()
     if args.mode == "residual":
         args.epochs = args.epochs or 10
