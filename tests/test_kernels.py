@@ -239,3 +239,27 @@ def test_window_kernels_refuse_arrays_that_do_not_fit():
         kernels.max_pool_backward(dy=np.zeros((2, 2, 2, 3)), first=first, dxp=dxp, **pool)
     with pytest.raises(ShapeError, match="an offset in first is outside the pool"):
         kernels.max_pool_backward(dy=y, first=np.full((2, 2, 2, 4), 4, np.uint8), dxp=dxp, **pool)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_backward_kernel(dtype):
+    rng = np.random.default_rng(2)
+    y = np.maximum(rng.standard_normal(1001), 0).astype(dtype)
+    y[::7] = 0  # exact zeros: ReLU's gradient there is 0, as PyTorch's
+    dy = rng.standard_normal(1001).astype(dtype)
+    got, expected = np.full_like(y, np.nan), np.full_like(y, np.nan)
+    kernels.relu_backward(y=y, dy=dy, dx=got)
+    kernels.relu_backward_reference(y=y, dy=dy, dx=expected)
+    np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ShapeError, match="relu_backward: y, dy and dx must have the same size"):
+        kernels.relu_backward(y=y, dy=dy[:-1], dx=got)
+
+
+def test_relu_layer_gives_the_same_gradient_whatever_the_memory_layout_of_dy():
+    from glassnet import layers
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 5, 4)).astype(np.float32)
+    y, backward = layers.ReLU().forward(x)
+    dy = rng.standard_normal((4, 5, 6)).astype(np.float32).transpose(2, 1, 0)  # not contiguous
+    np.testing.assert_array_equal(backward(dy), dy * (x > 0))
+    np.testing.assert_array_equal(backward(np.ascontiguousarray(dy)), dy * (x > 0))
