@@ -90,9 +90,17 @@ def test_7_cross_entropy_punishes_confident_wrong_answers(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir(FASHION), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
-def test_8_deeper_layers_respond_to_more_class_specific_pictures(tmp_path):
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+def test_8_first_layer_filters_become_edges_and_deeper_units_more_class_specific(tmp_path):
     result = run("features", tmp_path)
-    assert result["layer 2"] > result["layer 1"]
+    trained, change, random = result["trained"], result["change"], result["random"]
+    # random filters spread their energy evenly: 2/25 on the best-oriented ramp, 6/25 on the smooth parts
+    assert random["edge"] == pytest.approx(2 / 25, abs=0.01) and random["smooth"] == pytest.approx(6 / 25, abs=0.01)
+    assert trained["edge"] > 1.5 * random["edge"] and trained["smooth"] > random["smooth"] + 0.06
+    assert change["edge"] > 3 * random["edge"] and change["smooth"] > 2 * random["smooth"]  # what training added
+    # units of deeper layers: their 25 most exciting test pictures belong more often to one class
+    assert result["conv1"] < result["conv2"] < result["hidden"] and result["hidden"] > result["conv1"] + 0.2
+    assert result["accuracy"] > 0.7
     assert result["overlapping_labels"] == []  # the rows' names were drawn on top of each other
 
 
