@@ -16,7 +16,7 @@ from ..tabular.files import printable
 from ..version import __version__
 
 # The modules that define the subcommands, in the order ``glassnet --help`` lists them.
-COMMANDS = ("train", "predict", "evaluate", "info", "export", "explain")
+COMMANDS = ("train", "predict", "evaluate", "info", "export", "explain", "playground")
 
 
 def build_parser():
