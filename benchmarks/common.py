@@ -16,7 +16,7 @@ Timing convention (the same for every peer, glassnet included)
   converting the data set is not timed; neither is the test-set evaluation after training.
 * ``per_example_us`` is ``median_epoch_s / n_train`` in microseconds, so runs on a subset of the
   rows (``--rows``, used for batch size 1) stay comparable.
-* ``peak_rss_mb`` is the process's peak resident memory (``getrusage(RUSAGE_SELF).ru_maxrss``),
+* ``peak_rss_mb`` is the process's peak resident memory (Linux's ``VmHWM``; see ``peak_rss_mb``),
   read once at the end of the run: framework, data and training together.
 """
 import os
@@ -126,8 +126,17 @@ def parse_args(description, add_options=None, inference=False):
 
 
 def peak_rss_mb():
-    """Peak resident set size of this process so far, in MB (Linux reports ru_maxrss in KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """Peak resident set size of this process so far, in MB: Linux's ``VmHWM``. Not ``ru_maxrss``,
+    which a child process inherits from its parent across fork and exec (a child of a 1 GB parent
+    reports 1 GB), so a runner's own size would show up in every measurement it starts."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)  # kB
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def _base(peer, args, n_train):

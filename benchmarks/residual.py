@@ -60,15 +60,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                   # benchmarks/: common
 sys.path.insert(0, os.path.dirname(HERE))  # repository root: glassnet
 import common  # noqa: E402  (first: pins the BLAS threads before numpy and torch load)
+import interleaved  # noqa: E402
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 WIDTH, BLOCKS, CLASSES, BATCH = 256, 4, 10, 128
 MOMENTUM, EPSILON = 0.99, 1e-3  # Keras's BatchNormalization defaults; PyTorch's momentum = 1 - 0.99
@@ -121,86 +120,23 @@ def torch_model(seed):
     return model
 
 
-class GlassnetRun:
-    """A glassnet model trained one ``fit(epochs=1)`` at a time; ``epoch()`` returns its seconds."""
-
-    def __init__(self, seed, data):
-        import glassnet as gn
-
-        class EpochTimer(gn.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.t0 = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds = time.perf_counter() - self.t0
-
-        self.model, self.data, self.timer = glassnet_model(seed), data, EpochTimer()
-        self.version = gn.__version__
-
-    def epoch(self):
-        xtr, ytr = self.data[:2]
-        self.model.fit(xtr, ytr, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[self.timer])
-        return self.timer.seconds
-
-    def accuracy(self):
-        xte, yte = self.data[2:]
-        return float((np.argmax(self.model.predict(xte, batch_size=1000), axis=1) == yte).mean())
-
-
-class TorchRun:
-    """The same network in PyTorch eager; ``epoch()`` returns its seconds."""
-
-    def __init__(self, seed, data):
-        import torch
-        self.torch = torch
-        self.model = torch_model(seed)
-        self.data = [torch.from_numpy(a) for a in data]
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=common.LR, betas=(common.BETA1, common.BETA2),
-                                    eps=common.EPS)
-        self.loss = torch.nn.CrossEntropyLoss()
-        self.version = torch.__version__
-
-    def epoch(self):
-        torch, model, opt = self.torch, self.model, self.opt
-        xtr, ytr = self.data[:2]
-        model.train()
-        t0 = time.perf_counter()
-        perm = torch.randperm(len(xtr))
-        for start in range(0, len(xtr), BATCH):
-            idx = perm[start:start + BATCH]
-            opt.zero_grad(set_to_none=True)
-            self.loss(model(xtr[idx]), ytr[idx]).backward()
-            opt.step()
-        return time.perf_counter() - t0
-
-    def accuracy(self):
-        xte, yte = self.data[2:]
-        self.model.eval()
-        with self.torch.no_grad():
-            return float((self.model(xte).argmax(1) == yte).float().mean().item())
-
-
 # -- the residual comparison ----------------------------------------------------------------------
 def residual(args):
     import torch
     torch.set_num_threads(common.THREADS)
     data = common.load("W1", args.rows)
-    out = prepare(args.out)
+    out = interleaved.prepare(args.out, "residual")
     runs_path = out / "runs.jsonl"
-    started = now()
+    started = interleaved.now()
     records = []
     for seed in range(args.seeds):
-        waited = wait_quiet(args.quiet)
-        runs = {"glassnet": GlassnetRun(seed, data), "torch": TorchRun(seed, data)}
+        waited = interleaved.wait_quiet(args.quiet)
+        runs = {"glassnet": interleaved.GlassnetRun(glassnet_model(seed), data, BATCH),
+                "torch": interleaved.TorchRun(torch_model(seed), data, BATCH, common.LR, (common.BETA1, common.BETA2),
+                                              common.EPS)}
         order = ["glassnet", "torch"] if seed % 2 == 0 else ["torch", "glassnet"]
-        times = {name: [] for name in runs}
-        loads = {name: [] for name in runs}
-        for epoch in range(args.epochs):
-            for name in order:
-                loads[name].append(round(os.getloadavg()[0], 2))
-                times[name].append(runs[name].epoch())
-            print(f"seed {seed} epoch {epoch + 1}: " + ", ".join(
-                f"{name} {times[name][-1]:.3f} s (load {loads[name][-1]:.2f})" for name in order), flush=True)
+        times, loads = interleaved.train_interleaved({name: runs[name] for name in order}, args.epochs,
+                                                     log=lambda line: print(f"seed {seed} {line}", flush=True))
         for name, run in runs.items():
             timed = times[name][1:]
             record = dict(benchmark="residual", peer=name, seed=seed, first=order[0], epochs=args.epochs,
@@ -208,57 +144,32 @@ def residual(args):
                           warmup_epoch_s=round(times[name][0], 4), epoch_s=[round(t, 4) for t in timed],
                           median_epoch_s=round(statistics.median(timed), 4) if timed else None,
                           load=loads[name], waited_for_quiet_s=waited, test_acc=round(run.accuracy(), 4),
-                          torch_threads=torch.get_num_threads(), glassnet_commit=commit(), started=started)
+                          torch_threads=torch.get_num_threads(), glassnet_commit=interleaved.commit(),
+                          started=started)
             records.append(record)
             with runs_path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
         print(f"seed {seed}: test accuracy " + ", ".join(
             f"{r['peer']} {r['test_acc']:.4f}" for r in records if r["seed"] == seed), flush=True)
-    summary = residual_summary(records, args, started)
+    summary = "\n".join(
+        [interleaved.command_line("residual.py"),
+         f"started {started}, ended {interleaved.now()}; {common.THREADS} threads each (OpenBLAS, "
+         f"torch.set_num_threads); glassnet commit {interleaved.commit()}", ""]
+        + interleaved.epoch_table(records, ["glassnet", "torch"], "glassnet")
+        + interleaved.accuracy_table(records, ["glassnet", "torch"], args.epochs))
     (out / "summary.md").write_text(summary)
     print(summary)
 
 
-def residual_summary(records, args, started):
-    by = {name: [r for r in records if r["peer"] == name] for name in ("glassnet", "torch")}
-    lines = [f"`python benchmarks/residual.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
-             f"started {started}, ended {now()}; {common.THREADS} threads each (OpenBLAS, torch.set_num_threads); "
-             f"glassnet commit {commit()}", ""]
-    timed = {name: [t for r in rs for t in r["epoch_s"]] for name, rs in by.items()}
-    if all(timed.values()):
-        paired = [g / t for rg, rt in zip(by["glassnet"], by["torch"]) for g, t in zip(rg["epoch_s"], rt["epoch_s"])]
-        loads = [x for rs in by.values() for r in rs for x in r["load"][1:]]
-        med = {name: statistics.median(ts) for name, ts in timed.items()}
-        lines += ["| | glassnet | torch eager | glassnet / torch |", "| --- | --- | --- | --- |",
-                  f"| epoch s, median of {len(timed['glassnet'])} timed epochs (min-max) | "
-                  f"{med['glassnet']:.3f} ({min(timed['glassnet']):.3f}-{max(timed['glassnet']):.3f}) | "
-                  f"{med['torch']:.3f} ({min(timed['torch']):.3f}-{max(timed['torch']):.3f}) | "
-                  f"{med['glassnet'] / med['torch']:.3f} |",
-                  f"| paired ratio, each glassnet epoch over the torch epoch beside it: median (min-max) | | | "
-                  f"{statistics.median(paired):.3f} ({min(paired):.3f}-{max(paired):.3f}) |",
-                  f"| warm-up epoch s (median over seeds) | {statistics.median(r['warmup_epoch_s'] for r in by['glassnet']):.3f} | "
-                  f"{statistics.median(r['warmup_epoch_s'] for r in by['torch']):.3f} | |",
-                  f"| load average (1 min) before the timed epochs | {min(loads):.2f}-{max(loads):.2f} | | |", ""]
-    acc = {name: [r["test_acc"] for r in rs] for name, rs in by.items()}
-    lines += [f"Test accuracy after {args.epochs} epochs (10,000 test rows):", "",
-              "| seed | glassnet | torch eager | glassnet - torch |", "| --- | --- | --- | --- |"]
-    for g, t in zip(by["glassnet"], by["torch"]):
-        lines.append(f"| {g['seed']} | {g['test_acc']:.4f} | {t['test_acc']:.4f} | {g['test_acc'] - t['test_acc']:+.4f} |")
-    lines += [f"| mean | {statistics.mean(acc['glassnet']):.4f} | {statistics.mean(acc['torch']):.4f} | "
-              f"{statistics.mean(acc['glassnet']) - statistics.mean(acc['torch']):+.4f} |", ""]
-    return "\n".join(lines) + "\n"
-
-
-# -- the Sequential no-regression check -----------------------------------------------------------
 def sequential(args):
     trees = [os.path.abspath(t) for t in args.trees.split(",")]
-    out = prepare(args.out)
+    out = interleaved.prepare(args.out, "residual")
     runs_path = out / f"{args.name}.jsonl"
-    started = now()
+    started = interleaved.now()
     records = []
     for rnd in range(args.rounds):
         for workload in args.workloads.split(","):
-            waited = wait_quiet(args.quiet)  # each round's runs side by side on a quiet machine
+            waited = interleaved.wait_quiet(args.quiet)  # each round's runs side by side on a quiet machine
             shift = rnd % len(trees)
             for tree in trees[shift:] + trees[:shift]:
                 script = os.path.join(tree, "benchmarks", "peers", "glassnet_mlp.py")
@@ -270,7 +181,7 @@ def sequential(args):
                 line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
                 record = json.loads(line) if line.startswith("{") else {"workload": workload,
                                                                          "error": result.stderr[-2000:]}
-                record.update(benchmark="sequential", tree=tree, commit=commit(tree), round=rnd,
+                record.update(benchmark="sequential", tree=tree, commit=interleaved.commit(tree), round=rnd,
                               waited_for_quiet_s=waited, load_before=load,
                               load_after=round(os.getloadavg()[0], 2), wall_s=round(time.perf_counter() - t0, 2))
                 records.append(record)
@@ -287,7 +198,7 @@ def sequential_summary(records, trees, args, started):
     """Per workload and checkout: the median over rounds of each run's median epoch, and the
     ratio to the first checkout's run of the same round (paired: the two ran side by side)."""
     lines = [f"`python benchmarks/residual.py {' '.join(sys.argv[1:])}`",
-             f"started {started}, ended {now()}; peers/glassnet_mlp.py, {args.epochs} epochs a run (the first "
+             f"started {started}, ended {interleaved.now()}; peers/glassnet_mlp.py, {args.epochs} epochs a run (the first "
              f"untimed), {args.rounds} rounds, the checkouts' order rotated each round", "",
              "| workload | checkout | commit | median epoch s over rounds (min-max) | ratio of medians | "
              "paired ratio per round: median (min-max) | test acc | load before-after a run |",
@@ -313,54 +224,6 @@ def sequential_summary(records, trees, args, started):
                          f"{statistics.median(r['test_acc'] for r in rs.values()):.4f} | "
                          f"{min(loads):.2f}-{max(loads):.2f} |")
     return "\n".join(lines) + "\n"
-
-
-# -- helpers --------------------------------------------------------------------------------------
-def prepare(out):
-    from pathlib import Path
-    folder = Path(out or os.path.join(HERE, "results", f"{datetime.date.today().isoformat()}_residual"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def busy_cores(seconds=1.0):
-    """How many cores the machine kept busy over the next ``seconds`` (from /proc/stat): other
-    processes' work, when this one is idle."""
-    def sample():
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        return sum(values), values[3] + values[4]  # all, idle + iowait
-    total0, idle0 = sample()
-    time.sleep(seconds)
-    total1, idle1 = sample()
-    return (1 - (idle1 - idle0) / max(total1 - total0, 1)) * (os.cpu_count() or 1)
-
-
-def wait_quiet(limit, settle=3):
-    """Wait until the other processes keep fewer than ``limit`` cores busy for ``settle`` seconds
-    in a row (never, with ``limit`` 0); returns the seconds waited."""
-    if not limit:
-        return 0.0
-    t0, calm = time.perf_counter(), 0
-    while calm < settle:
-        calm = calm + 1 if busy_cores() < limit else 0
-    return round(time.perf_counter() - t0, 1)
-
-
-def now():
-    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def commit(tree=None):
-    tree = tree or os.path.dirname(HERE)
-    try:
-        head = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", tree, "status", "--porcelain", "glassnet"], capture_output=True,
-                               text=True).stdout.strip()
-    except OSError:
-        return "?"
-    return head + (" (working tree differs)" if dirty else "")
 
 
 def main():
