@@ -10,7 +10,7 @@ const state = {
   frame: null, drawPending: false, selected: null,
 };
 // Counters for tests and the benchmark (benchmarks/playground.py reads them).
-window.playground = { frames: 0, step: 0, firstFrameAt: null, messages: 0 };
+window.playground = { frames: 0, step: 0, firstFrameAt: null, messages: 0, state, lastTrace: null };
 
 const ORANGE = [245, 147, 34], BLUE = [8, 119, 189], WHITE = [255, 255, 255];
 const CLASS_COLORS = [[245, 147, 34], [8, 119, 189], [46, 160, 67], [214, 39, 40], [148, 103, 189],
@@ -35,6 +35,7 @@ function fmt(v, digits = 4) {
   const a = Math.abs(v);
   return a >= 1e5 || a < 1e-4 ? v.toExponential(digits - 1) : Number(v.toPrecision(digits)).toString();
 }
+function paren(v) { return v < 0 ? `(${fmt(v)})` : fmt(v); }
 function num(v, testid) {  // a number shown to 4 digits, with its full value for tests and tooltips
   const span = document.createElement("span");
   span.className = "num";
@@ -482,6 +483,7 @@ function el(tag, text, cls) {
 }
 
 function showTrace(t) {
+  window.playground.lastTrace = t;
   const box = $("trace");
   box.textContent = "";
   box.appendChild(el("h2", "Every number"));
@@ -499,7 +501,7 @@ function showTrace(t) {
       const tr = el("tr"), formula = el("td", "", "formula");
       if (L.wide) formula.textContent = `\u03a3 of ${L.weight ? L.weight.length : "many"} inputs \u00d7 weights + ${fmt(L.bias[j])}`;
       else {
-        const parts = L.inputs.map((a, i) => `${fmt(a)}\u00b7${fmt(L.weight[i][j])}`);
+        const parts = L.inputs.map((a, i) => `${paren(a)}\u00b7${paren(L.weight[i][j])}`);
         formula.textContent = `${parts.join(" + ")} + ${fmt(L.bias[j])}`;
       }
       const zc = el("td"), oc = el("td");
@@ -525,7 +527,7 @@ function showTrace(t) {
     L.dz.forEach((dz, j) => {
       const tr = el("tr"), f = el("td", "", "formula");
       f.textContent = L.local === null ? (L.fused ? `p \u2212 y (fused ${L.activation} and loss)` : `dL/da = ${fmt(L.d_outputs[j])}`)
-                                       : `${fmt(L.d_outputs[j])} \u00d7 ${fmt(L.local[j])}`;
+                                       : `${paren(L.d_outputs[j])} \u00d7 ${paren(L.local[j])}`;
       const dzc = el("td"), dbc = el("td");
       dzc.appendChild(num(dz, `dz-${l}-${j}`));
       dbc.appendChild(num(L.d_bias[j], `db-${l}-${j}`));
@@ -542,7 +544,7 @@ function showTrace(t) {
       L.d_weight.forEach((row, i) => row.forEach((g, j) => {
         const tr = el("tr"), c = el("td");
         c.appendChild(num(g, `dw-${l}-${i}-${j}`));
-        tr.append(el("td", `w${i + 1},${j + 1}`), el("td", `${fmt(L.inputs[i])} \u00d7 ${fmt(L.dz[j])}`, "formula"), c);
+        tr.append(el("td", `w${i + 1},${j + 1}`), el("td", `${paren(L.inputs[i])} \u00d7 ${paren(L.dz[j])}`, "formula"), c);
         wt.appendChild(tr);
       }));
       box.appendChild(wt);
