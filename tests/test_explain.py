@@ -13,7 +13,7 @@ import pytest
 import glassnet as gn
 from glassnet import layers, report
 from glassnet.cli import main
-from glassnet.explain import _factor, num
+from glassnet.explain.sections import _factor, num
 
 
 def _default_model(seed=0, outputs=1, last=None):
