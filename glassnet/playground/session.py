@@ -27,11 +27,13 @@ from ..errors import GlassnetError
 from . import csvdata, datasets, network, settings as settings_module, trace as trace_module
 
 FRAME_RATE = 30  # frames a second while training
+FRAME_YIELD = 0.0005  # seconds the worker sleeps after a frame
 GRID = 100  # the boundary's grid: GRID x GRID points through predict
 NEURON_GRID = 24  # each neuron's picture
 SHOWN_PICTURES = 24  # test pictures shown with their predicted class
 HISTORY_RECORDS = 1000  # weight snapshots kept for a weight's history (thinned by half when full)
 DIAGNOSIS_EVERY = 0.5  # seconds between verdicts
+DIAGNOSIS_POINTS = 500  # at most this many (blocks of) epochs are diagnosed
 DATA_KEYS = ("dataset", "points", "noise", "train_fraction", "seed", "csv")
 log = logging.getLogger("glassnet.playground")
 
@@ -323,14 +325,23 @@ class Session:
         self.emit(frame, True)
 
     def _diagnose(self, losses, val, epochs):
+        """``History.diagnose()``'s verdict, at most every ``DIAGNOSIS_EVERY`` seconds while training.
+        A long run is read in blocks of ``k`` epochs (their mean losses), at most
+        ``DIAGNOSIS_POINTS`` of them: the verdict's rules take time that grows faster than the
+        number of epochs (0.4 s at 20,000 epochs on this machine), and a page may train thousands
+        of epochs a second."""
         now = time.perf_counter()
         if epochs >= 2 and epochs != self._diagnosed_epochs and (now - self._diagnosed_at > DIAGNOSIS_EVERY
                                                                  or not self.running):
+            k = -(-epochs // DIAGNOSIS_POINTS)
+            blocks = epochs // k
+            loss = np.asarray(losses[:blocks * k], dtype=np.float64).reshape(blocks, k).mean(axis=1)
+            val_loss = np.asarray(val[:blocks * k], dtype=np.float64).reshape(blocks, k).mean(axis=1)
             try:
-                d = diagnose({"loss": losses[:epochs], "val_loss": val[:epochs]})
-                self._diagnosis = {"verdict": d.verdict, "text": str(d), "reason": d.reason}
+                d = diagnose({"loss": loss.tolist(), "val_loss": val_loss.tolist()})
+                self._diagnosis = {"verdict": d.verdict, "text": str(d), "reason": d.reason, "block": k}
             except GlassnetError as error:
-                self._diagnosis = {"verdict": "not yet", "text": str(error), "reason": str(error)}
+                self._diagnosis = {"verdict": "not yet", "text": str(error), "reason": str(error), "block": k}
             self._diagnosed_at, self._diagnosed_epochs = now, epochs
         return self._diagnosis
 
@@ -444,6 +455,7 @@ class _Control(callbacks.Callback):
             s._record()
         if s.running and time.perf_counter() >= s._next_frame:
             s._frame()
+            time.sleep(FRAME_YIELD)  # let the server's thread take the GIL and send it
 
     def _pace(self):
         now = time.perf_counter()

@@ -10,7 +10,7 @@ const state = {
   frame: null, drawPending: false, selected: null,
 };
 // Counters for tests and the benchmark (benchmarks/playground.py reads them).
-window.playground = { frames: 0, step: 0, firstFrameAt: null, messages: 0, state, lastTrace: null };
+window.playground = { frames: 0, step: 0, firstFrameAt: null, messages: 0, state, lastTrace: null, send };
 
 const ORANGE = [245, 147, 34], BLUE = [8, 119, 189], WHITE = [255, 255, 255];
 const CLASS_COLORS = [[245, 147, 34], [8, 119, 189], [46, 160, 67], [214, 39, 40], [148, 103, 189],
@@ -316,7 +316,9 @@ function draw() {
   $("test-loss").textContent = fmt(m.val_loss);
   $("train-loss").dataset.value = String(m.loss);
   $("test-loss").dataset.value = String(m.val_loss);
-  $("diagnosis").textContent = m.diagnosis ? `History.diagnose(): ${m.diagnosis.verdict}. ${m.diagnosis.reason}` : "";
+  const d = m.diagnosis;
+  $("diagnosis").textContent = d ? `History.diagnose(): ${d.verdict}. ${d.reason}` +
+    (d.block > 1 ? ` (read in blocks of ${d.block} epochs: epoch numbers count blocks)` : "") : "";
   updatePlay();
   if (m.grid) drawView(m.grid);
   if (m.neurons) drawNeurons(m.neurons);
@@ -453,18 +455,25 @@ function drawWires(weights) {
 function drawLosses() {
   const c = $("losses"), g = c.getContext("2d"), h = state.history, init = state.initial || [];
   g.clearRect(0, 0, c.width, c.height);
-  const loss = [init[0]].concat(h.loss), val = [init[1]].concat(h.val_loss);
-  const finite = loss.concat(val).filter((v) => v !== null && isFinite(v));
-  if (!finite.length) return;
-  const top = Math.max(...finite.slice(-2000), 1e-9) * 1.05, n = loss.length;
-  const stride = Math.max(1, Math.ceil(n / 600));
-  for (const [series, colour] of [[loss, "#555"], [val, "#0877bd"]]) {
+  const n = h.loss.length + 1, stride = Math.max(1, Math.ceil(n / 600));
+  const at = (series, first, i) => (i === 0 ? first : series[i - 1]);
+  const shown = [];  // epoch 0 (before training), then every stride-th epoch and the last
+  for (let i = 0; i < n; i += stride) shown.push(i);
+  if (shown[shown.length - 1] !== n - 1) shown.push(n - 1);
+  const curves = [[h.loss, init[0], "#555"], [h.val_loss, init[1], "#0877bd"]];
+  let top = 1e-9;
+  for (const [series, first] of curves) for (const i of shown) {
+    const v = at(series, first, i);
+    if (v !== null && v !== undefined && isFinite(v)) top = Math.max(top, v);
+  }
+  top *= 1.05;
+  for (const [series, first, colour] of curves) {
     g.beginPath();
     let started = false;
-    for (let i = 0; i < n; i += stride) {
-      const v = series[i];
-      if (v === null || !isFinite(v)) continue;
-      const x = 4 + (i / Math.max(n - 1, 1)) * (c.width - 8), y = c.height - 4 - (Math.min(v, top) / top) * (c.height - 16);
+    for (const i of shown) {
+      const v = at(series, first, i);
+      if (v === null || v === undefined || !isFinite(v)) continue;
+      const x = 4 + (i / Math.max(n - 1, 1)) * (c.width - 8), y = c.height - 4 - (v / top) * (c.height - 16);
       if (started) g.lineTo(x, y); else { g.moveTo(x, y); started = true; }
     }
     g.strokeStyle = colour; g.lineWidth = 1.5; g.stroke();
