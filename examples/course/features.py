@@ -53,7 +53,7 @@ def network(seed):
     hidden = gn.layers.Dense(64, activation="relu", name="hidden")(x)
     classes = gn.layers.Dense(10, activation="softmax", name="classes")(hidden)
     model = gn.Model(pictures, classes, seed=seed)
-    model.compile(optimizer=gn.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=gn.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model, (pictures, conv1, conv2, hidden)
 
 
