@@ -1,5 +1,6 @@
 """The examples that the README runs work from a fresh install (the heavier ones, Fashion-MNIST and
 the digits batch-size table, are run by hand; their figures are in the README)."""
+import os
 import pathlib
 import subprocess
 import sys
@@ -35,3 +36,15 @@ def test_tables_compares_glassnet_train_with_scikit_learn_on_one_split():
     out = run("tables.py", "--datasets", "wine", "--seeds", "0")
     row = next(line for line in out.splitlines() if line.startswith("| wine"))
     assert float(row.split("**")[1]) >= 0.95
+
+
+FASHION = os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+def test_fashion_mnist_cnn_quick_learns_the_clothes():
+    out = run("fashion_mnist_cnn.py", "--quick")
+    assert "(None, 28, 28, 16)" in out and "(None, 7, 7, 32)" in out  # the summary shows the maps' shapes
+    lines = dict(line.split(": ", 1) for line in out.splitlines() if line.startswith(("parameters:", "test accuracy:")))
+    assert int(lines["parameters"].replace(",", "")) < 120_000
+    assert float(lines["test accuracy"]) >= 0.75  # 4,000 pictures, 2 epochs; 10 classes: chance is 0.10
