@@ -123,8 +123,10 @@ def run(quick=False, seed=0, figure=None, data_dir=None):
     for name, s in rows:
         print(f"{name:>22} " + " ".join(f"{s[p].mean():6.3f}" for p in ("mean", "edge", "blob", "rest")) +
               f" {s['smooth'].mean():7.3f}")
-    edge_above = float(np.mean(trained["edge"] > np.quantile(random["edge"], 0.9)))
-    print(f"trained filters whose edge share is above the 90th percentile of random filters': {edge_above:.2f}")
+    random_90th = float(np.quantile(random["edge"], 0.9))
+    edge_above = float(np.mean(trained["edge"] > random_90th))
+    print(f"trained filters whose edge share is above the 90th percentile of random filters' ({random_90th:.3f}): "
+          f"{edge_above:.2f}")
 
     # Made after training: a model packs its layers' weights into buffers of its own when it is
     # built, so a second model built first would take them from the one being trained.
