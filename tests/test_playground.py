@@ -398,3 +398,15 @@ def test_command_line_lists_the_playground():
     parser = build_parser()
     args = parser.parse_args(["playground", "--no-browser", "--port", "0"])
     assert args.no_browser and args.port == 0 and args.host == "127.0.0.1"
+
+
+def test_the_page_ships_as_package_data():
+    import pathlib
+    import tomllib
+    root = pathlib.Path(__file__).parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    assert config["tool"]["setuptools"]["package-data"]["glassnet.playground"] == ["static/*"]
+    assert "starlette>=0.37" in config["project"]["optional-dependencies"]["playground"]
+    static = root / "glassnet" / "playground" / "static"
+    assert sorted(p.name for p in static.iterdir()) == ["app.js", "index.html", "style.css"]
+    assert "http" not in (static / "index.html").read_text().replace("http://www.w3.org", "")  # no CDN

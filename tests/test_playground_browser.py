@@ -242,3 +242,16 @@ def test_a_bad_csv_gives_a_message_and_the_server_still_answers(page, server, tm
     page.wait_for_function("window.playground.step === 1")
     # the browser logs the refused upload's HTTP 400 itself; nothing else may be an error
     assert [e for e in page.errors if "status of 400" not in e] == []
+
+
+def test_digits_show_pictures_and_first_layer_weights(page):
+    pytest.importorskip("sklearn")
+    choose(page, "[data-testid=dataset-digits]", page.click)
+    assert page.is_visible("[data-testid=pictures]") and page.is_hidden("[data-testid=view]")
+    assert page.locator("[data-testid=first-weights] canvas").count() == 4  # the default 4-2 network
+    page.click("[data-testid=step]")
+    page.wait_for_function("window.playground.step === 1")
+    page.click("[data-testid=picture-0]")
+    page.wait_for_selector("[data-testid=z-0-0]")
+    assert page.evaluate("window.playground.lastTrace.layers[0].wide")
+    assert page.errors == []

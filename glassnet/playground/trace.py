@@ -60,7 +60,7 @@ def explain(model, settings, x, y):
                          "after": _list(after)}
     out = t.outputs[0]
     return {
-        "x": _row(t.x), "y": _list(np.asarray(t.y)[0]), "note": note, "layers": layers,
+        "x": _row(t.x), "y": _list(np.atleast_1d(np.asarray(t.y)[0])), "note": note, "layers": layers,
         "prediction": _row(t.prediction), "loss_name": type(out.loss_object).__name__,
         "data_loss": float(t.data_loss), "penalty": float(t.penalty), "loss": float(t.loss),
         "loss_after": float(t.loss_after), "optimizer": t.optimizer.name, "learning_rate": t.learning_rate,

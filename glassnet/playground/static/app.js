@@ -90,7 +90,8 @@ function onReset(m) {
   buildNetwork();
   const d = m.data;
   $("view").hidden = d.kind !== "points";
-  $("pictures").hidden = d.kind !== "pictures";
+  $("pictures").hidden = $("first-weights-box").hidden = d.kind !== "pictures";
+  $("show-test-label").hidden = d.kind !== "points";
   if (d.kind === "pictures") buildPictures(d);
   let info = `${d.train} training and ${d.test} test ${d.kind === "points" ? "points" : "pictures"}, ${d.task}`;
   if (d.classes.length) info += ` (${d.classes.length} classes)`;
@@ -155,14 +156,17 @@ function buildNetwork() {
   for (const el of box.querySelectorAll(".neuron, .layer-tools, .layer-label")) el.remove();
   svg.textContent = "";
   const sizes = state.network.sizes, pictures = state.data.kind === "pictures";
+  const most = Math.max(...sizes.slice(pictures ? 1 : 0));
+  box.style.height = `${Math.max(330, 50 + most * 20)}px`;  // at least 17-pixel neurons
   const width = box.clientWidth || 600, height = box.clientHeight || 330;
   const columns = sizes.length, gap = (width - 60) / Math.max(columns - 1, 1);
   state.neurons = [];
   state.wires = [];
+  const stepOf = (n) => Math.min(46, (height - 50) / Math.max(n, 1));
+  const size = Math.max(14, Math.min(40, ...sizes.map((n, l) => stepOf(l === 0 && pictures ? 1 : n) - 3)));
   const position = (layer, j) => {
-    const n = layer === 0 && pictures ? 1 : sizes[layer];
-    const step = Math.min(46, (height - 50) / Math.max(n, 1));
-    return [10 + layer * gap, 30 + j * step + (height - 50 - n * step) / 2];
+    const n = layer === 0 && pictures ? 1 : sizes[layer], step = stepOf(n);
+    return [10 + layer * gap, 30 + j * step + (height - 50 - n * step) / 2 + (step - size) / 2];
   };
   // the wires first, under the neurons
   for (let l = 1; l < columns; l++) {
@@ -173,8 +177,8 @@ function buildNetwork() {
           const [x1, y1] = position(l - 1, i), [x2, y2] = position(l, j);
           const make = (cls) => {
             const line = document.createElementNS("http://www.w3.org/2000/svg", "line");
-            line.setAttribute("x1", x1 + 40); line.setAttribute("y1", y1 + 20);
-            line.setAttribute("x2", x2); line.setAttribute("y2", y2 + 20);
+            line.setAttribute("x1", x1 + size); line.setAttribute("y1", y1 + size / 2);
+            line.setAttribute("x2", x2); line.setAttribute("y2", y2 + size / 2);
             if (cls) line.setAttribute("class", cls);
             svg.appendChild(line);
             return line;
@@ -196,6 +200,7 @@ function buildNetwork() {
       const div = document.createElement("div");
       div.className = "neuron";
       div.style.left = `${x}px`; div.style.top = `${y}px`;
+      div.style.width = div.style.height = `${size}px`;
       const c = document.createElement("canvas");
       div.appendChild(c);
       if (l > 0) {
@@ -418,6 +423,17 @@ function paintSquare(canvas, q, w, h) {
 function drawFirstWeights(fw) {
   const [h, w] = state.data.shape, q = bytes(fw.images), canvases = state.neurons[1] || [];
   canvases.forEach((c, j) => paintSquare(c, q.subarray(j * h * w, (j + 1) * h * w), w, h));
+  const grid = $("first-weights");
+  if (grid.children.length !== canvases.length) {
+    grid.textContent = "";
+    canvases.forEach((_, j) => {
+      const c = document.createElement("canvas");
+      c.title = `neuron ${j + 1} of ${state.network.names[0]}: its ${h * w} weights`;
+      c.onclick = () => send({ type: "weight", layer: 0, row: -1, column: j });
+      grid.appendChild(c);
+    });
+  }
+  Array.from(grid.children).forEach((c, j) => paintSquare(c, q.subarray(j * h * w, (j + 1) * h * w), w, h));
   const pic = state.neurons[0][0];
   if (pic && state.data.pictures) {
     const all = bytes(state.data.pictures), sub = new Uint8Array(h * w);
@@ -508,10 +524,10 @@ function showTrace(t) {
     table.appendChild(head);
     L.z.forEach((z, j) => {
       const tr = el("tr"), formula = el("td", "", "formula");
-      if (L.wide) formula.textContent = `\u03a3 of ${L.weight ? L.weight.length : "many"} inputs \u00d7 weights + ${fmt(L.bias[j])}`;
+      if (L.wide) formula.textContent = `\u03a3 of the inputs \u00d7 their weights + ${paren(L.bias[j])}`;
       else {
         const parts = L.inputs.map((a, i) => `${paren(a)}\u00b7${paren(L.weight[i][j])}`);
-        formula.textContent = `${parts.join(" + ")} + ${fmt(L.bias[j])}`;
+        formula.textContent = `${parts.join(" + ")} + ${paren(L.bias[j])}`;
       }
       const zc = el("td"), oc = el("td");
       zc.appendChild(num(z, `z-${l}-${j}`));
