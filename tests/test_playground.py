@@ -410,3 +410,18 @@ def test_the_page_ships_as_package_data():
     static = root / "glassnet" / "playground" / "static"
     assert sorted(p.name for p in static.iterdir()) == ["app.js", "index.html", "style.css"]
     assert "http" not in (static / "index.html").read_text().replace("http://www.w3.org", "")  # no CDN
+
+
+def test_a_diverging_network_is_drawn_not_fatal(client):
+    with open_page(client) as ws:
+        page = Page(ws)
+        page.settings(dataset="bumps", hidden=[16, 16], activation="relu", output="linear_mse",
+                      learning_rate=10.0, batch_size=1)
+        page.send(type="play")
+        frame = page.wait("frame", lambda m: m["epoch"] >= 3)
+        page.send(type="pause")
+        page.wait("state", lambda m: not m["running"])
+        assert frame["loss"] is None or frame["loss"] > 1  # NaN goes to the page as null
+        page.send(type="explain", set="train", index=0)
+        page.wait("trace")
+        assert client.get("/api/health").status_code == 200
