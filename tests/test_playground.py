@@ -425,3 +425,57 @@ def test_a_diverging_network_is_drawn_not_fatal(client):
         page.send(type="explain", set="train", index=0)
         page.wait("trace")
         assert client.get("/api/health").status_code == 200
+
+
+def test_the_command_names_the_extra_when_starlette_is_missing(monkeypatch, capsys):
+    from glassnet.cli import main
+    monkeypatch.setitem(sys.modules, "starlette", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "glassnet.playground.app", raising=False)
+    assert main(["playground", "--no-browser"]) == 1
+    assert "needs starlette, which is not installed: pip install 'glassnet[playground]'" in capsys.readouterr().err
+
+
+def test_a_host_other_than_this_machine_is_warned_about(monkeypatch, capsys):
+    from glassnet.cli import main
+    from glassnet.playground import app
+    served = []
+    monkeypatch.setattr(app, "serve", lambda host, port, open_browser: served.append((host, port, open_browser)))
+    assert main(["playground", "--host", "0.0.0.0", "--port", "9999", "--no-browser"]) == 0
+    assert served == [("0.0.0.0", 9999, False)] and "warning: serving on 0.0.0.0" in capsys.readouterr().err
+    assert main(["playground", "--no-browser"]) == 0
+    assert served[-1] == ("127.0.0.1", 8765, False) and "warning" not in capsys.readouterr().err
+
+
+def test_early_stopping_ends_the_run_and_the_script_stops_there_too(client, tmp_path):
+    with open_page(client) as ws:
+        page = Page(ws)
+        page.settings(dataset="gaussians", noise=0.5, hidden=[8, 8], optimizer="adam", learning_rate=0.1,
+                      early_stopping=True, patience=2, batch_size=50)
+        page.send(type="play")
+        state = page.wait("state", lambda m: m["finished"] is not None)
+        assert state["finished"].startswith("early stopping ended training at epoch") and not state["running"]
+        page.send(type="play")
+        assert "reset to train again" in page.wait("error")["message"]
+        (tmp_path / "page.glassnet").write_bytes(client.get(f"/api/{page.sid}/download/model").content)
+        (tmp_path / "playground_model.py").write_bytes(client.get(f"/api/{page.sid}/download/script").content)
+    run = subprocess.run([sys.executable, "playground_model.py"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    page_model, script_model = gn.load(str(tmp_path / "page.glassnet")), gn.load(str(tmp_path / "playground_model.glassnet"))
+    assert len(page_model.history.history["loss"]) == len(script_model.history.history["loss"])
+    for a, b in zip(page_model.get_weights(), script_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_speed_setting_paces_the_steps(client):
+    with open_page(client) as ws:
+        page = Page(ws)
+        page.settings(speed="10")
+        page.send(type="play")
+        first = page.wait("frame", lambda m: m["running"] and m["step"] >= 1)
+        time.sleep(1.0)
+        page.send(type="weight", layer=0, row=0, column=0)  # a message while running must not end the pacing
+        time.sleep(1.0)
+        page.send(type="pause")
+        state = page.wait("state", lambda m: not m["running"])
+        assert 10 <= state["step"] - first["step"] <= 30, state["step"] - first["step"]

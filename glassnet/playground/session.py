@@ -15,6 +15,7 @@ marks a frame, of which only the newest waiting one needs to be sent.
 """
 import base64
 import collections
+import concurrent.futures
 import logging
 import threading
 import time
@@ -70,7 +71,6 @@ class Session:
 
     def request(self, function, *args):
         """Run ``function(*args)`` on the worker; returns a ``concurrent.futures.Future`` of its result."""
-        import concurrent.futures
         future = concurrent.futures.Future()
         self._tasks.append((function, args, future))
         self._wake.set()
@@ -460,7 +460,9 @@ class _Control(callbacks.Callback):
     def _pace(self):
         now = time.perf_counter()
         if now < self.next_time:
-            self.session._wake.wait(self.next_time - now)  # a message wakes it early
+            # the tasks were run just before; a message that comes meanwhile wakes it early
+            self.session._wake.clear()
+            self.session._wake.wait(self.next_time - now)
         self.next_time = max(now, self.next_time) + self.delay
 
 
