@@ -1,7 +1,12 @@
 """Claim 8: deeper layers learn more complex features. A small convolutional network is trained on
 Fashion-MNIST; then its first layer's 16 filters (5x5 pixels) are measured and drawn, the feature
-maps of the first and the second convolution are drawn for three test pictures, and for units of the
-second convolution the test pictures that excite them most. Writes docs/course/features.png.
+maps of the first and the second convolution are drawn for three test pictures, and for one unit
+of each layer (conv1, conv2 and the Dense layer after them) the test pictures that excite it most.
+Writes docs/course/features.png.
+
+It trains with SGD and momentum, not Adam: with Adam (3e-3) the same 3 epochs gave filters of
+pixel-level detail (edge share 0.10, smooth share 0.33, below SGD's 0.13 and 0.48), although a
+slightly better accuracy (0.901 against 0.886).
 
 Two measures, each against a baseline:
 
@@ -10,14 +15,15 @@ Two measures, each against a baseline:
   polynomials of the pixel coordinates ``i, j``): its mean (1 dimension: a brightness detector),
   its best-fitting ramp ``a*i + b*j`` (2 dimensions: an *oriented edge*, dark on one side and
   bright on the other, at the angle ``atan2(b, a)``), its quadratic part ``i*i, i*j, j*j`` (3
-  dimensions: a blob or a bar), and the rest (19 dimensions: finer detail, i.e. noise). The
+  dimensions: a blob or a bar), and the rest (19 dimensions: finer detail, single pixels and checkerboards). The
   *edge share* is the ramp's part of the filter's energy (the sum of its squared weights): the
   squared correlation of the filter with the best-oriented ramp. The *smooth share* adds the
   mean and the quadratic part. A filter of independent random weights spreads its energy evenly
   over the 25 dimensions, so its expected edge share is 2/25 = 0.08 and its smooth share 6/25 =
   0.24; the baseline is computed from the layer's own initializer (glorot_uniform), 4,000 filters.
 - **How class-specific a unit is.** A unit of a convolution is one filter (one channel of its
-  feature map); its response to a picture is the maximum of its map (the pattern found anywhere).
+  feature map); its response to a picture is the maximum of its map (the pattern found anywhere);
+  a unit of the hidden Dense layer responds with its output.
   Its *purity* is the share of its 25 most exciting test pictures that belong to their most
   common class (as the Dense version of this claim measured it).
 
@@ -35,14 +41,13 @@ import numpy as np
 import glassnet as gn
 
 TOP = 25  # pictures per unit for its purity
-SHOWN_TOP = 8  # of which drawn
 CLASSES = ["T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
 
 
 def network(seed):
-    """The course's CNN as a graph model, and its input and the two convolutions' outputs (symbolic
-    tensors): ``gn.Model(pictures, [conv1, conv2])`` on them is a second model on the same layers
-    whose outputs are the feature maps."""
+    """The course's CNN as a graph model, and its input and the outputs of conv1, conv2 and the
+    hidden Dense layer (symbolic tensors): ``gn.Model(pictures, [conv1, conv2, hidden])`` on them is
+    a second model on the same layers whose outputs are the feature maps and the hidden units."""
     pictures = gn.Input((784,), name="pictures")
     x = gn.layers.Reshape((28, 28, 1))(pictures)
     conv1 = gn.layers.Conv2D(16, 5, padding="same", activation="relu", name="conv1")(x)
@@ -126,7 +131,8 @@ def run(quick=False, seed=0, figure=None, data_dir=None):
     random_90th = float(np.quantile(random["edge"], 0.9))
     edge_above = float(np.mean(trained["edge"] > random_90th))
     print(f"trained filters whose edge share is above the 90th percentile of random filters' ({random_90th:.3f}): "
-          f"{edge_above:.2f}")
+          f"{edge_above:.2f}, at angles (degrees, 0 = rising downwards, 90 = rising to the right) "
+          f"{np.round(trained['angle'][trained['edge'] > random_90th]).astype(int).tolist()}")
 
     # Made after training: a model packs its layers' weights into buffers of its own when it is
     # built, so a second model built first would take them from the one being trained.
