@@ -203,11 +203,11 @@ def test_download_the_script_run_it_same_weights(page, tmp_path):
     page.click("[data-testid=play]")
     page.wait_for_function("window.playground.step >= 200")
     page.click("[data-testid=play]")
-    page.wait_for_function("document.querySelector('[data-testid=play]').textContent === 'Play'")
+    page.wait_for_function("window.playground.state.frame.running === false")  # the frame drawn at the pause
     for _ in range(3):
-        step = page.evaluate("window.playground.step")
+        step = page.evaluate("window.playground.state.frame.step")  # the frame received (drawn at the next paint)
         page.click("[data-testid=step]")
-        page.wait_for_function(f"window.playground.step === {step + 1}")
+        page.wait_for_function(f"window.playground.state.frame.step === {step + 1}")
     files = {}
     for kind in ("model", "script", "onnx"):
         with page.expect_download() as info:
