@@ -94,6 +94,19 @@ class FlatParameters:
         self.trainable_size = sum(p.size for p in self.trainable_parameters)
         self.penalized = [p for p in self.trainable_parameters if p.regularizer is not None]
 
+    def claim(self):
+        """Make the parameters views into these buffers again if another model packed them since:
+        a layer shared by two models (a model for the features of another's hidden layers) sits in
+        the buffers of whichever model was built or trained last, and an optimizer updates only its
+        own model's buffers. Their current values are copied in (the ``Parameter`` objects are
+        shared, so both models always read the same weights); returns whether anything moved."""
+        if all(p.flat is self for p in self.parameters):
+            return False
+        for p in self.parameters:
+            p.flat = self
+        self.pack()
+        return True
+
     @property
     def size(self):
         return self.values.size

@@ -161,6 +161,8 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
     """Train ``model`` on arrays ``(x, y)`` or on a ``datasets.Dataset`` ``x``; ``Sequential.fit``
     documents the arguments and holds their defaults. Returns the ``History``."""
     model.require_compiled("fit")
+    if model.params is not None:  # built: take back shared layers another model packed since (FlatParameters.claim)
+        model.params.claim()
     epochs = checks.positive_int("epochs", epochs)
     batch_size = checks.positive_int("batch_size", batch_size, allow_none=True)
     initial_epoch = checks.nonnegative_int("initial_epoch", initial_epoch)

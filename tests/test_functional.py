@@ -138,6 +138,40 @@ def test_one_input_one_output_trains_exactly_as_a_sequential():
     np.testing.assert_array_equal(sequential.predict(x), graph.predict(x))
 
 
+def _two_models_sharing_a_hidden_layer(seed=0):
+    inputs = gn.Input((8,))
+    hidden = gn.layers.Dense(4, activation="relu", name="hidden")(inputs)
+    model = gn.Model(inputs, gn.layers.Dense(2, activation="softmax", name="out")(hidden), seed=seed)
+    model.compile(optimizer=gn.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    return inputs, hidden, model
+
+
+def test_a_model_of_another_models_hidden_layer_leaves_its_training_unchanged():
+    """The Keras way to see a hidden layer: a second Model on the same tensors. Building it packs
+    the shared layers into its own buffers; the first model's fit takes them back."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    _, _, alone = _two_models_sharing_a_hidden_layer()
+    alone.fit(x, y, epochs=3, verbose=0, shuffle=False)
+    inputs, hidden, model = _two_models_sharing_a_hidden_layer()
+    features = gn.Model(inputs, hidden)  # built before the fit
+    model.fit(x, y, epochs=3, verbose=0, shuffle=False)
+    for a, b in zip(alone.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    w = model.get_layer("hidden")
+    np.testing.assert_allclose(features.predict(x), np.maximum(x @ w.weight.value + w.bias.value, 0), rtol=1e-6)
+    # the second model trains the shared layer too, and the first goes on from there
+    features.compile(optimizer="sgd", loss="mse")
+    before = w.weight.value.copy()
+    features.fit(x, np.zeros((256, 4), np.float32), epochs=1, verbose=0)
+    moved = w.weight.value.copy()
+    assert not np.array_equal(before, moved)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not np.array_equal(moved, w.weight.value)
+    np.testing.assert_array_equal(model.params.values[model.params.slices[w.weight.name]], w.weight.value.ravel())
+
+
 def test_an_output_read_by_another_layer_is_not_fused():
     inputs = gn.Input((3,))
     probabilities = gn.layers.Dense(2, activation="softmax", name="first")(inputs)

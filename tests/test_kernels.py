@@ -258,8 +258,9 @@ def test_relu_backward_kernel(dtype):
 def test_relu_layer_gives_the_same_gradient_whatever_the_memory_layout_of_dy():
     from glassnet import layers
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((6, 5, 4)).astype(np.float32)
+    x = rng.standard_normal((64, 16, 40)).astype(np.float32)  # large enough for the compiled backward
+    assert x.size >= layers.activations.RELU_KERNEL_FROM
     y, backward = layers.ReLU().forward(x)
-    dy = rng.standard_normal((4, 5, 6)).astype(np.float32).transpose(2, 1, 0)  # not contiguous
+    dy = rng.standard_normal((40, 16, 64)).astype(np.float32).transpose(2, 1, 0)  # not contiguous
     np.testing.assert_array_equal(backward(dy), dy * (x > 0))
     np.testing.assert_array_equal(backward(np.ascontiguousarray(dy)), dy * (x > 0))

@@ -96,6 +96,11 @@ def _identity(dy):
     return dy
 
 
+# From this many numbers on, ReLU's backward runs kernels.relu_backward: one pass instead of two
+# saves about 1.4 ns a number, more than the few microseconds of calling it.
+RELU_KERNEL_FROM = 2**15
+
+
 class ReLU(Activation):
     """``y = max(x, 0)``; ``dx = dy * (x > 0)``."""
 
@@ -103,8 +108,10 @@ class ReLU(Activation):
         y = np.maximum(x, 0, out=x if in_place else None)
 
         def backward(dy):
-            # y > 0 exactly where x > 0; one compiled pass when both lie flat in memory
-            if dy.shape != y.shape or dy.dtype != y.dtype or not (dy.flags.c_contiguous and y.flags.c_contiguous):
+            # y > 0 exactly where x > 0; one compiled pass for a large array lying flat in memory
+            # (a convolution's output), NumPy's expression for the rest: a small step's few calls
+            if (y.size < RELU_KERNEL_FROM or dy.shape != y.shape or dy.dtype != y.dtype
+                    or not (dy.flags.c_contiguous and y.flags.c_contiguous)):
                 return dy * (y > 0)
             dx = np.empty_like(y)
             kernels.relu_backward(y=y.reshape(-1), dy=dy.reshape(-1), dx=dx.reshape(-1))
