@@ -220,6 +220,8 @@ def test_bad_messages_get_a_message_and_the_server_answers(client):
         page = Page(ws)
         ws.send_text("not json")
         assert "not JSON" in page.wait("error")["message"]
+        ws.send_bytes(b"\x00\x01")
+        assert "JSON text" in page.wait("error")["message"]
         ws.send_text("x" * 70_000)
         assert "over the limit" in page.wait("error")["message"]
         page.send(type="settings", settings={"learning_rate": 1e9})

@@ -150,7 +150,13 @@ def create_app(allowed_hosts=LOCAL_HOSTS, max_sessions=MAX_SESSIONS):
         task = asyncio.create_task(sender())
         try:
             while True:
-                text = await websocket.receive_text()
+                received = await websocket.receive()
+                if received["type"] == "websocket.disconnect":
+                    break
+                text = received.get("text")
+                if text is None:
+                    put({"type": "error", "message": "the page sends its messages as JSON text"}, False)
+                    continue
                 if len(text) > MAX_MESSAGE:
                     put({"type": "error", "message": f"a message of {len(text):,} characters is over the "
                                                      f"limit of {MAX_MESSAGE:,}"}, False)
