@@ -234,6 +234,10 @@ def test_a_bad_csv_gives_a_message_and_the_server_still_answers(page, server, tm
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
     page.set_input_files("[data-testid=csv-file]", str(path))
     page.wait_for_function("document.querySelector('[data-testid=message]').textContent.includes('not UTF-8')")
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"a,b,c\n" + b"1,2,3\n" * (1024 * 1024))  # 6 MiB: over the limit, refused before sending
+    page.set_input_files("[data-testid=csv-file]", str(path))
+    page.wait_for_function("document.querySelector('[data-testid=message]').textContent.includes('at most 5,242,880')")
     page.fill("#learning_rate", "1e9")
     page.locator("#learning_rate").blur()
     page.wait_for_function("document.querySelector('[data-testid=message]').textContent.includes('learning rate')")

@@ -79,6 +79,7 @@ function connect() {
 // -- a new network (or data) -----------------------------------------------------------------
 function onReset(m) {
   state.generation = m.generation;
+  state.limits = m.limits;
   state.settings = m.settings;
   state.network = m.network;
   state.data = m.data;
@@ -650,7 +651,7 @@ function pick(event) {  // a click on the boundary view: the nearest point withi
 }
 
 async function upload(file) {
-  const limit = 5 * 1024 * 1024;
+  const limit = state.limits ? state.limits.csv_bytes : 5 * 1024 * 1024;  // the server checks it too
   if (file.size > limit) {
     showMessage(`${file.name} has ${file.size.toLocaleString()} bytes; the playground takes CSV files of at most ${limit.toLocaleString()}`);
     return;
