@@ -481,3 +481,14 @@ def test_the_speed_setting_paces_the_steps(client):
         page.send(type="pause")
         state = page.wait("state", lambda m: not m["running"])
         assert 10 <= state["step"] - first["step"] <= 30, state["step"] - first["step"]
+
+
+def test_a_second_csv_with_the_same_columns_replaces_the_first(client):
+    with open_page(client) as ws:
+        page = Page(ws)
+        first = "a,b,y\n" + "".join(f"{i},{i % 5},{i % 2}\n" for i in range(40))
+        second = "a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(60))
+        choice = client.post(f"/api/{page.sid}/csv", content=first.encode()).json()["choice"]
+        assert page.settings(dataset="csv", csv=choice)["data"]["train"] == 20
+        client.post(f"/api/{page.sid}/csv", content=second.encode())
+        assert page.settings(dataset="csv", csv=choice)["data"]["train"] == 30

@@ -48,6 +48,7 @@ class Session:
         self.sid, self.emit = sid, emit
         self.settings = dict(settings_module.DEFAULTS)
         self.table = None  # the uploaded csvdata.Table
+        self._new_table = False
         self.data = self.model = None
         self.generation = 0  # counts rebuilds: the page drops frames of an older network
         self._tasks = collections.deque()
@@ -104,6 +105,9 @@ class Session:
     def _loop(self):
         with np.errstate(all="ignore"):  # a learning rate that diverges shows on the page as NaN, not as warnings
             self._serve()
+        for _, _, future in self._tasks:  # the session closed with a download waiting
+            if future is not None and not future.done():
+                future.set_exception(settings_module.SettingsError("the page's session has closed"))
 
     def _serve(self):
         while not self._closed:
@@ -163,6 +167,7 @@ class Session:
     def set_table(self, table):
         """A CSV just uploaded (parsed by the server): the page then sends settings choosing columns."""
         self.table = table
+        self._new_table = True  # its points are made at the next settings, even with the same column names
 
     def _play(self):
         if self.finished:
@@ -187,7 +192,8 @@ class Session:
 
     def _prepare(self, new):
         """``(settings, data, model)`` for ``new``: the data made again only when its settings changed."""
-        data_changed = self.data is None or any(new[k] != self.settings.get(k) for k in DATA_KEYS)
+        data_changed = (self.data is None or any(new[k] != self.settings.get(k) for k in DATA_KEYS)
+                        or (new["dataset"] == "csv" and self._new_table))
         data = self._make_data(new) if data_changed else self.data
         new = dict(new, output=network.output_for(data, new["output"]))
         return new, data, network.build(new, data)
@@ -197,6 +203,8 @@ class Session:
         new, data, model = prepared
         output = new["output"]
         self.settings, self.data, self.model = new, data, model
+        if new["dataset"] == "csv":
+            self._new_table = False
         self._pending = None
         self.generation += 1
         self.running = self._want_fit = False
