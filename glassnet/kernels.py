@@ -446,3 +446,96 @@ def relu_backward(y, dy, dx):
 def relu_backward_reference(y, dy, dx):
     """``relu_backward`` as NumPy."""
     np.multiply(dy, y > 0, out=dx)
+
+
+@_compile
+def batch_norm_forward(x, gamma, beta, epsilon, y, x_hat, mean, variance, inv_std):
+    """Batch normalization in training, over the rows of ``x`` (rows, F), each column a feature:
+
+        mean = sum(x) / m,   variance = sum((x - mean)^2) / m,   inv_std = 1 / sqrt(variance + epsilon)
+        x_hat = (x - mean) * inv_std,   y = gamma * x_hat + beta
+
+    written into ``y`` and ``x_hat`` (like ``x``) and ``mean``, ``variance``, ``inv_std`` (F,).
+    Three passes over ``x`` (the sums, the squared deviations, the outputs) with the sums in
+    float64, where the NumPy form (``layers/normalization.py``: ``normalize`` and
+    ``scale_and_shift``) makes about eight and reduces down the rows with the buffers' precision."""
+    rows, features = x.shape
+    if (y.shape != x.shape or x_hat.shape != x.shape or gamma.shape[0] != features or beta.shape[0] != features
+            or mean.shape[0] != features or variance.shape[0] != features or inv_std.shape[0] != features
+            or rows < 1):
+        raise ShapeError("batch_norm_forward: y and x_hat must be shaped as x (rows >= 1, features), gamma, beta, "
+                         "mean, variance and inv_std must have one entry per feature")
+    total = np.zeros(features)
+    for r in range(rows):
+        for f in range(features):
+            total[f] += x[r, f]
+    centre = total / rows
+    squares = np.zeros(features)
+    for r in range(rows):
+        for f in range(features):
+            d = x[r, f] - centre[f]
+            squares[f] += d * d
+    scale = np.empty(features)
+    for f in range(features):
+        var = squares[f] / rows
+        scale[f] = 1 / math.sqrt(var + epsilon)
+        mean[f], variance[f], inv_std[f] = centre[f], var, scale[f]
+    for r in range(rows):
+        for f in range(features):
+            h = (x[r, f] - centre[f]) * scale[f]
+            x_hat[r, f] = h
+            y[r, f] = gamma[f] * h + beta[f]
+
+
+def batch_norm_forward_reference(x, gamma, beta, epsilon, y, x_hat, mean, variance, inv_std):
+    """``batch_norm_forward`` as NumPy."""
+    mean[...] = x.mean(axis=0)
+    variance[...] = ((x - mean) ** 2).mean(axis=0)
+    inv_std[...] = 1 / np.sqrt(variance + epsilon)
+    x_hat[...] = (x - mean) * inv_std
+    y[...] = gamma * x_hat + beta
+
+
+@_compile
+def batch_norm_backward(dy, x_hat, gamma, inv_std, dx, d_gamma, d_beta):
+    """The gradients of ``batch_norm_forward`` given ``dy`` (rows, F): ``d_beta = sum(dy)``,
+    ``d_gamma = sum(dy * x_hat)`` over the rows, and (unless ``dx`` has no rows) the three-term
+    backward of the normalization with ``d_x_hat = gamma * dy``:
+
+        dx = (d_x_hat - mean(d_x_hat) - x_hat * mean(d_x_hat * x_hat)) * inv_std
+           = gamma * inv_std * (dy - d_beta / m - x_hat * d_gamma / m)
+
+    Two passes (the sums in float64, then ``dx``) where the NumPy form makes about ten."""
+    rows, features = dy.shape
+    if (x_hat.shape != dy.shape or gamma.shape[0] != features or inv_std.shape[0] != features
+            or d_gamma.shape[0] != features or d_beta.shape[0] != features or rows < 1
+            or not (dx.shape[0] == 0 or dx.shape == dy.shape) or dx.shape[1] != features):
+        raise ShapeError("batch_norm_backward: x_hat must be shaped as dy (rows >= 1, features), dx too or with no "
+                         "rows, gamma, inv_std, d_gamma and d_beta must have one entry per feature")
+    sum_dy = np.zeros(features)
+    sum_dy_x_hat = np.zeros(features)
+    for r in range(rows):
+        for f in range(features):
+            g = dy[r, f]
+            sum_dy[f] += g
+            sum_dy_x_hat[f] += g * x_hat[r, f]
+    for f in range(features):
+        d_beta[f], d_gamma[f] = sum_dy[f], sum_dy_x_hat[f]
+    if dx.shape[0] == 0:
+        return
+    factor = np.empty(features)
+    for f in range(features):
+        factor[f] = gamma[f] * inv_std[f]
+    mean_dy, mean_dy_x_hat = sum_dy / rows, sum_dy_x_hat / rows
+    for r in range(rows):
+        for f in range(features):
+            dx[r, f] = factor[f] * (dy[r, f] - mean_dy[f] - x_hat[r, f] * mean_dy_x_hat[f])
+
+
+def batch_norm_backward_reference(dy, x_hat, gamma, inv_std, dx, d_gamma, d_beta):
+    """``batch_norm_backward`` as NumPy (the three-term formula as ``normalize_backward`` writes it)."""
+    d_beta[...] = dy.sum(axis=0)
+    d_gamma[...] = (dy * x_hat).sum(axis=0)
+    if dx.shape[0]:
+        d_x_hat = dy * gamma
+        dx[...] = (d_x_hat - d_x_hat.mean(axis=0) - x_hat * (d_x_hat * x_hat).mean(axis=0)) * inv_std

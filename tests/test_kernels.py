@@ -264,3 +264,39 @@ def test_relu_layer_gives_the_same_gradient_whatever_the_memory_layout_of_dy():
     dy = rng.standard_normal((40, 16, 64)).astype(np.float32).transpose(2, 1, 0)  # not contiguous
     np.testing.assert_array_equal(backward(dy), dy * (x > 0))
     np.testing.assert_array_equal(backward(np.ascontiguousarray(dy)), dy * (x > 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("rows, features, input_gradient", [(1, 3, True), (257, 5, True), (1000, 16, False)])
+def test_batch_norm_kernels(dtype, rows, features, input_gradient):
+    """The kernels on ``dtype`` buffers against the references in float64 on the same numbers."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((rows, features)) * 3 + 5).astype(dtype)  # an offset: the centering matters
+    gamma, beta = rng.standard_normal(features).astype(dtype), rng.standard_normal(features).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    results = []
+    for kernel, t in ((kernels.batch_norm_forward, dtype), (kernels.batch_norm_forward_reference, np.float64)):
+        out = dict(y=np.empty(x.shape, t), x_hat=np.empty(x.shape, t),
+                   **{k: np.empty(features, t) for k in ("mean", "variance", "inv_std")})
+        kernel(x=x.astype(t), gamma=gamma.astype(t), beta=beta.astype(t), epsilon=t(1e-3), **out)
+        backward = kernels.batch_norm_backward if t is dtype and kernel is kernels.batch_norm_forward else \
+            kernels.batch_norm_backward_reference
+        grads = dict(dx=np.empty(x.shape, t) if input_gradient else np.empty((0, features), t),
+                     d_gamma=np.empty(features, t), d_beta=np.empty(features, t))
+        backward(dy=dy.astype(t), x_hat=out["x_hat"], gamma=gamma.astype(t), inv_std=out["inv_std"], **grads)
+        results.append({**out, **grads})
+    for name in results[0]:
+        np.testing.assert_allclose(results[0][name], results[1][name], **TOLERANCE[dtype], err_msg=name)
+
+
+def test_batch_norm_kernels_refuse_arrays_that_do_not_fit():
+    x, f = np.zeros((4, 3)), np.zeros(3)
+    with pytest.raises(ShapeError, match="batch_norm_forward"):
+        kernels.batch_norm_forward(x=x, gamma=f, beta=np.zeros(2), epsilon=1e-3, y=np.zeros((4, 3)),
+                                   x_hat=np.zeros((4, 3)), mean=f.copy(), variance=f.copy(), inv_std=f.copy())
+    with pytest.raises(ShapeError, match="batch_norm_forward"):
+        kernels.batch_norm_forward(x=np.zeros((0, 3)), gamma=f, beta=f, epsilon=1e-3, y=np.zeros((0, 3)),
+                                   x_hat=np.zeros((0, 3)), mean=f.copy(), variance=f.copy(), inv_std=f.copy())
+    with pytest.raises(ShapeError, match="batch_norm_backward"):
+        kernels.batch_norm_backward(dy=x, x_hat=x, gamma=f, inv_std=f, dx=np.zeros((3, 3)), d_gamma=f.copy(),
+                                    d_beta=f.copy())
