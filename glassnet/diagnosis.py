@@ -29,6 +29,8 @@ counted from 0 as in ``History.epoch``; the text counts from 1, like the progres
 import math
 import statistics
 
+import numpy as np
+
 from . import checks
 from .errors import ConfigurationError, DataError
 
@@ -128,8 +130,11 @@ def _verdict(train, val, b, epochs, min_rise, min_progress, window, validation_r
 def _smoothed_low_and_end(values, window):
     """The lowest mean of ``window`` consecutive values, and the mean of the last ``window``: epoch to
     epoch noise (dropout, mini-batches) averages out, a loss that climbs does not."""
-    means = [_mean(values[i:i + window]) for i in range(len(values) - window + 1)]
-    return min(means), means[-1]
+    # from a running sum, each mean is one subtraction: linear in the epochs, where summing every
+    # window anew took 13 s for 100,000 epochs (the playground diagnoses long runs live)
+    sums = np.cumsum(np.concatenate(([0.0], values)))
+    means = (sums[window:] - sums[:-window]) / window
+    return float(means.min()), float(means[-1])
 
 
 def epoch_noise(values, window):
