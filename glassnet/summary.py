@@ -32,12 +32,22 @@ def graph_summary_lines(model):
         layer = node.layer
         params = "shared" if id(layer) in counted else f"{layer.count_params():,}"
         counted.add(id(layer))
-        reads = ", ".join(names[id(t)] if t.node is None else names[id(t.node)] for t in node.inputs)
+        reads = _reads_text([names[id(t)] if t.node is None else names[id(t.node)] for t in node.inputs])
         names[id(node)] = layer.name if calls[id(layer)] == 1 else f"{layer.name}[{made[id(layer)]}]"
         made[id(layer)] += 1
         rows.append((f"{names[id(node)]} ({type(layer).__name__})", _shape_text(node.output_shape()), params, reads))
     outputs = ", ".join(f"{name} {_shape_text(t.shape)}" for name, t in zip(model.output_names, model.outputs))
     return _table(model, ("Layer (type)", "Output Shape", "Param #", "Reads"), rows) + [f"Outputs: {outputs}"]
+
+
+READS_SHOWN = 6  # a node reading more (a Concatenate of many inputs) names the first few and the count
+
+
+def _reads_text(names):
+    """The tensors a node reads, in a cell: all of them, or the first few and how many in all."""
+    if len(names) <= READS_SHOWN:
+        return ", ".join(names)
+    return ", ".join(names[:READS_SHOWN - 1]) + f", ... ({len(names):,} in all)"
 
 
 def _table(model, header, rows):

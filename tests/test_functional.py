@@ -239,6 +239,16 @@ def test_summary_shows_what_each_layer_reads():
     assert "Non-trainable params: 32" in text  # the BatchNorm's moving mean and variance
 
 
+def test_a_node_reading_many_tensors_names_the_first_few_and_the_count():
+    inputs = [gn.Input((1,), name=f"in{i}") for i in range(1000)]
+    model = gn.Model(inputs, gn.layers.Dense(1)(gn.layers.Concatenate()(inputs)))
+    lines = []
+    model.summary(print_fn=lines.append)
+    row = next(line for line in lines if line.startswith("concatenate (Concatenate)"))
+    assert row.endswith("in0, in1, in2, in3, in4, ... (1,000 in all)")
+    assert max(len(line) for line in lines) < 120  # one wide cell no longer widens every row
+
+
 def test_freezing_a_layer_of_a_graph():
     x, y = table(n=64)
     model = compiled(issue_model())
