@@ -14,6 +14,7 @@ once per call (a graph model's shared layer, under ``graph.constants_of(call, la
 copy of its weights; the names of a graph model's outputs are set aside with ``reserve`` before
 its layers are converted, so that no other tensor takes them.
 """
+import collections
 import contextlib
 
 import numpy as np
@@ -48,11 +49,20 @@ class Graph:
         self._constants = {}  # the name a weight was asked for -> [(its name in the graph, its array)]
         self._constant_prefix = None  # (call, layer): see constants_of
         self.renamed = {}  # tensor name -> the output name ``output`` gave it
+        # indexes that keep a graph of many nodes and outputs linear to build
+        self._producers = {}  # tensor name -> the node that makes it
+        self._consumers = collections.defaultdict(list)  # tensor name -> the nodes that read it
+        self._declared = set()  # the names of the graph outputs so far
+        self._suffixes = {}  # hint -> the next suffix to try for it
 
     def _unique(self, hint):
-        name, i = hint, 1
-        while name in self._names:
-            name, i = f"{hint}_{i}", i + 1
+        name, i = hint, self._suffixes.get(hint, 1)
+        if name in self._names:
+            name = f"{hint}_{i}"
+            while name in self._names:
+                i += 1
+                name = f"{hint}_{i}"
+            self._suffixes[hint] = i + 1
         self._names.add(name)
         return name
 
@@ -103,7 +113,11 @@ class Graph:
     def node(self, op, inputs, name, domain="", **attributes):
         """Add the operator ``op`` on the tensors named ``inputs``; return the name of its output."""
         output = self._unique(name)
-        self.nodes.append(helper.make_node(op, list(inputs), [output], name=output, domain=domain, **attributes))
+        node = helper.make_node(op, list(inputs), [output], name=output, domain=domain, **attributes)
+        self.nodes.append(node)
+        self._producers[output] = node
+        for tensor in set(node.input):
+            self._consumers[tensor].append(node)
         if domain:
             self.domains.add(domain)
         return output
@@ -116,21 +130,24 @@ class Graph:
             if name in self._names and name not in self._reserved:
                 raise ExportError(f"the graph output {name!r} has the name of an input or a weight; "
                                   "rename that input, column or layer")
-            declared = {value.name for value in self.outputs}
-            producers = [node for node in self.nodes if tensor in node.output] if tensor not in declared else []
-            if producers:  # rename the tensor, where it is made and wherever it is used
+            producer = self._producers.get(tensor) if tensor not in self._declared else None
+            if producer is not None:  # rename the tensor, where it is made and wherever it is used
                 self._names.add(name)
-                for node in self.nodes:
+                for node in self._consumers.pop(tensor, []):
                     node.input[:] = [name if t == tensor else t for t in node.input]
-                producers[0].output[:] = [name]
-                if name in self._reserved and producers[0].name == tensor:
-                    producers[0].name = name  # it had a suffix only because the name was kept for it
+                    self._consumers[name].append(node)
+                producer.output[:] = [name]
+                del self._producers[tensor]
+                self._producers[name] = producer
+                if name in self._reserved and producer.name == tensor:
+                    producer.name = name  # it had a suffix only because the name was kept for it
                 self.renamed[tensor] = name
             else:
                 self._names.discard(name)  # free when reserved, so the Identity takes it as it is
                 self.node("Identity", [tensor], name)
         self._reserved.discard(name)
         self.outputs.append(helper.make_tensor_value_info(name, tensor_type(dtype or self.dtype), [BATCH, *shape]))
+        self._declared.add(name)
         return name
 
     def model(self, opset, doc_string="", metadata=None):
