@@ -1,4 +1,5 @@
-"""The optimizer updates, and softmax cross-entropy, as single compiled loops.
+"""Compiled loops: the optimizer updates, softmax cross-entropy, the embedding's scatter-add,
+col2im and max pooling for the convolutions, ReLU's backward and batch normalization.
 
 Each function is the update rule of one optimizer written element by element, as the equations
 in ``optimizers.py`` read, and compiled by Numba into one pass over memory. Written as NumPy
