@@ -1,8 +1,8 @@
 """Compiled loops: the optimizer updates, softmax cross-entropy, the embedding's scatter-add,
 col2im and max pooling for the convolutions, ReLU's backward and batch normalization.
 
-Each function is the update rule of one optimizer written element by element, as the equations
-in ``optimizers.py`` read, and compiled by Numba into one pass over memory. Written as NumPy
+Each optimizer's kernel is its update rule written element by element, as the equations in
+``optimizers.py`` read, and compiled by Numba into one pass over memory. Written as NumPy
 whole-array expressions the same Adam step is about a dozen passes over the parameter buffers (each
 ufunc a pass of its own), which on a network like 784-256-128-10 costs almost half as much as the
 matrix products of a training step; one compiled pass costs about a fifth of that
