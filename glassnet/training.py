@@ -18,7 +18,7 @@ import itertools
 
 import numpy as np
 
-from . import checks, distributed as distributed_training, regularizers
+from . import checks, distributed as distributed_training, regularizers, threads
 from .callbacks.base import Callback, CallbackList, History
 from .callbacks.progress import ProgressBar
 from .datasets import Dataset
@@ -139,6 +139,11 @@ def part(a, selection):
     return [b[selection] for b in a] if isinstance(a, list) else a[selection]
 
 
+def splits_work(model):
+    """Whether a layer of ``model`` deals its work to glassnet's threads (``threads.splitting``)."""
+    return any(layer.splits_work for layer in model.layers)
+
+
 def train_step(model, x, y, weights, parallel=None):
     """One step of gradient descent on one batch; returns the batch loss and the outputs.
     ``parallel``: the ``distributed.DataParallel`` of a fit on several processes."""
@@ -193,35 +198,36 @@ def fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_split
     model.history = history
     model.stop_training = False
 
-    try:
-        batch_logs = hooks.has("on_train_batch_end")
-        hooks.on_train_begin()
-        resume = hooks.resume_position()  # where a restored backup stood, or None
-        for epoch in range(resume["epoch"] if resume else initial_epoch, epochs):
-            progress.start_epoch(epoch, resume if resume and resume["batch"] else None)
-            resume = None
-            hooks.on_epoch_begin(epoch)
-            totals = progress.totals
-            for batch, (xb, yb, wb) in enumerate(source.epoch(progress, shuffle), progress.first_batch):
-                hooks.on_train_batch_begin(batch)
-                loss, outputs = train_step(model, xb, yb, wb, parallel)
-                totals.add(loss, yb, outputs)
-                if batch_logs:
-                    hooks.on_train_batch_end(batch, totals.means())
+    with threads.splitting(splits_work(model)):  # a convolutional network: BLAS at one thread, our threads
+        try:
+            batch_logs = hooks.has("on_train_batch_end")
+            hooks.on_train_begin()
+            resume = hooks.resume_position()  # where a restored backup stood, or None
+            for epoch in range(resume["epoch"] if resume else initial_epoch, epochs):
+                progress.start_epoch(epoch, resume if resume and resume["batch"] else None)
+                resume = None
+                hooks.on_epoch_begin(epoch)
+                totals = progress.totals
+                for batch, (xb, yb, wb) in enumerate(source.epoch(progress, shuffle), progress.first_batch):
+                    hooks.on_train_batch_begin(batch)
+                    loss, outputs = train_step(model, xb, yb, wb, parallel)
+                    totals.add(loss, yb, outputs)
+                    if batch_logs:
+                        hooks.on_train_batch_end(batch, totals.means())
+                    if model.stop_training:
+                        break
+                logs = (totals if parallel is None else parallel.combined(totals)).means()
+                if validation is not None:
+                    for key, value in _evaluate(model, validation, parallel).items():
+                        logs["val_" + key] = value
+                hooks.on_epoch_end(epoch, logs)
                 if model.stop_training:
                     break
-            logs = (totals if parallel is None else parallel.combined(totals)).means()
-            if validation is not None:
-                for key, value in _evaluate(model, validation, parallel).items():
-                    logs["val_" + key] = value
-            hooks.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
-        hooks.on_train_end()
-    except BaseException:
-        if parallel is not None:  # dropout's generator and BatchNormalization's communicator back; the
-            parallel.give_layers_back()  # fit stays under way, so the exit hook still stops the others
-        raise
+            hooks.on_train_end()
+        except BaseException:
+            if parallel is not None:  # dropout's generator and BatchNormalization's communicator back; the
+                parallel.give_layers_back()  # fit stays under way, so the exit hook still stops the others
+            raise
     if parallel is not None:
         parallel.finish()
     return history
@@ -442,10 +448,11 @@ def evaluate_arrays(model, x, y, weights=None, batch_size=INFERENCE_BATCH_SIZE, 
 def _totals(model, batches):
     """The ``_Totals`` of the model's loss and metrics (in inference mode) over ``(x, y, weights)`` batches."""
     totals = _Totals(model.metrics, model.output_shape)
-    for x, y, weights in batches:
-        outputs, _ = model.forward_head(x, training=False)
-        loss, _ = model.head_loss.unchecked_value_and_grad(y, outputs, weights)
-        totals.add(loss, y, outputs)
+    with threads.splitting(splits_work(model)):
+        for x, y, weights in batches:
+            outputs, _ = model.forward_head(x, training=False)
+            loss, _ = model.head_loss.unchecked_value_and_grad(y, outputs, weights)
+            totals.add(loss, y, outputs)
     return totals
 
 
@@ -456,9 +463,10 @@ def predict_arrays(model, x, batch_size=INFERENCE_BATCH_SIZE):
     shapes = model.output_shape
     several = isinstance(shapes, list)
     outputs = [np.empty((n,) + tuple(shape), dtype=model.dtype) for shape in (shapes if several else [shapes])]
-    for start in range(0, n, batch_size):
-        selection = slice(start, start + batch_size)
-        batch = model.forward(part(x, selection), training=False)[0]
-        for output, values in zip(outputs, batch if several else [batch]):
-            output[selection] = values
+    with threads.splitting(splits_work(model)):
+        for start in range(0, n, batch_size):
+            selection = slice(start, start + batch_size)
+            batch = model.forward(part(x, selection), training=False)[0]
+            for output, values in zip(outputs, batch if several else [batch]):
+                output[selection] = values
     return outputs if several else outputs[0]

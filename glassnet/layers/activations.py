@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .. import checks, kernels, ops, saving, serialization
+from .. import checks, kernels, ops, saving, serialization, threads
 from ..errors import ConfigurationError, lookup
 from .base import Layer
 
@@ -114,7 +114,9 @@ class ReLU(Activation):
                     or not (dy.flags.c_contiguous and y.flags.c_contiguous)):
                 return dy * (y > 0)
             dx = np.empty_like(y)
-            kernels.relu_backward(y=y.reshape(-1), dy=dy.reshape(-1), dx=dx.reshape(-1))
+            flat_y, flat_dy, flat_dx = y.reshape(-1), dy.reshape(-1), dx.reshape(-1)
+            threads.run_ranges(lambda a, b: kernels.relu_backward(y=flat_y[a:b], dy=flat_dy[a:b], dx=flat_dx[a:b]),
+                               flat_y.size)  # in runs, one per thread while the network splits its work
             return dx
 
         return y, backward

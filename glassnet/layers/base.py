@@ -44,6 +44,9 @@ class Layer:
     # None for a layer of numbers; for one that takes integer ids (Embedding), how many there are:
     # a model whose first layer it is keeps its inputs as integers, checked to be in [0, id_count).
     id_count = None
+    # Whether the layer deals its work to glassnet's threads (a convolution's slices, a pooling's
+    # examples): a network with one trains and predicts inside ``threads.splitting``.
+    splits_work = False
 
     def __init__(self, name=None, input_shape=None, trainable=True):
         if name is not None and not isinstance(name, str):

@@ -63,7 +63,7 @@ import collections
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .. import checks, initializers, kernels, regularizers
+from .. import checks, initializers, kernels, regularizers, threads
 from ..errors import ConfigurationError, ShapeError
 from . import activations
 from .base import Layer
@@ -169,6 +169,8 @@ def spatial_sizes(kind, name, value, rank, allow_none=False):
 class _Conv(Layer):
     """What Conv1D and Conv2D share; ``rank`` is the number of spatial axes. Internally a Conv1D
     is a Conv2D of height 1 (its input, kernel and gradients viewed with an axis of length 1)."""
+
+    splits_work = True  # its slices or examples go to glassnet's threads (threads.splitting)
 
     rank = None
     paddings = ("valid", "same")
@@ -293,12 +295,21 @@ class _Conv(Layer):
             size = len(part) * pixels
             return im2col(part, kernel, strides, dilation, output_size, g, buffer[:, :size])
 
-        buffer = np.empty((g, min(n, chunk) * pixels, weight.shape[1]), dtype=x.dtype)  # reused by the backward
-        for start in range(0, n, chunk):
-            rows = slice(start * pixels, min(start + chunk, n) * pixels)
-            np.matmul(cols_of(start, buffer), weight, out=_grouped(z_matrix[rows], g))  # Y = cols @ Wm
-            if self.bias is not None:
-                z_matrix[rows] += self.bias.value
+        # the slices, dealt to glassnet's threads while a network that splits its work runs
+        # (threads.splitting; one thread otherwise), each thread with a buffer for its slices' windows
+        starts = list(range(0, n, chunk))
+        workers = min(threads.workers(), len(starts))
+        kept = len(starts) <= workers  # one slice per thread: its windows stay in its buffer for the backward
+        buffers = [np.empty((g, min(n, chunk) * pixels, weight.shape[1]), dtype=x.dtype) for _ in range(workers)]
+
+        def forward_slices(k, own_starts):
+            for start in own_starts:
+                rows = slice(start * pixels, min(start + chunk, n) * pixels)
+                np.matmul(cols_of(start, buffers[k]), weight, out=_grouped(z_matrix[rows], g))  # Y = cols @ Wm
+                if self.bias is not None:
+                    z_matrix[rows] += self.bias.value
+
+        threads.run_split(forward_slices, starts, workers)
 
         def backward(dz):
             dz_matrix = np.ascontiguousarray(dz).reshape(n * pixels, self.filters)  # dY
@@ -308,22 +319,32 @@ class _Conv(Layer):
                 np.matmul(np.ones(len(dz_matrix), dz_matrix.dtype), dz_matrix, out=self.bias.grad)
             grad = _grouped(self.weight.grad.reshape(-1, self.filters), g)
             dxp = np.zeros(xp.shape, dtype=xp.dtype) if self.compute_input_gradient else None
-            dcols_buffer = np.empty_like(buffer) if self.compute_input_gradient else None
-            partial = np.empty_like(grad) if n > chunk else None
-            for start in range(0, n, chunk):
-                rows = slice(start * pixels, min(start + chunk, n) * pixels)
-                # the forward's windows: still in the buffer if the batch was one slice, else copied again
-                cols = buffer if n <= chunk else cols_of(start, buffer)
-                dz_g = _grouped(dz_matrix[rows], g)
-                if start == 0:
-                    np.matmul(cols.transpose(0, 2, 1), dz_g, out=grad)  # dWm = cols.T @ dY, summed over slices
-                else:
-                    grad += np.matmul(cols.transpose(0, 2, 1), dz_g, out=partial)
-                if dxp is not None:
-                    dcols = np.matmul(dz_g, weight.transpose(0, 2, 1), out=dcols_buffer[:, :cols.shape[1]])  # dY @ Wm.T
-                    kernels.col2im(dcols=dcols, dxp=dxp[start:start + chunk], kernel_h=kernel[0], kernel_w=kernel[1],
-                                   stride_h=strides[0], stride_w=strides[1], dilation_h=dilation[0],
-                                   dilation_w=dilation[1])  # dx = col2im(dcols)
+
+            def backward_slices(k, own_starts):
+                """This thread's slices: its sum of dWm over them (the first thread's straight into the
+                gradient), and col2im of each into the input gradient (the slices' examples differ)."""
+                buffer = buffers[k]
+                total = grad if k == 0 else np.empty(grad.shape, grad.dtype)
+                partial = np.empty(grad.shape, grad.dtype) if len(own_starts) > 1 else None
+                dcols_buffer = np.empty_like(buffer) if dxp is not None else None
+                for i, start in enumerate(own_starts):
+                    rows = slice(start * pixels, min(start + chunk, n) * pixels)
+                    # the forward's windows: still in the buffer if it held one slice, else copied again
+                    cols = buffer[:, :(rows.stop - rows.start)] if kept else cols_of(start, buffer)
+                    dz_g = _grouped(dz_matrix[rows], g)
+                    if i == 0:
+                        np.matmul(cols.transpose(0, 2, 1), dz_g, out=total)  # dWm = cols.T @ dY, summed over slices
+                    else:
+                        total += np.matmul(cols.transpose(0, 2, 1), dz_g, out=partial)
+                    if dxp is not None:
+                        dcols = np.matmul(dz_g, weight.transpose(0, 2, 1), out=dcols_buffer[:, :cols.shape[1]])  # dY @ Wm.T
+                        kernels.col2im(dcols=dcols, dxp=dxp[start:start + chunk], kernel_h=kernel[0],
+                                       kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
+                                       dilation_h=dilation[0], dilation_w=dilation[1])  # dx = col2im(dcols)
+                return total
+
+            for total in threads.run_split(backward_slices, starts, workers)[1:]:
+                grad += total  # the threads' sums, added in the order of the threads
             if dxp is None:
                 return None
             (top, _), (left, _) = geometry.pads
@@ -337,8 +358,8 @@ class _Conv(Layer):
         most ``WHOLE_BATCH_BYTES`` (the backward then reads the forward's, not a copy), else
         ``CHUNK_BYTES`` worth, one at least (and one example's matrix must fit in memory)."""
         checks.affordable(f"the im2col matrix of one example in layer {self.name!r}", bytes_per_example)
-        if batch * bytes_per_example <= WHOLE_BATCH_BYTES:
-            return max(batch, 1)
+        if batch * bytes_per_example <= WHOLE_BATCH_BYTES:  # one slice per thread (threads.workers())
+            return max(-(-batch // threads.workers()), 1)
         return max(1, CHUNK_BYTES // max(bytes_per_example, 1))
 
     # ``forward_logits``, then the activation over the layer's own z (in place), exactly as Dense

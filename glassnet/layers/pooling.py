@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .. import checks, kernels
+from .. import checks, kernels, threads
 from ..errors import ConfigurationError, ShapeError
 from .base import Layer
 from .conv import output_length, pad, spatial_sizes
@@ -58,6 +58,8 @@ def window_counts(size, pads, slices, dtype):
 class _Pooling(Layer):
     """What the max and average poolings share; ``rank`` is the number of spatial axes (a 1-D
     pooling runs as a 2-D one of height 1)."""
+
+    splits_work = True  # its slices or examples go to glassnet's threads (threads.splitting)
 
     rank = None
     example_shape = None
@@ -126,11 +128,14 @@ class _MaxPooling(_Pooling):
         y = np.empty((x.shape[0], *output_size, x.shape[3]), x.dtype)
         first = np.empty(y.shape, np.uint8 if pool[0] * pool[1] <= 256 else np.intp)
         options = dict(pool_h=pool[0], pool_w=pool[1], stride_h=strides[0], stride_w=strides[1])
-        kernels.max_pool(xp=xp, y=y, first=first, **options)
+        # the examples in runs, one per thread while the network splits its work (threads.py)
+        threads.run_ranges(lambda a, b: kernels.max_pool(xp=xp[a:b], y=y[a:b], first=first[a:b], **options), len(x))
 
         def backward(dy):
             dxp = np.zeros(xp.shape, dy.dtype)
-            kernels.max_pool_backward(dy=np.ascontiguousarray(dy), first=first, dxp=dxp, **options)
+            dy = np.ascontiguousarray(dy)
+            threads.run_ranges(lambda a, b: kernels.max_pool_backward(dy=dy[a:b], first=first[a:b], dxp=dxp[a:b],
+                                                                     **options), len(dy))
             return dxp
 
         return y, backward

@@ -1,0 +1,121 @@
+"""glassnet's own split of a convolutional network's work (glassnet/threads.py): the same numbers as
+one thread (bit for bit where nothing is summed across threads, to rounding where dW is), the same
+numbers from run to run, and BLAS's threads given back, also after an error."""
+import threading
+
+import numpy as np
+import pytest
+import threadpoolctl
+
+import glassnet as gn
+from glassnet import layers, threads
+
+
+def blas_threads():
+    return max(info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas")
+
+
+@pytest.fixture
+def two_blas_threads():
+    """BLAS set to two threads for the test (CI machines may have one core), then as it was."""
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        if blas_threads() < 2:
+            pytest.skip("BLAS cannot be set to two threads here")
+        yield
+
+
+def run_layer(layer, x, dy):
+    y, backward = layer.forward(x, training=True)
+    return y.copy(), backward(dy).copy(), [p.grad.copy() for p in layer.parameters()]
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: layers.Conv2D(6, 3, padding="same", activation="relu"), (11, 9, 9, 4)),     # whole batch, a slice a thread
+    (lambda: layers.Conv2D(64, 5, padding="same"), (40, 14, 14, 32)),                    # many slices a thread
+    (lambda: layers.Conv1D(5, 3, strides=2, groups=1), (7, 20, 3)),
+    (lambda: layers.MaxPooling2D(2), (9, 8, 8, 3)),
+    (lambda: layers.ReLU(), (50, 40, 20)),                                               # the compiled backward
+])
+def test_split_work_gives_the_numbers_of_one_thread(two_blas_threads, make, shape):
+    rng = np.random.default_rng(0)
+    layer = make()
+    model = gn.Sequential([layers.Input(shape[1:]), layer], seed=0, dtype="float64")
+    model.compile(optimizer="sgd", loss="mse")
+    layer.compute_input_gradient = True  # a first layer's dx too
+    x = rng.standard_normal(shape)
+    dy = rng.standard_normal((shape[0], *model.output_shape))
+    alone = run_layer(layer, x, dy)
+    with threads.splitting():
+        assert threads.workers() == 2 and blas_threads() == 1
+        split = run_layer(layer, x, dy)
+        again = run_layer(layer, x, dy)
+    assert blas_threads() == 2
+    for a, b, c in zip(alone[:2], split[:2], again[:2]):  # y and dx: each example's own, bit for bit
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(b, c)
+    for a, b, c in zip(alone[2], split[2], again[2]):  # dW, db: summed over the threads' slices
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(b, c)
+
+
+def cnn(seed):
+    model = gn.Sequential([layers.Input((12, 12, 1)), layers.Conv2D(8, 3, padding="same", activation="relu"),
+                           layers.MaxPooling2D(2), layers.Conv2D(8, 3, activation="relu"), layers.Flatten(),
+                           layers.Dense(3, activation="softmax")], seed=seed)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_cnn_trains_reproducibly_and_gives_blas_its_threads_back(two_blas_threads):
+    rng = np.random.default_rng(1)
+    x, y = rng.random((300, 12, 12, 1), dtype=np.float32), rng.integers(0, 3, 300)
+    weights = []
+    for _ in range(2):
+        model = cnn(0)
+        model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        assert blas_threads() == 2
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    assert model.predict(x[:5]).shape == (5, 3) and blas_threads() == 2
+
+
+def test_blas_gets_its_threads_back_when_training_fails(two_blas_threads):
+    class Stop(gn.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            assert threads.workers() == 2 and blas_threads() == 1
+            raise KeyboardInterrupt
+
+    rng = np.random.default_rng(2)
+    with pytest.raises(KeyboardInterrupt):
+        cnn(0).fit(rng.random((64, 12, 12, 1)), rng.integers(0, 3, 64), batch_size=32, verbose=0, callbacks=[Stop()])
+    assert blas_threads() == 2 and threads.workers() == 1
+
+
+def test_overlapping_callers_hold_blas_at_one_thread_until_the_last_leaves(two_blas_threads):
+    first_inside, second_done = threading.Event(), threading.Event()
+
+    def second():
+        first_inside.wait()
+        with threads.splitting():
+            pass
+        second_done.set()
+
+    other = threading.Thread(target=second)
+    other.start()
+    with threads.splitting():
+        first_inside.set()
+        second_done.wait()
+        assert blas_threads() == 1  # the second caller left first: still held for this one
+    other.join()
+    assert blas_threads() == 2
+
+
+def test_without_splitting_or_with_one_blas_thread_the_work_stays_on_the_calling_thread():
+    assert threads.workers() == 1
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        with threads.splitting():
+            assert threads.workers() == 1
+    seen = []
+    threads.run_split(lambda k, items: seen.append((k, list(items), threading.current_thread())), [1, 2, 3])
+    assert seen == [(0, [1, 2, 3], threading.current_thread())]
