@@ -18,6 +18,7 @@ last to leave gives it back its number.
 """
 import concurrent.futures
 import contextlib
+import os
 import threading
 
 import threadpoolctl
@@ -25,6 +26,17 @@ import threadpoolctl
 _lock = threading.Lock()
 _local = threading.local()  # ``worker``: set on glassnet's own threads (a split inside a split runs in place)
 _state = {"blas": None, "pool": None, "active": 0, "threads": 1}
+
+
+def _after_fork_in_child():
+    """A forked child has none of its parent's threads: a new lock, no pool, nothing held (the
+    child's BLAS keeps the number it had at the fork)."""
+    global _lock
+    _lock = threading.Lock()
+    _state.update(pool=None, active=0)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _blas():

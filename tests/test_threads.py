@@ -119,3 +119,23 @@ def test_without_splitting_or_with_one_blas_thread_the_work_stays_on_the_calling
     seen = []
     threads.run_split(lambda k, items: seen.append((k, list(items), threading.current_thread())), [1, 2, 3])
     assert seen == [(0, [1, 2, 3], threading.current_thread())]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_trains_a_cnn_with_threads_of_its_own(two_blas_threads):
+    """The parent's pool threads do not exist in a forked child: it makes its own, never waits on them."""
+    import multiprocessing
+    rng = np.random.default_rng(3)
+    x, y = rng.random((64, 12, 12, 1), dtype=np.float32), rng.integers(0, 3, 64)
+    cnn(0).fit(x, y, batch_size=32, verbose=0)  # the parent's pool exists now
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_train_in_child, args=(x, y, queue))
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0 and queue.get(timeout=5) == "trained"
+
+
+def _train_in_child(x, y, queue):
+    cnn(0).fit(x, y, batch_size=32, verbose=0)
+    queue.put("trained")
