@@ -15,8 +15,9 @@ PyTorch (batch, 1, 28, 28), each its native layout, from the same memory.
 1. Training. For each seed, ``glassnet``, ``torch`` and ``numpy-floor`` train an epoch each in turn
    (which one starts rotates with the seed), ``--epochs`` (5) each; epoch 1 is the untimed
    warm-up. ``numpy-floor`` is an epoch of only the matrix products glassnet's step runs, on the
-   same shapes, in the same slices (``layers/conv.py``: a batch's im2col matrix whole up to
-   ``WHOLE_BATCH_BYTES``, else in ``CHUNK_BYTES`` slices), into buffers made once: per batch the
+   same shapes, in the slices one thread makes (``layers/conv.py``: a batch's im2col matrix whole up
+   to ``WHOLE_BATCH_BYTES``, else in ``CHUNK_BYTES`` slices; glassnet's own threads cut a whole batch
+   in two, the same products in two halves), on NumPy's BLAS threads, into buffers made once: per batch the
    forward product, ``dW`` and (but for the first layer) ``dX`` of each convolution and dense
    layer. No im2col copy, col2im, activation, pooling, loss or Adam: what NumPy alone cannot
    avoid. After the last epoch each model predicts the 10,000 test pictures: the test accuracy.

@@ -192,4 +192,5 @@ def commit(tree=None):
 
 
 def command_line(script):
-    return f"`python benchmarks/{script} {' '.join(sys.argv[1:])}`".replace(" `", "`")
+    """The command that ran, as Markdown code: ``python benchmarks/<script> <its arguments>``."""
+    return "`" + " ".join(["python", f"benchmarks/{script}", *sys.argv[1:]]) + "`"

@@ -67,7 +67,7 @@ from .. import checks, initializers, kernels, regularizers, threads
 from ..errors import ConfigurationError, ShapeError
 from . import activations
 from .base import Layer
-from .dense import Dense
+from .dense import Dense, affine_config
 
 # The most bytes of im2col matrix built at once: a slice of the batch whose windows take about
 # this much (one example at least). Small enough to stay in cache (2 MiB of L2 per core here)
@@ -366,16 +366,9 @@ class _Conv(Layer):
     forward = Dense.forward
 
     def get_config(self):
-        config = {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                  "strides": list(self.strides), "padding": self.padding, "dilation_rate": list(self.dilation_rate),
-                  "groups": self.groups,
-                  "activation": None if self.activation is None else activations.serialize(self.activation),
-                  "use_bias": self.use_bias,
-                  "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                  "bias_initializer": initializers.name_of(self.bias_initializer),
-                  "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                  "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
-        return config
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "dilation_rate": list(self.dilation_rate),
+                "groups": self.groups, **affine_config(self)}
 
 
 class Conv2D(_Conv):

@@ -92,10 +92,15 @@ class Dense(Layer):
         return y, lambda dy: backward_affine(backward_activation(dy))
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": None if self.activation is None else activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                "bias_initializer": initializers.name_of(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+        return {**super().get_config(), "units": self.units, **affine_config(self)}
+
+
+def affine_config(layer):
+    """The settings a layer of ``z = x·W + b`` then an activation has (Dense, the convolutions):
+    its activation, ``use_bias``, initializers and regularizers, as in a model file."""
+    return {"activation": None if layer.activation is None else activations.serialize(layer.activation),
+            "use_bias": layer.use_bias,
+            "kernel_initializer": initializers.name_of(layer.kernel_initializer),
+            "bias_initializer": initializers.name_of(layer.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(layer.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(layer.bias_regularizer)}
