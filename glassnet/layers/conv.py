@@ -65,7 +65,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import checks, initializers, kernels, regularizers, threads
 from ..errors import ConfigurationError, ShapeError
-from . import activations
+from . import activations, winograd
 from .base import Layer
 from .dense import Dense, affine_config
 
@@ -81,6 +81,11 @@ CHUNK_BYTES = 4 * 2**20
 # examples of 28x28x1 under a 5x5 kernel: 10 MB), then copies its windows once a step, not twice.
 # Its products, with a short inner dimension (25), run as fast on the whole matrix as in slices.
 WHOLE_BATCH_BYTES = 16 * 2**20
+
+# How a convolution is computed: "im2col" (this module), "winograd" (``layers/winograd.py``: stride
+# 1, no dilation or groups, kernels of 3 or 5) or "auto" (Winograd where it fits and gains).
+ALGORITHMS = ("auto", "im2col", "winograd")
+WINOGRAD_MIN_CHANNELS = 16
 
 # How a layer lays its input out, in 2-D form (a Conv1D's steps are a width of height 1):
 # input_size (H, W), output_size (out_h, out_w), pads ((top, bottom), (left, right)), channels C.
@@ -178,7 +183,7 @@ class _Conv(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, algorithm="auto", **kwargs):
         super().__init__(**kwargs)
         kind = type(self).__name__
         self.filters = checks.positive_int(f"{kind} filters", filters)
@@ -204,7 +209,31 @@ class _Conv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        if algorithm not in ALGORITHMS:
+            raise ConfigurationError(f"{kind} algorithm must be one of {', '.join(map(repr, ALGORITHMS))}, "
+                                     f"got {algorithm!r}")
+        if algorithm == "winograd" and not self._winograd_fits():
+            raise ConfigurationError(
+                f"{kind} algorithm='winograd' needs strides 1, dilation_rate 1, groups 1 and kernel sizes in "
+                f"{winograd.KERNEL_SIZES}, got kernel_size {self.kernel_size}, strides {self.strides}, "
+                f"dilation_rate {self.dilation_rate}, groups {self.groups}")
+        self.algorithm = algorithm
         self.weight = self.bias = None
+
+    def _winograd_fits(self):
+        """Whether Winograd's F(2x2, kh x kw) computes this layer (``layers/winograd.py``)."""
+        return (self.rank == 2 and all(k in winograd.KERNEL_SIZES for k in self.kernel_size)
+                and max(self.strides) == 1 and max(self.dilation_rate) == 1 and self.groups == 1)
+
+    def _winograd_plan(self, channels, dtype):
+        """The ``winograd.Plan`` to run with, or None for im2col: ``algorithm="auto"`` takes
+        Winograd where it fits and the layer has at least ``WINOGRAD_MIN_CHANNELS`` input channels
+        and filters (with fewer, its products are too thin to gain on im2col's)."""
+        if self.algorithm == "im2col" or not self._winograd_fits():
+            return None
+        if self.algorithm == "auto" and min(channels, self.filters) < WINOGRAD_MIN_CHANNELS:
+            return None
+        return winograd.Plan(self.kernel_size, dtype)
 
     # -- shapes ----------------------------------------------------------------------------------
     def _plane(self, values, fill):
@@ -278,6 +307,9 @@ class _Conv(Layer):
         """``z = conv(x, W) + b`` and its backward (no activation); see the module docstring."""
         geometry = self.geometry(x.shape[1:])
         x4 = x.reshape(x.shape[0], *geometry.input_size, geometry.channels)  # Conv1D: height 1
+        plan = self._winograd_plan(geometry.channels, x.dtype)
+        if plan is not None:
+            return self._winograd_forward(x, x4, geometry, plan, training)
         xp = pad(x4, geometry.pads)
         kernel, strides = self._plane(self.kernel_size, 1), self._plane(self.strides, 1)
         dilation, output_size = self._plane(self.dilation_rate, 1), geometry.output_size
@@ -353,6 +385,21 @@ class _Conv(Layer):
 
         return z.reshape(n, *output_size[2 - self.rank:], self.filters), backward
 
+    def _winograd_forward(self, x, x4, geometry, plan, training):
+        """``forward_logits`` by ``winograd.convolve``: the input padded as the tiles read it (the
+        layer's padding, then zeros at the bottom and right up to ``plan.padded_size``)."""
+        (top, bottom), (left, right) = geometry.pads
+        height, width = plan.padded_size(geometry.output_size)
+        (h, w) = geometry.input_size
+        xp = pad(x4, ((top, height - h - top), (left, width - w - left)))
+        z, backward_padded = winograd.convolve(self, xp, geometry.output_size, plan, training)
+
+        def backward(dz):
+            dxp = backward_padded(dz)
+            return None if dxp is None else dxp[:, top:top + h, left:left + w].reshape(x.shape)
+
+        return z, backward
+
     def _chunk(self, batch, bytes_per_example):
         """How many examples' windows to copy at once: the whole batch when its windows take at
         most ``WHOLE_BATCH_BYTES`` (the backward then reads the forward's, not a copy), else
@@ -368,7 +415,7 @@ class _Conv(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "dilation_rate": list(self.dilation_rate),
-                "groups": self.groups, **affine_config(self)}
+                "groups": self.groups, **affine_config(self), "algorithm": self.algorithm}
 
 
 class Conv2D(_Conv):
@@ -394,9 +441,10 @@ class Conv2D(_Conv):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1), groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, algorithm="auto", **kwargs):
         super().__init__(filters, kernel_size, strides, padding, dilation_rate, groups, activation, use_bias,
-                         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, **kwargs)
+                         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, algorithm,
+                         **kwargs)
 
 
 class Conv1D(_Conv):
@@ -415,6 +463,7 @@ class Conv1D(_Conv):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, groups=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, algorithm="auto", **kwargs):
         super().__init__(filters, kernel_size, strides, padding, dilation_rate, groups, activation, use_bias,
-                         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, **kwargs)
+                         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, algorithm,
+                         **kwargs)
