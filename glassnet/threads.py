@@ -14,7 +14,8 @@ slices run one after the other on the calling thread. The slices are dealt in a 
 (thread ``k`` takes slices ``k``, ``k + T``, ...), so a sum over slices is added in an order that
 depends on ``T`` only: the same number of threads gives the same numbers, bit for bit. Several
 callers may overlap (the playground's sessions): the first to enter holds BLAS at one thread, the
-last to leave gives it back its number.
+last to leave gives it back its number. Entering also asks the C allocator to keep freed memory
+for the next step (``allocator.py``).
 """
 import concurrent.futures
 import contextlib
@@ -22,6 +23,8 @@ import os
 import threading
 
 import threadpoolctl
+
+from . import allocator
 
 _lock = threading.Lock()
 _local = threading.local()  # ``worker``: set on glassnet's own threads (a split inside a split runs in place)
@@ -56,6 +59,7 @@ def splitting(enabled=True):
     if not enabled:
         yield
         return
+    allocator.keep_freed_memory()  # a step's large arrays reuse the last step's pages (allocator.py)
     with _lock:
         if not _state["active"]:
             _state["threads"] = _blas_threads()

@@ -54,7 +54,8 @@ def test_split_work_gives_the_numbers_of_one_thread(two_blas_threads, make, shap
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(b, c)
     for a, b, c in zip(alone[2], split[2], again[2]):  # dW, db: summed over the threads' slices
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        # in another order: a few last bits (Winograd's dW = G^T dU G cancels some of its terms)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
         np.testing.assert_array_equal(b, c)
 
 
