@@ -66,6 +66,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import checks, initializers, kernels, regularizers, threads
 from ..errors import ConfigurationError, ShapeError
 from . import activations, winograd
+from .slices import OutputGradient
 from .base import Layer
 from .dense import Dense, affine_config
 
@@ -303,13 +304,25 @@ class _Conv(Layer):
         return None if self.activation is None else self.activation.output_activation
 
     # -- running ---------------------------------------------------------------------------------
+    def forward(self, x, training=False):
+        """``forward_logits``, then the activation over the layer's own z (in place), as Dense; a
+        ReLU is done inside the convolution instead, slice by slice while each is in cache
+        (``y = max(z, 0)`` after the bias; backward ``dz = dy * (y > 0)`` before the products)."""
+        if type(self.activation) is activations.ReLU:
+            return self._convolve(x, training, relu=True)
+        return Dense.forward(self, x, training)
+
     def forward_logits(self, x, training=False):
         """``z = conv(x, W) + b`` and its backward (no activation); see the module docstring."""
+        return self._convolve(x, training, relu=False)
+
+    def _convolve(self, x, training, relu):
+        """``z = conv(x, W) + b`` (``max(z, 0)`` with ``relu``) and its backward."""
         geometry = self.geometry(x.shape[1:])
         x4 = x.reshape(x.shape[0], *geometry.input_size, geometry.channels)  # Conv1D: height 1
         plan = self._winograd_plan(geometry.channels, x.dtype)
         if plan is not None:
-            return self._winograd_forward(x, x4, geometry, plan, training)
+            return self._winograd_forward(x, x4, geometry, plan, training, relu)
         xp = pad(x4, geometry.pads)
         kernel, strides = self._plane(self.kernel_size, 1), self._plane(self.strides, 1)
         dilation, output_size = self._plane(self.dilation_rate, 1), geometry.output_size
@@ -340,30 +353,29 @@ class _Conv(Layer):
                 np.matmul(cols_of(start, buffers[k]), weight, out=_grouped(z_matrix[rows], g))  # Y = cols @ Wm
                 if self.bias is not None:
                     z_matrix[rows] += self.bias.value
+                if relu:
+                    np.maximum(z_matrix[rows], 0, out=z_matrix[rows])
 
         threads.run_split(forward_slices, starts, workers)
 
         def backward(dz):
             dz_matrix = np.ascontiguousarray(dz).reshape(n * pixels, self.filters)  # dY
-            if self.bias is not None:
-                # db = dY.sum(axis=0), as the product 1^T dY: a BLAS matrix-vector product is about 4x
-                # faster than NumPy's reduction down the rows of a (rows, F) matrix with few columns
-                np.matmul(np.ones(len(dz_matrix), dz_matrix.dtype), dz_matrix, out=self.bias.grad)
             grad = _grouped(self.weight.grad.reshape(-1, self.filters), g)
             dxp = np.zeros(xp.shape, dtype=xp.dtype) if self.compute_input_gradient else None
 
             def backward_slices(k, own_starts):
-                """This thread's slices: its sum of dWm over them (the first thread's straight into the
-                gradient), and col2im of each into the input gradient (the slices' examples differ)."""
+                """This thread's slices: its sums of dWm and db over them (the first thread's dWm
+                straight into the gradient), and col2im of each into the input gradient."""
                 buffer = buffers[k]
                 total = grad if k == 0 else np.empty(grad.shape, grad.dtype)
                 partial = np.empty(grad.shape, grad.dtype) if len(own_starts) > 1 else None
                 dcols_buffer = np.empty_like(buffer) if dxp is not None else None
+                bias_sums = OutputGradient(self.bias, dz_matrix, chunk * pixels, relu)
                 for i, start in enumerate(own_starts):
                     rows = slice(start * pixels, min(start + chunk, n) * pixels)
                     # the forward's windows: still in the buffer if it held one slice, else copied again
                     cols = buffer[:, :(rows.stop - rows.start)] if kept else cols_of(start, buffer)
-                    dz_g = _grouped(dz_matrix[rows], g)
+                    dz_g = _grouped(bias_sums.add(dz_matrix[rows], z_matrix[rows]), g)
                     if i == 0:
                         np.matmul(cols.transpose(0, 2, 1), dz_g, out=total)  # dWm = cols.T @ dY, summed over slices
                     else:
@@ -373,10 +385,12 @@ class _Conv(Layer):
                         kernels.col2im(dcols=dcols, dxp=dxp[start:start + chunk], kernel_h=kernel[0],
                                        kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
                                        dilation_h=dilation[0], dilation_w=dilation[1])  # dx = col2im(dcols)
-                return total
+                return total, bias_sums
 
-            for total in threads.run_split(backward_slices, starts, workers)[1:]:
+            sums = threads.run_split(backward_slices, starts, workers)
+            for total, _ in sums[1:]:
                 grad += total  # the threads' sums, added in the order of the threads
+            OutputGradient.store([bias_sums for _, bias_sums in sums])
             if dxp is None:
                 return None
             (top, _), (left, _) = geometry.pads
@@ -385,14 +399,14 @@ class _Conv(Layer):
 
         return z.reshape(n, *output_size[2 - self.rank:], self.filters), backward
 
-    def _winograd_forward(self, x, x4, geometry, plan, training):
+    def _winograd_forward(self, x, x4, geometry, plan, training, relu):
         """``forward_logits`` by ``winograd.convolve``: the input padded as the tiles read it (the
         layer's padding, then zeros at the bottom and right up to ``plan.padded_size``)."""
         (top, bottom), (left, right) = geometry.pads
         height, width = plan.padded_size(geometry.output_size)
         (h, w) = geometry.input_size
         xp = pad(x4, ((top, height - h - top), (left, width - w - left)))
-        z, backward_padded = winograd.convolve(self, xp, geometry.output_size, plan, training)
+        z, backward_padded = winograd.convolve(self, xp, geometry.output_size, plan, relu)
 
         def backward(dz):
             dxp = backward_padded(dz)
@@ -408,9 +422,6 @@ class _Conv(Layer):
         if batch * bytes_per_example <= WHOLE_BATCH_BYTES:  # one slice per thread (threads.workers())
             return max(-(-batch // threads.workers()), 1)
         return max(1, CHUNK_BYTES // max(bytes_per_example, 1))
-
-    # ``forward_logits``, then the activation over the layer's own z (in place), exactly as Dense
-    forward = Dense.forward
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

@@ -36,6 +36,9 @@ from ..errors import ConfigurationError, ShapeError
 from .base import Layer
 from .conv import output_length, pad, spatial_sizes
 
+# How many examples the max pooling's backward clears and fills at a time (each thread its own).
+BACKWARD_EXAMPLES = 8
+
 
 def offset_slices(pool, strides, output_size):
     """For each offset ``(i, j)`` of a window, in row-major order, the slices of the padded input
@@ -132,10 +135,18 @@ class _MaxPooling(_Pooling):
         threads.run_ranges(lambda a, b: kernels.max_pool(xp=xp[a:b], y=y[a:b], first=first[a:b], **options), len(x))
 
         def backward(dy):
-            dxp = np.zeros(xp.shape, dy.dtype)
+            dxp = np.empty(xp.shape, dy.dtype)
             dy = np.ascontiguousarray(dy)
-            threads.run_ranges(lambda a, b: kernels.max_pool_backward(dy=dy[a:b], first=first[a:b], dxp=dxp[a:b],
-                                                                     **options), len(dy))
+
+            def examples(a, b):
+                """Zeros, then the gradient added, a few examples at a time: their part of dxp
+                stays in cache between the two, and each thread clears its own examples."""
+                for start in range(a, b, BACKWARD_EXAMPLES):
+                    part = slice(start, min(start + BACKWARD_EXAMPLES, b))
+                    dxp[part] = 0
+                    kernels.max_pool_backward(dy=dy[part], first=first[part], dxp=dxp[part], **options)
+
+            threads.run_ranges(examples, len(dy))
             return dxp
 
         return y, backward

@@ -57,6 +57,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import checks, threads
 from ..errors import ShapeError
+from .slices import OutputGradient
 
 # The kernel sizes done this way (along each axis), and the outputs per tile along each axis.
 KERNEL_SIZES = (3, 5)
@@ -216,10 +217,10 @@ def input_transform_transpose(dv, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, dxp):
 
 
 @_compile
-def output_transform(mm, at_h, at_w, tiles_h, tiles_w, bias, z):
+def output_transform(mm, at_h, at_w, tiles_h, tiles_w, bias, relu, z):
     """``z[m_h*ty + i, m_w*tx + j, :] = bias + (AT M AT^T)[i, j]`` for each tile ``t`` of ``mm``
     (alpha_h * alpha_w, tiles_h * tiles_w, L); ``z``: (out_h, out_w, L), ``bias``: (L,); outputs
-    past ``z``'s edge are dropped."""
+    past ``z``'s edge are dropped. With ``relu``, ``max(z, 0)`` is written instead."""
     out_h, out_w, length = z.shape
     mh, ah = at_h.shape
     mw, aw = at_w.shape
@@ -249,6 +250,9 @@ def output_transform(mm, at_h, at_w, tiles_h, tiles_w, bias, z):
                         if coefficient != 0:
                             for c in range(length):
                                 z[y, x, c] += coefficient * rows[i, b, c]
+                    if relu:
+                        for c in range(length):
+                            z[y, x, c] = max(z[y, x, c], 0)
 
 
 @_compile
@@ -311,12 +315,14 @@ def input_transform_transpose_reference(dv, bt_h, bt_w, m_h, m_w, tiles_h, tiles
             dxp[i:i + m_h * (tiles_h - 1) + 1:m_h, j:j + m_w * (tiles_w - 1) + 1:m_w] += dd[:, :, i, j]
 
 
-def output_transform_reference(mm, at_h, at_w, tiles_h, tiles_w, bias, z):
+def output_transform_reference(mm, at_h, at_w, tiles_h, tiles_w, bias, relu, z):
     (mh, ah), (mw, aw) = at_h.shape, at_w.shape
     out_h, out_w, length = z.shape
     mm = mm.reshape(ah, aw, tiles_h, tiles_w, length)
     y = np.einsum("ia,jb,abyxc->yixjc", at_h, at_w, mm).reshape(tiles_h * mh, tiles_w * mw, length)
     z[...] = y[:out_h, :out_w] + bias
+    if relu:
+        np.maximum(z, 0, out=z)
 
 
 def output_transform_transpose_reference(dz, at_h, at_w, tiles_h, tiles_w, dm):
@@ -348,10 +354,11 @@ def from_plane(plane, out):
     np.copyto(out, plane.reshape(h, w, out.shape[0], out.shape[3]).transpose(2, 0, 1, 3))
 
 
-def convolve(layer, xp, output_size, plan, training):
+def convolve(layer, xp, output_size, plan, relu):
     """``z = conv(xp, W) + b`` by F(2x2, kh x kw) for a stride-1, undilated, ungrouped
-    ``layer`` over ``xp`` (batch, Hp, Wp, C), padded to ``plan.padded_size(output_size)``; returns
-    ``z`` and its backward (which returns the gradient of ``xp``, or None).
+    ``layer`` over ``xp`` (batch, Hp, Wp, C), padded to ``plan.padded_size(output_size)``, then
+    ``max(z, 0)`` with ``relu``; returns the output and its backward (which returns the gradient
+    of ``xp``, or None).
 
     The batch goes in slices of ``chunk`` examples, dealt to glassnet's threads (``threads.py``);
     each slice is laid out as a plane (``as_plane``), so that ``V[xi]`` of its ``T`` tiles is the
@@ -364,6 +371,8 @@ def convolve(layer, xp, output_size, plan, training):
     chunk = max(1, CHUNK_BYTES // (positions * tiles * filters * dtype.itemsize))
     starts = list(range(0, n, chunk))
     u = plan.kernel_transform(layer.weight.value)  # (alpha^2, C, F)
+    # U[xi]^T for dV, made contiguous once: a product reads it about 1.5x faster than the transposed view
+    u_transposed = np.ascontiguousarray(u.transpose(0, 2, 1)) if layer.compute_input_gradient else None
     bias = layer.bias.value if layer.bias is not None else np.zeros(filters, dtype)
     z = np.empty((n, *output_size, filters), dtype)
     transform_in = dict(bt_h=plan.bt_h, bt_w=plan.bt_w, m_h=m_h, m_w=m_w, tiles_h=tiles_h, tiles_w=tiles_w)
@@ -383,37 +392,40 @@ def convolve(layer, xp, output_size, plan, training):
             examples = min(chunk, n - start)
             plane = np.empty((*output_size, examples * filters), dtype)
             output_transform(mm=mm.reshape(positions, tiles, -1), z=plane, bias=np.tile(bias, examples),
-                             **transform_out)
+                             relu=relu, **transform_out)
             from_plane(plane, z[start:start + chunk])
 
     threads.run_split(forward_slices, starts)
 
     def backward(dz):
-        if layer.bias is not None:  # db = the sum of dz over the batch and every pixel, as 1^T dY
-            dz_matrix = np.ascontiguousarray(dz).reshape(-1, filters)
-            np.matmul(np.ones(len(dz_matrix), dtype), dz_matrix, out=layer.bias.grad)
+        dz = np.ascontiguousarray(dz)
         dxp = np.empty(xp.shape, dtype) if layer.compute_input_gradient else None
+        pixels = output_size[0] * output_size[1]
 
         def backward_slices(k, own_starts):
-            """This thread's sum of dU over its slices, and each slice's input gradient."""
+            """This thread's sums of dU and db over its slices, and each slice's input gradient."""
             du = np.zeros((positions, channels, filters), dtype)
+            bias_sums = OutputGradient(layer.bias, dz.reshape(-1, filters), chunk * pixels, relu)
             for start in own_starts:
                 v = transformed_input(start)
                 dm = np.empty((positions, tiles, v.shape[1] // tiles * filters), dtype)
-                output_transform_transpose(dz=as_plane(dz[start:start + chunk]), dm=dm, **transform_out)
+                part = slice(start, start + chunk)
+                dz_part = bias_sums.add(dz[part].reshape(-1, filters), z[part].reshape(-1, filters))
+                output_transform_transpose(dz=as_plane(dz_part.reshape(dz[part].shape)), dm=dm, **transform_out)
                 dm = dm.reshape(positions, -1, filters)
                 du += np.matmul(v.transpose(0, 2, 1), dm)  # dU[xi] = V[xi]^T @ dM[xi]
                 if dxp is not None:
-                    dv = np.matmul(dm, u.transpose(0, 2, 1))  # dV[xi] = dM[xi] @ U[xi]^T
+                    dv = np.matmul(dm, u_transposed)  # dV[xi] = dM[xi] @ U[xi]^T
                     plane = np.zeros((*xp.shape[1:3], dv.shape[1] // tiles * channels), dtype)
                     input_transform_transpose(dv=dv.reshape(positions, tiles, -1), dxp=plane, **transform_in)
                     from_plane(plane, dxp[start:start + chunk])
-            return du
+            return du, bias_sums
 
         sums = threads.run_split(backward_slices, starts)
-        du = sums[0]
-        for other in sums[1:]:
+        du = sums[0][0]
+        for other, _ in sums[1:]:
             du += other  # the threads' sums, in the order of the threads
+        OutputGradient.store([bias_sums for _, bias_sums in sums])
         layer.weight.grad[...] = plan.kernel_gradient(du, layer.kernel_size)
         return dxp
 
