@@ -402,15 +402,15 @@ class _Conv(Layer):
     def _winograd_forward(self, x, x4, geometry, plan, training, relu):
         """``forward_logits`` by ``winograd.convolve``: the input padded as the tiles read it (the
         layer's padding, then zeros at the bottom and right up to ``plan.padded_size``)."""
-        (top, bottom), (left, right) = geometry.pads
+        (top, _), (left, _) = geometry.pads
         height, width = plan.padded_size(geometry.output_size)
         (h, w) = geometry.input_size
-        xp = pad(x4, ((top, height - h - top), (left, width - w - left)))
-        z, backward_padded = winograd.convolve(self, xp, geometry.output_size, plan, relu)
+        pads = ((top, height - h - top), (left, width - w - left))
+        z, backward_x4 = winograd.convolve(self, x4, pads, geometry.output_size, plan, relu)
 
         def backward(dz):
-            dxp = backward_padded(dz)
-            return None if dxp is None else dxp[:, top:top + h, left:left + w].reshape(x.shape)
+            dx = backward_x4(dz)
+            return None if dx is None else dx.reshape(x.shape)
 
         return z, backward
 

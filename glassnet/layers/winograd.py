@@ -149,27 +149,30 @@ class Plan:
 def input_transform(xp, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, v):
     """``v[(a, b), t, :] = (BT d BT^T)[a, b]`` for each tile ``t`` of the padded input plane ``xp``
     (Hp, Wp, L), ``d`` the tile's (alpha_h, alpha_w, L) block; ``v``: (alpha_h * alpha_w,
-    tiles_h * tiles_w, L)."""
+    tiles_h * tiles_w, L). ``BT d`` (down the columns) is done once for a whole row of tiles, a
+    strip of ``alpha_h`` rows of the plane: the tiles of a row overlap, and share it."""
     height, width, length = xp.shape
     ah, aw = bt_h.shape[0], bt_w.shape[0]
     if not (m_h >= 1 and m_w >= 1 and bt_h.shape[1] == ah and bt_w.shape[1] == aw and tiles_h >= 0 and tiles_w >= 0
             and (tiles_h - 1) * m_h + ah <= height and (tiles_w - 1) * m_w + aw <= width
             and v.shape[0] == ah * aw and v.shape[1] == tiles_h * tiles_w and v.shape[2] == length):
         raise ShapeError("input_transform: the arrays do not fit the tiles (see its docstring)")
-    rows = np.empty((ah, aw, length), xp.dtype)  # BT d: the tile's columns transformed
+    strip = (tiles_w - 1) * m_w + aw
+    rows = np.empty((ah, strip, length), xp.dtype)  # BT times the strip's columns
     for ty in range(tiles_h):
+        y0 = ty * m_h
+        for a in range(ah):
+            for x in range(strip):
+                for c in range(length):
+                    rows[a, x, c] = 0
+            for i in range(ah):
+                coefficient = bt_h[a, i]
+                if coefficient != 0:
+                    for x in range(strip):
+                        for c in range(length):
+                            rows[a, x, c] += coefficient * xp[y0 + i, x, c]
         for tx in range(tiles_w):
-            t, y0, x0 = ty * tiles_w + tx, ty * m_h, tx * m_w
-            for a in range(ah):
-                for j in range(aw):
-                    for c in range(length):
-                        rows[a, j, c] = 0
-                for i in range(ah):
-                    coefficient = bt_h[a, i]
-                    if coefficient != 0:
-                        for j in range(aw):
-                            for c in range(length):
-                                rows[a, j, c] += coefficient * xp[y0 + i, x0 + j, c]
+            t, x0 = ty * tiles_w + tx, tx * m_w
             for a in range(ah):
                 for b in range(aw):
                     position = a * aw + b
@@ -179,41 +182,46 @@ def input_transform(xp, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, v):
                         coefficient = bt_w[b, j]
                         if coefficient != 0:
                             for c in range(length):
-                                v[position, t, c] += coefficient * rows[a, j, c]
+                                v[position, t, c] += coefficient * rows[a, x0 + j, c]
 
 
 @_compile
 def input_transform_transpose(dv, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, dxp):
     """The transpose of ``input_transform``: ``(BT^T dV BT)`` of each tile added to the (alpha_h,
-    alpha_w, L) block of ``dxp`` (Hp, Wp, L) it was read from (tiles overlap; start from zeros)."""
+    alpha_w, L) block of ``dxp`` (Hp, Wp, L) it was read from (tiles overlap; start from zeros).
+    A row of tiles is gathered in a strip first (``dV BT`` of each tile added at its columns),
+    which then goes down into ``dxp``'s rows once."""
     height, width, length = dxp.shape
     ah, aw = bt_h.shape[0], bt_w.shape[0]
     if not (m_h >= 1 and m_w >= 1 and bt_h.shape[1] == ah and bt_w.shape[1] == aw and tiles_h >= 0 and tiles_w >= 0
             and (tiles_h - 1) * m_h + ah <= height and (tiles_w - 1) * m_w + aw <= width
             and dv.shape[0] == ah * aw and dv.shape[1] == tiles_h * tiles_w and dv.shape[2] == length):
         raise ShapeError("input_transform_transpose: the arrays do not fit the tiles (see its docstring)")
-    rows = np.empty((ah, aw, length), dxp.dtype)  # dV BT
+    strip = (tiles_w - 1) * m_w + aw
+    rows = np.empty((ah, strip, length), dxp.dtype)  # dV BT of the row's tiles, added at their columns
     for ty in range(tiles_h):
+        y0 = ty * m_h
+        for a in range(ah):
+            for x in range(strip):
+                for c in range(length):
+                    rows[a, x, c] = 0
         for tx in range(tiles_w):
-            t, y0, x0 = ty * tiles_w + tx, ty * m_h, tx * m_w
+            t, x0 = ty * tiles_w + tx, tx * m_w
             for a in range(ah):
-                for j in range(aw):
-                    for c in range(length):
-                        rows[a, j, c] = 0
                 for b in range(aw):
                     position = a * aw + b
                     for j in range(aw):
                         coefficient = bt_w[b, j]
                         if coefficient != 0:
                             for c in range(length):
-                                rows[a, j, c] += coefficient * dv[position, t, c]
-            for i in range(ah):
-                for a in range(ah):
-                    coefficient = bt_h[a, i]
-                    if coefficient != 0:
-                        for j in range(aw):
-                            for c in range(length):
-                                dxp[y0 + i, x0 + j, c] += coefficient * rows[a, j, c]
+                                rows[a, x0 + j, c] += coefficient * dv[position, t, c]
+        for i in range(ah):
+            for a in range(ah):
+                coefficient = bt_h[a, i]
+                if coefficient != 0:
+                    for x in range(strip):
+                        for c in range(length):
+                            dxp[y0 + i, x, c] += coefficient * rows[a, x, c]
 
 
 @_compile
@@ -340,30 +348,38 @@ def output_transform_transpose_reference(dz, at_h, at_w, tiles_h, tiles_w, dm):
 CHUNK_BYTES = 2 * 2**20
 
 
-def as_plane(x):
-    """A slice of the batch (examples, H, W, C) as a plane (H, W, examples * C): a copy."""
+def as_plane(x, pads=((0, 0), (0, 0))):
+    """A slice of the batch (examples, H, W, C) as a plane (H, W, examples * C), with ``pads`` =
+    ((top, bottom), (left, right)) rows and columns of zeros around it: a copy."""
     n, h, w, c = x.shape
-    plane = np.empty((h, w, n, c), x.dtype)
-    np.copyto(plane, x.transpose(1, 2, 0, 3))
-    return plane.reshape(h, w, n * c)
+    (top, bottom), (left, right) = pads
+    plane = np.empty((h + top + bottom, w + left + right, n, c), x.dtype)
+    plane[:top] = plane[top + h:] = 0
+    plane[top:top + h, :left] = plane[top:top + h, left + w:] = 0
+    np.copyto(plane[top:top + h, left:left + w], x.transpose(1, 2, 0, 3))
+    return plane.reshape(plane.shape[0], plane.shape[1], n * c)
 
 
-def from_plane(plane, out):
-    """``as_plane`` undone: the plane (H, W, examples * C) written into ``out`` (examples, H, W, C)."""
-    h, w = plane.shape[:2]
-    np.copyto(out, plane.reshape(h, w, out.shape[0], out.shape[3]).transpose(2, 0, 1, 3))
+def from_plane(plane, out, pads=((0, 0), (0, 0))):
+    """``as_plane`` undone: the plane (H, W, examples * C) without its ``pads`` written into
+    ``out`` (examples, H, W, C)."""
+    (top, _), (left, _) = pads
+    h, w = out.shape[1:3]
+    inside = plane[top:top + h, left:left + w]
+    np.copyto(out, inside.reshape(h, w, out.shape[0], out.shape[3]).transpose(2, 0, 1, 3))
 
 
-def convolve(layer, xp, output_size, plan, relu):
-    """``z = conv(xp, W) + b`` by F(2x2, kh x kw) for a stride-1, undilated, ungrouped
-    ``layer`` over ``xp`` (batch, Hp, Wp, C), padded to ``plan.padded_size(output_size)``, then
-    ``max(z, 0)`` with ``relu``; returns the output and its backward (which returns the gradient
-    of ``xp``, or None).
+def convolve(layer, x, pads, output_size, plan, relu):
+    """``z = conv(xp, W) + b`` by F(2x2, kh x kw) for a stride-1, undilated, ungrouped ``layer``,
+    ``xp`` the input ``x`` (batch, H, W, C) with ``pads`` = ((top, bottom), (left, right)) zeros
+    around it (to ``plan.padded_size(output_size)``), then ``max(z, 0)`` with ``relu``; returns
+    the output and its backward (which returns the gradient of ``x``, or None).
 
     The batch goes in slices of ``chunk`` examples, dealt to glassnet's threads (``threads.py``);
-    each slice is laid out as a plane (``as_plane``), so that ``V[xi]`` of its ``T`` tiles is the
-    matrix (T * examples, C) and ``M[xi]`` is (T * examples, F), rows in the order (tile, example)."""
-    n, channels, filters, dtype = xp.shape[0], xp.shape[3], layer.filters, xp.dtype
+    each slice is laid out as a padded plane (``as_plane``), so that ``V[xi]`` of its ``T`` tiles
+    is the matrix (T * examples, C) and ``M[xi]`` is (T * examples, F), rows in the order (tile,
+    example)."""
+    n, channels, filters, dtype = x.shape[0], x.shape[3], layer.filters, x.dtype
     (tiles_h, tiles_w), (m_h, m_w) = plan.tiles(output_size), plan.m
     positions, tiles = plan.alpha[0] * plan.alpha[1], plan.tiles(output_size)[0] * plan.tiles(output_size)[1]
     checks.affordable(f"the Winograd tiles of one example in layer {layer.name!r}",
@@ -380,9 +396,9 @@ def convolve(layer, xp, output_size, plan, relu):
 
     def transformed_input(start):
         """V of the slice at ``start``: (alpha^2, T * examples, C)."""
-        part = xp[start:start + chunk]
+        part = x[start:start + chunk]
         v = np.empty((positions, tiles, len(part) * channels), dtype)
-        input_transform(xp=as_plane(part), v=v, **transform_in)
+        input_transform(xp=as_plane(part, pads), v=v, **transform_in)
         return v.reshape(positions, -1, channels)
 
     def forward_slices(k, own_starts):
@@ -399,7 +415,8 @@ def convolve(layer, xp, output_size, plan, relu):
 
     def backward(dz):
         dz = np.ascontiguousarray(dz)
-        dxp = np.empty(xp.shape, dtype) if layer.compute_input_gradient else None
+        dx = np.empty(x.shape, dtype) if layer.compute_input_gradient else None
+        padded_size = plan.padded_size(output_size)
         pixels = output_size[0] * output_size[1]
 
         def backward_slices(k, own_starts):
@@ -414,11 +431,11 @@ def convolve(layer, xp, output_size, plan, relu):
                 output_transform_transpose(dz=as_plane(dz_part.reshape(dz[part].shape)), dm=dm, **transform_out)
                 dm = dm.reshape(positions, -1, filters)
                 du += np.matmul(v.transpose(0, 2, 1), dm)  # dU[xi] = V[xi]^T @ dM[xi]
-                if dxp is not None:
+                if dx is not None:
                     dv = np.matmul(dm, u_transposed)  # dV[xi] = dM[xi] @ U[xi]^T
-                    plane = np.zeros((*xp.shape[1:3], dv.shape[1] // tiles * channels), dtype)
+                    plane = np.zeros((*padded_size, dv.shape[1] // tiles * channels), dtype)
                     input_transform_transpose(dv=dv.reshape(positions, tiles, -1), dxp=plane, **transform_in)
-                    from_plane(plane, dxp[start:start + chunk])
+                    from_plane(plane, dx[start:start + chunk], pads)  # the padding's gradient dropped
             return du, bias_sums
 
         sums = threads.run_split(backward_slices, starts)
@@ -427,6 +444,6 @@ def convolve(layer, xp, output_size, plan, relu):
             du += other  # the threads' sums, in the order of the threads
         OutputGradient.store([bias_sums for _, bias_sums in sums])
         layer.weight.grad[...] = plan.kernel_gradient(du, layer.kernel_size)
-        return dxp
+        return dx
 
     return z, backward
