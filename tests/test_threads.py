@@ -35,6 +35,7 @@ def run_layer(layer, x, dy):
     (lambda: layers.Conv1D(5, 3, strides=2, groups=1), (7, 20, 3)),
     (lambda: layers.MaxPooling2D(2), (9, 8, 8, 3)),
     (lambda: layers.ReLU(), (50, 40, 20)),                                               # the compiled backward
+    (lambda: layers.Dense(64, activation="relu"), (256, 200)),                           # threads.matmul's halves
 ])
 def test_split_work_gives_the_numbers_of_one_thread(two_blas_threads, make, shape):
     rng = np.random.default_rng(0)
@@ -140,3 +141,20 @@ def test_a_forked_child_trains_a_cnn_with_threads_of_its_own(two_blas_threads):
 def _train_in_child(x, y, queue):
     cnn(0).fit(x, y, batch_size=32, verbose=0)
     queue.put("trained")
+
+
+def test_matmul_splits_only_large_products_and_only_while_splitting(two_blas_threads, monkeypatch):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 70))
+    calls = []
+    original = threads.run_ranges
+    monkeypatch.setattr(threads, "run_ranges", lambda function, n: calls.append(n) or original(function, n))
+    np.testing.assert_array_equal(threads.matmul(a, b), a @ b)  # outside splitting: NumPy's product
+    with threads.splitting():
+        out = np.empty((300, 70))
+        assert threads.matmul(a, b, out=out) is out
+        np.testing.assert_allclose(out, a @ b, rtol=1e-13)
+        np.testing.assert_allclose(threads.matmul(a.T[:, :200].T, b), a[:200] @ b, rtol=1e-13)  # a view
+        small = threads.matmul(a[:20, :20], b[:20, :10])  # 4,000 multiply-adds: not worth the threads
+        np.testing.assert_allclose(small, a[:20, :20] @ b[:20, :10], rtol=1e-13)
+    assert calls == [300, 200]

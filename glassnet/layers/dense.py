@@ -1,7 +1,7 @@
 """Dense: the fully connected layer, ``z = x @ W + b`` followed by an optional activation."""
 import numpy as np
 
-from .. import checks, initializers, regularizers
+from .. import checks, initializers, regularizers, threads
 from ..errors import ConfigurationError
 from . import activations
 from .base import Layer
@@ -72,15 +72,15 @@ class Dense(Layer):
     def forward_logits(self, x, training=False):
         """``z = x @ W + b`` and its backward (no activation)."""
         weight = self.weight.value
-        z = x @ weight
+        z = threads.matmul(x, weight)  # x @ W (on glassnet's threads inside a convolutional network)
         if self.bias is not None:
             z += self.bias.value
 
         def backward(dz):
-            np.matmul(x.T, dz, out=self.weight.grad)
+            threads.matmul(x.T, dz, out=self.weight.grad)  # dW = x.T @ dz
             if self.bias is not None:
                 np.add.reduce(dz, axis=0, out=self.bias.grad)  # the sum over the batch
-            return dz @ weight.T if self.compute_input_gradient else None
+            return threads.matmul(dz, weight.T) if self.compute_input_gradient else None  # dx = dz @ W.T
 
         return z, backward
 
