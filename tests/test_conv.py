@@ -110,6 +110,48 @@ def test_im2col_and_col2im_are_the_nested_loops(shape, kernel, strides, dilation
 
 
 @pytest.mark.parametrize("shape, kernel, strides, dilation, padding, groups", GEOMETRIES)
+def test_the_transposed_im2col_is_the_transpose(shape, kernel, strides, dilation, padding, groups):
+    geometry = layers.Conv2D(groups * 2, kernel, strides, padding, dilation, groups).geometry(shape)
+    xp = conv.pad(images(shape), geometry.pads)
+    cols = conv.im2col(xp, kernel, strides, dilation, geometry.output_size, groups)
+    transposed = conv.im2col(xp, kernel, strides, dilation, geometry.output_size, groups, transposed=True)
+    np.testing.assert_array_equal(transposed, cols.transpose(0, 2, 1))
+
+
+@pytest.mark.parametrize("case", ["valid", "same_strided", "dilated_relu"])
+def test_one_input_channel_takes_the_transposed_windows_and_gives_the_window_sum(case, monkeypatch):
+    """With one input channel the windows are copied transposed (conv.py); forward, input gradient
+    and kernel gradient are those of the same layer run on the usual matrices."""
+    layer = {"valid": layers.Conv2D(3, 3),
+             "same_strided": layers.Conv2D(3, (2, 3), strides=(2, 1), padding="same"),
+             "dilated_relu": layers.Conv2D(2, 3, dilation_rate=2, activation="relu")}[case]
+    layer = built(layer, (9, 8, 1))
+    layer.compute_input_gradient = True
+    x = images((9, 8, 1), n=4)
+    np.testing.assert_allclose(layer.forward(x)[0], np.maximum(conv_loops(layer, x), 0) if case == "dilated_relu"
+                               else conv_loops(layer, x), **F64)
+    calls = []
+    original = conv.im2col
+    monkeypatch.setattr(conv, "im2col", lambda *args, **kw: calls.append(kw.get("transposed")) or original(*args, **kw))
+    y, backward = layer.forward(x, training=True)
+    dy = np.random.default_rng(5).standard_normal(y.shape)
+    dx, dw = backward(dy), layer.weight.grad.copy()
+    assert calls and all(calls)  # the transposed copy
+    layer_wide = built(type(layer).from_config(layer.get_config()), (9, 8, 2))  # two channels: the usual copy
+    layer_wide.compute_input_gradient = True
+    layer_wide.weight.value[...] = 0
+    layer_wide.weight.value[:, :, :1] = layer.weight.value
+    layer_wide.bias.value[...] = layer.bias.value
+    wide = np.concatenate([x, np.zeros_like(x)], axis=-1)
+    calls.clear()
+    y_wide, backward_wide = layer_wide.forward(wide, training=True)
+    assert calls and not any(calls)
+    np.testing.assert_allclose(y, y_wide, **F64)
+    np.testing.assert_allclose(dx, backward_wide(dy)[..., :1], **F64)
+    np.testing.assert_allclose(dw, layer_wide.weight.grad[:, :, :1], **F64)
+
+
+@pytest.mark.parametrize("shape, kernel, strides, dilation, padding, groups", GEOMETRIES)
 def test_the_forward_is_the_window_sum(shape, kernel, strides, dilation, padding, groups):
     layer = built(layers.Conv2D(groups * 2, kernel, strides, padding, dilation, groups), shape)
     x = images(shape)
