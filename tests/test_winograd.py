@@ -431,16 +431,10 @@ def test_a_nan_reaches_exactly_the_outputs_whose_windows_hold_it(kernel):
     close(y[~np.isnan(y)], expected[~np.isnan(expected)], 1e-10)
 
 
-@pytest.mark.parametrize("algorithm", [
-    "winograd",
-    pytest.param("im2col", marks=pytest.mark.xfail(
-        strict=True, raises=IndexError,
-        reason="conv.py _Conv._convolve: with an empty batch, workers = min(threads.workers(), len(starts)) is 0, "
-               "so buffers == [] and backward_slices(0, []) reads buffers[0]: IndexError")),
-])
+@pytest.mark.parametrize("algorithm", ["winograd", "im2col"])
 def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(algorithm):
     """A layer called directly on 0 examples (a model refuses them): y and dx of 0 examples, dW and
-    db zeros. Winograd does; im2col's backward fails (a bug in conv.py, see the marker)."""
+    db zeros."""
     layer = built(layers.Conv2D(3, 3, padding="same", algorithm=algorithm), (6, 7, 2))
     y, dx, grads = run(layer, images((6, 7, 2), n=0), np.zeros((0, 6, 7, 3)))
     assert y.shape == (0, 6, 7, 3) and dx.shape == (0, 6, 7, 2)
@@ -582,14 +576,12 @@ def test_an_unknown_algorithm_is_refused_naming_the_allowed_ones():
     lambda: layers.Conv1D(4, 3, algorithm="winograd"),
 ], ids=["strides", "dilation", "groups", "kernel_7", "kernel_3x4", "conv1d"])
 def test_winograd_where_it_does_not_fit_is_refused_saying_what_it_needs(make):
-    with pytest.raises(ConfigurationError, match="algorithm='winograd' needs strides 1, dilation_rate 1, groups 1 "
-                                                 "and kernel sizes in \\(3, 5\\), got kernel_size"):
+    with pytest.raises(ConfigurationError, match="algorithm='winograd' needs a Conv2D with strides 1, dilation_rate 1, "
+                                                 "groups 1 and kernel sizes in \\(3, 5\\), got a Conv[12]D with "
+                                                 "kernel_size"):
         make()
 
 
-@pytest.mark.xfail(strict=True, reason="conv.py _Conv.__init__: _winograd_fits is False for every Conv1D "
-                                       "(rank != 2), but the message lists only strides, dilation, groups and "
-                                       "kernel sizes, which Conv1D(4, 3) meets; it never says Conv2D is needed")
 def test_conv1d_with_winograd_is_refused_saying_that_it_needs_two_spatial_axes():
     with pytest.raises(ConfigurationError) as caught:
         layers.Conv1D(4, 3, algorithm="winograd")

@@ -220,9 +220,9 @@ class _Conv(Layer):
                                      f"got {algorithm!r}")
         if algorithm == "winograd" and not self._winograd_fits():
             raise ConfigurationError(
-                f"{kind} algorithm='winograd' needs strides 1, dilation_rate 1, groups 1 and kernel sizes in "
-                f"{winograd.KERNEL_SIZES}, got kernel_size {self.kernel_size}, strides {self.strides}, "
-                f"dilation_rate {self.dilation_rate}, groups {self.groups}")
+                f"{kind} algorithm='winograd' needs a Conv2D with strides 1, dilation_rate 1, groups 1 and kernel "
+                f"sizes in {winograd.KERNEL_SIZES}, got a {kind} with kernel_size {self.kernel_size}, strides "
+                f"{self.strides}, dilation_rate {self.dilation_rate}, groups {self.groups}")
         self.algorithm = algorithm
         self.weight = self.bias = None
 
@@ -359,7 +359,7 @@ class _Conv(Layer):
         # the slices, dealt to glassnet's threads while a network that splits its work runs
         # (threads.splitting; one thread otherwise), each thread with a buffer for its slices' windows
         starts = list(range(0, n, chunk))
-        workers = min(threads.workers(), len(starts))
+        workers = max(min(threads.workers(), len(starts)), 1)  # one (with no slice) for an empty batch
         kept = len(starts) <= workers  # one slice per thread: its windows stay in its buffer for the backward
         buffer_shape = (g, min(n, chunk) * pixels, weight.shape[1])
         buffers = [np.empty((g, *buffer_shape[:0:-1]) if transposed else buffer_shape, dtype=x.dtype)
@@ -389,6 +389,7 @@ class _Conv(Layer):
                 partial = np.empty(grad.shape, grad.dtype) if len(own_starts) > 1 else None
                 dcols_buffer = np.empty(buffer_shape, buffer.dtype) if dxp is not None else None
                 bias_sums = OutputGradient(self.bias, dz_matrix, chunk * pixels, relu)
+                total[...] = 0  # the sum over no slice: an empty batch's
                 for i, start in enumerate(own_starts):
                     rows = slice(start * pixels, min(start + chunk, n) * pixels)
                     # the forward's windows: still in the buffer if it held one slice, else copied again
