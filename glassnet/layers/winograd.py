@@ -146,43 +146,59 @@ class Plan:
 # columns ``m_w*tx`` to ``m_w*tx + alpha_w - 1``.
 
 @_compile
+def row_terms(matrix, terms):
+    """The nonzero entries of each row of ``matrix`` as ``terms`` (column, value) pairs, padded with
+    (0, 0): ``columns``, ``values`` (rows, terms). The transforms sum a fixed number of products
+    per number this way, one expression the compiler keeps in registers, where adding one product
+    at a time to memory takes about twice as long."""
+    rows, width = matrix.shape
+    columns = np.zeros((rows, terms), np.int64)
+    values = np.zeros((rows, terms), matrix.dtype)
+    for r in range(rows):
+        k = 0
+        for col in range(width):
+            if matrix[r, col] != 0:
+                if k == terms:
+                    raise ShapeError("row_terms: a row has more nonzero entries than the transform sums")
+                columns[r, k], values[r, k] = col, matrix[r, col]
+                k += 1
+    return columns, values
+
+
+@_compile
 def input_transform(xp, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, v):
     """``v[(a, b), t, :] = (BT d BT^T)[a, b]`` for each tile ``t`` of the padded input plane ``xp``
     (Hp, Wp, L), ``d`` the tile's (alpha_h, alpha_w, L) block; ``v``: (alpha_h * alpha_w,
     tiles_h * tiles_w, L). ``BT d`` (down the columns) is done once for a whole row of tiles, a
-    strip of ``alpha_h`` rows of the plane: the tiles of a row overlap, and share it."""
+    strip of ``alpha_h`` rows of the plane: the tiles of a row overlap, and share it. Each number
+    is a sum of 4 products (``row_terms``: a row of BT has at most 4 nonzero entries for r <= 5)."""
     height, width, length = xp.shape
     ah, aw = bt_h.shape[0], bt_w.shape[0]
     if not (m_h >= 1 and m_w >= 1 and bt_h.shape[1] == ah and bt_w.shape[1] == aw and tiles_h >= 0 and tiles_w >= 0
             and (tiles_h - 1) * m_h + ah <= height and (tiles_w - 1) * m_w + aw <= width
             and v.shape[0] == ah * aw and v.shape[1] == tiles_h * tiles_w and v.shape[2] == length):
         raise ShapeError("input_transform: the arrays do not fit the tiles (see its docstring)")
+    (i_h, w_h), (i_w, w_w) = row_terms(bt_h, 4), row_terms(bt_w, 4)
     strip = (tiles_w - 1) * m_w + aw
     rows = np.empty((ah, strip, length), xp.dtype)  # BT times the strip's columns
     for ty in range(tiles_h):
         y0 = ty * m_h
         for a in range(ah):
+            y1, y2, y3, y4 = y0 + i_h[a, 0], y0 + i_h[a, 1], y0 + i_h[a, 2], y0 + i_h[a, 3]
+            w1, w2, w3, w4 = w_h[a, 0], w_h[a, 1], w_h[a, 2], w_h[a, 3]
             for x in range(strip):
                 for c in range(length):
-                    rows[a, x, c] = 0
-            for i in range(ah):
-                coefficient = bt_h[a, i]
-                if coefficient != 0:
-                    for x in range(strip):
-                        for c in range(length):
-                            rows[a, x, c] += coefficient * xp[y0 + i, x, c]
+                    rows[a, x, c] = (w1 * xp[y1, x, c] + w2 * xp[y2, x, c]) + (w3 * xp[y3, x, c] + w4 * xp[y4, x, c])
         for tx in range(tiles_w):
             t, x0 = ty * tiles_w + tx, tx * m_w
-            for a in range(ah):
-                for b in range(aw):
+            for b in range(aw):
+                x1, x2, x3, x4 = x0 + i_w[b, 0], x0 + i_w[b, 1], x0 + i_w[b, 2], x0 + i_w[b, 3]
+                w1, w2, w3, w4 = w_w[b, 0], w_w[b, 1], w_w[b, 2], w_w[b, 3]
+                for a in range(ah):
                     position = a * aw + b
                     for c in range(length):
-                        v[position, t, c] = 0
-                    for j in range(aw):
-                        coefficient = bt_w[b, j]
-                        if coefficient != 0:
-                            for c in range(length):
-                                v[position, t, c] += coefficient * rows[a, x0 + j, c]
+                        v[position, t, c] = ((w1 * rows[a, x1, c] + w2 * rows[a, x2, c])
+                                             + (w3 * rows[a, x3, c] + w4 * rows[a, x4, c]))
 
 
 @_compile
@@ -228,77 +244,73 @@ def input_transform_transpose(dv, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, dxp):
 def output_transform(mm, at_h, at_w, tiles_h, tiles_w, bias, relu, z):
     """``z[m_h*ty + i, m_w*tx + j, :] = bias + (AT M AT^T)[i, j]`` for each tile ``t`` of ``mm``
     (alpha_h * alpha_w, tiles_h * tiles_w, L); ``z``: (out_h, out_w, L), ``bias``: (L,); outputs
-    past ``z``'s edge are dropped. With ``relu``, ``max(z, 0)`` is written instead."""
+    past ``z``'s edge are dropped. With ``relu``, ``max(z, 0)`` is written instead. Sums of 5
+    products (a row of AT has at most 5 nonzero entries for r <= 5)."""
     out_h, out_w, length = z.shape
     mh, ah = at_h.shape
     mw, aw = at_w.shape
     if not (mm.shape[0] == ah * aw and mm.shape[1] == tiles_h * tiles_w and mm.shape[2] == length
             and bias.shape[0] == length and tiles_h * mh >= out_h and tiles_w * mw >= out_w):
         raise ShapeError("output_transform: the arrays do not fit the tiles (see its docstring)")
+    (i_h, w_h), (i_w, w_w) = row_terms(at_h, 5), row_terms(at_w, 5)
     rows = np.empty((mh, aw, length), z.dtype)  # AT M: the tile's columns transformed
     for ty in range(tiles_h):
         for tx in range(tiles_w):
             t = ty * tiles_w + tx
             for i in range(mh):
+                w1, w2, w3, w4, w5 = w_h[i, 0], w_h[i, 1], w_h[i, 2], w_h[i, 3], w_h[i, 4]
                 for b in range(aw):
+                    p1, p2, p3 = i_h[i, 0] * aw + b, i_h[i, 1] * aw + b, i_h[i, 2] * aw + b
+                    p4, p5 = i_h[i, 3] * aw + b, i_h[i, 4] * aw + b
                     for c in range(length):
-                        rows[i, b, c] = 0
-                    for a in range(ah):
-                        coefficient = at_h[i, a]
-                        if coefficient != 0:
-                            for c in range(length):
-                                rows[i, b, c] += coefficient * mm[a * aw + b, t, c]
+                        rows[i, b, c] = ((w1 * mm[p1, t, c] + w2 * mm[p2, t, c]) + (w3 * mm[p3, t, c]
+                                         + w4 * mm[p4, t, c]) + w5 * mm[p5, t, c])
             for i in range(min(mh, out_h - ty * mh)):
                 for j in range(min(mw, out_w - tx * mw)):
                     y, x = ty * mh + i, tx * mw + j
+                    b1, b2, b3, b4, b5 = i_w[j, 0], i_w[j, 1], i_w[j, 2], i_w[j, 3], i_w[j, 4]
+                    w1, w2, w3, w4, w5 = w_w[j, 0], w_w[j, 1], w_w[j, 2], w_w[j, 3], w_w[j, 4]
                     for c in range(length):
-                        z[y, x, c] = bias[c]
-                    for b in range(aw):
-                        coefficient = at_w[j, b]
-                        if coefficient != 0:
-                            for c in range(length):
-                                z[y, x, c] += coefficient * rows[i, b, c]
-                    if relu:
-                        for c in range(length):
-                            z[y, x, c] = max(z[y, x, c], 0)
+                        value = bias[c] + ((w1 * rows[i, b1, c] + w2 * rows[i, b2, c]) + (w3 * rows[i, b3, c]
+                                           + w4 * rows[i, b4, c]) + w5 * rows[i, b5, c])
+                        z[y, x, c] = max(value, 0) if relu else value
 
 
 @_compile
 def output_transform_transpose(dz, at_h, at_w, tiles_h, tiles_w, dm):
     """The transpose of ``output_transform`` (without the bias): ``dm[(a, b), t, :] = (A dY
-    A^T)[a, b]``, ``dY`` the tile's (m_h, m_w, L) block of ``dz`` (out_h, out_w, L), zeros past its edge."""
+    A^T)[a, b]``, ``dY`` the tile's (m_h, m_w, L) block of ``dz`` (out_h, out_w, L), zeros past its
+    edge. Sums of 2 products (a column of AT has at most ``m`` = 2 nonzero entries)."""
     out_h, out_w, length = dz.shape
     mh, ah = at_h.shape
     mw, aw = at_w.shape
     if not (dm.shape[0] == ah * aw and dm.shape[1] == tiles_h * tiles_w and dm.shape[2] == length
-            and tiles_h * mh >= out_h and tiles_w * mw >= out_w):
+            and tiles_h * mh >= out_h and tiles_w * mw >= out_w and mh <= 2 and mw <= 2):
         raise ShapeError("output_transform_transpose: the arrays do not fit the tiles (see its docstring)")
-    rows = np.empty((mh, aw, length), dz.dtype)  # dY A^T
+    (i_h, w_h), (i_w, w_w) = row_terms(at_h.T, 2), row_terms(at_w.T, 2)
+    rows = np.zeros((mh, aw, length), dz.dtype)  # dY A^T
     for ty in range(tiles_h):
         for tx in range(tiles_w):
-            t = ty * tiles_w + tx
+            t, y0, x0 = ty * tiles_w + tx, ty * mh, tx * mw
             for i in range(mh):
+                if y0 + i >= out_h:  # the rows past the edge: zeros
+                    for b in range(aw):
+                        for c in range(length):
+                            rows[i, b, c] = 0
+                    continue
                 for b in range(aw):
+                    x1, x2 = x0 + i_w[b, 0], x0 + i_w[b, 1]
+                    w1 = w_w[b, 0] if x1 < out_w else 0  # the columns past the edge: no product
+                    w2 = w_w[b, 1] if x2 < out_w else 0
+                    x1, x2 = min(x1, out_w - 1), min(x2, out_w - 1)
                     for c in range(length):
-                        rows[i, b, c] = 0
-                if ty * mh + i < out_h:
-                    for j in range(min(mw, out_w - tx * mw)):
-                        y, x = ty * mh + i, tx * mw + j
-                        for b in range(aw):
-                            coefficient = at_w[j, b]
-                            if coefficient != 0:
-                                for c in range(length):
-                                    rows[i, b, c] += coefficient * dz[y, x, c]
+                        rows[i, b, c] = w1 * dz[y0 + i, x1, c] + w2 * dz[y0 + i, x2, c]
             for a in range(ah):
+                r1, r2, w1, w2 = i_h[a, 0], i_h[a, 1], w_h[a, 0], w_h[a, 1]
                 for b in range(aw):
                     position = a * aw + b
                     for c in range(length):
-                        dm[position, t, c] = 0
-                    for i in range(mh):
-                        coefficient = at_h[i, a]
-                        if coefficient != 0:
-                            for c in range(length):
-                                dm[position, t, c] += coefficient * rows[i, b, c]
+                        dm[position, t, c] = w1 * rows[r1, b, c] + w2 * rows[r2, b, c]
 
 
 # -- NumPy references: the same maps over every tile of a plane at once ---------------------------
