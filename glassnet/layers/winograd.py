@@ -147,10 +147,12 @@ class Plan:
 
 @_compile
 def row_terms(matrix, terms):
-    """The nonzero entries of each row of ``matrix`` as ``terms`` (column, value) pairs, padded with
-    (0, 0): ``columns``, ``values`` (rows, terms). The transforms sum a fixed number of products
-    per number this way, one expression the compiler keeps in registers, where adding one product
-    at a time to memory takes about twice as long."""
+    """The nonzero entries of each row of ``matrix`` as ``terms`` (column, value) pairs: ``columns``,
+    ``values`` (rows, terms). The transforms sum a fixed number of products per number this way,
+    one expression the compiler keeps in registers, where adding one product at a time to memory
+    takes about twice as long. A row with fewer entries is padded with its first column and the
+    value 0: that number is in the sum already, so a NaN reaches only the sums whose nonzero
+    entries read it, as in the direct sum over the window."""
     rows, width = matrix.shape
     columns = np.zeros((rows, terms), np.int64)
     values = np.zeros((rows, terms), matrix.dtype)
@@ -162,6 +164,7 @@ def row_terms(matrix, terms):
                     raise ShapeError("row_terms: a row has more nonzero entries than the transform sums")
                 columns[r, k], values[r, k] = col, matrix[r, col]
                 k += 1
+        columns[r, k:] = columns[r, 0]
     return columns, values
 
 
