@@ -15,8 +15,11 @@ import math
 
 import numpy as np
 
-from . import checks, kernels, schedules, serialization
+from . import checks, kernels, schedules, serialization, threads
 from .errors import ConfigurationError, NotBuiltError, StateError, lookup
+
+# The fewest weights whose update ``Optimizer._run`` deals to glassnet's threads.
+UPDATE_SPLIT_FROM = 2**16
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "get", "schedules"]
 
@@ -108,6 +111,20 @@ class Optimizer:
     def update(self, w, g, learning_rate, t):
         """Change ``w`` in place from the gradient ``g``; ``t`` counts steps from 1."""
         raise NotImplementedError
+
+    def _run(self, kernel, **arguments):
+        """``kernel(**arguments)``, the update's one compiled pass over the buffers; while a
+        convolutional network splits its work (``threads.py``), one pass per thread over a run of
+        them (the update is element by element: the same numbers either way)."""
+        size = len(arguments["w"])
+        if threads.workers() < 2 or size < UPDATE_SPLIT_FROM:
+            return kernel(**arguments)
+
+        def run(start, stop):  # each buffer's run (an empty one, for an option that is off, whole)
+            kernel(**{name: value[start:stop] if isinstance(value, np.ndarray) and len(value) == size else value
+                      for name, value in arguments.items()})
+
+        threads.run_ranges(run, size)
 
     def _slot(self, name):
         return self.state.get(name, self._unused)
@@ -208,7 +225,7 @@ class SGD(Optimizer):
 
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
-        kernels.sgd(w=w, g=g, momentum_buffer=self._slot("momentum"), learning_rate=c(learning_rate),
+        self._run(kernels.sgd, w=w, g=g, momentum_buffer=self._slot("momentum"), learning_rate=c(learning_rate),
                     momentum=c(self.momentum), nesterov=self.nesterov, weight_decay=c(self.weight_decay))
 
     def get_config(self):
@@ -237,7 +254,7 @@ class Adam(Optimizer):
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
         coupled, shrink = (0.0, 1 - learning_rate * self.weight_decay) if self.decoupled else (self.weight_decay, 1.0)
-        kernels.adam(w=w, g=g, m=self.state["m"], v=self.state["v"], one_minus_beta_1=c(1 - self.beta_1),
+        self._run(kernels.adam, w=w, g=g, m=self.state["m"], v=self.state["v"], one_minus_beta_1=c(1 - self.beta_1),
                      beta_2=c(self.beta_2), one_minus_beta_2=c(1 - self.beta_2),
                      step_size=c(learning_rate / (1 - self.beta_1 ** t)),
                      root_correction=c(math.sqrt(1 - self.beta_2 ** t)), epsilon=c(self.epsilon),
@@ -274,7 +291,7 @@ class Adamax(Adam):
 
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
-        kernels.adamax(w=w, g=g, m=self.state["m"], u=self.state["u"], one_minus_beta_1=c(1 - self.beta_1),
+        self._run(kernels.adamax, w=w, g=g, m=self.state["m"], u=self.state["u"], one_minus_beta_1=c(1 - self.beta_1),
                        beta_2=c(self.beta_2), step_size=c(learning_rate / (1 - self.beta_1 ** t)),
                        epsilon=c(self.epsilon), weight_decay=c(self.weight_decay))
 
@@ -317,7 +334,7 @@ class Nadam(Adam):
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
         mu, mu_next, product = self._mu(t), self._mu(t + 1), self._product_until(t)
-        kernels.nadam(w=w, g=g, m=self.state["m"], v=self.state["v"], one_minus_beta_1=c(1 - self.beta_1),
+        self._run(kernels.nadam, w=w, g=g, m=self.state["m"], v=self.state["v"], one_minus_beta_1=c(1 - self.beta_1),
                       beta_2=c(self.beta_2), one_minus_beta_2=c(1 - self.beta_2),
                       gradient_step=c(learning_rate * (1 - mu) / (1 - product)),
                       momentum_step=c(learning_rate * mu_next / (1 - product * mu_next)),
@@ -349,7 +366,7 @@ class RMSprop(Optimizer):
 
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
-        kernels.rmsprop(w=w, g=g, v=self.state["v"], mean=self._slot("mean"),
+        self._run(kernels.rmsprop, w=w, g=g, v=self.state["v"], mean=self._slot("mean"),
                         momentum_buffer=self._slot("momentum"), learning_rate=c(learning_rate),
                         rho=c(self.rho), one_minus_rho=c(1 - self.rho), momentum=c(self.momentum),
                         epsilon=c(self.epsilon), centered=self.centered, weight_decay=c(self.weight_decay))
@@ -383,7 +400,7 @@ class Adagrad(Optimizer):
 
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
-        kernels.adagrad(w=w, g=g, accumulator=self.state["accumulator"], learning_rate=c(learning_rate),
+        self._run(kernels.adagrad, w=w, g=g, accumulator=self.state["accumulator"], learning_rate=c(learning_rate),
                         epsilon=c(self.epsilon), weight_decay=c(self.weight_decay))
 
     def get_config(self):

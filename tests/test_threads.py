@@ -158,3 +158,25 @@ def test_matmul_splits_only_large_products_and_only_while_splitting(two_blas_thr
         small = threads.matmul(a[:20, :20], b[:20, :10])  # 4,000 multiply-adds: not worth the threads
         np.testing.assert_allclose(small, a[:20, :20] @ b[:20, :10], rtol=1e-13)
     assert calls == [300, 200]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamax", "nadam", "rmsprop", "adagrad"])
+def test_an_update_split_over_the_threads_gives_the_same_weights(two_blas_threads, optimizer, monkeypatch):
+    """While a network splits its work, each optimizer's compiled update runs one pass per thread over
+    a run of the buffers (Optimizer._run); element by element, the weights come out bit for bit."""
+    weights = []
+    for split in (False, True):
+        model = gn.Sequential([layers.Input((300,)), layers.Dense(400)], seed=0)  # 120,400 weights
+        model.compile(optimizer=gn.optimizers.SGD(0.01, momentum=0.9) if optimizer == "sgd" else optimizer, loss="mse")
+        rng = np.random.default_rng(1)
+        calls, original = [], threads.run_ranges
+        monkeypatch.setattr(threads, "run_ranges", lambda function, n: calls.append(n) or original(function, n))
+        with threads.splitting(split):
+            for _ in range(3):
+                for p in model.parameters():
+                    p.grad[...] = rng.standard_normal(p.grad.shape)
+                model.optimizer.step()
+        assert calls == ([120_400] * 3 if split else [])
+        weights.append([p.value.copy() for p in model.parameters()])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
