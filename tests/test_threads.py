@@ -164,12 +164,12 @@ def test_matmul_splits_only_large_products_and_only_while_splitting(two_blas_thr
 def test_an_update_split_over_the_threads_gives_the_same_weights(two_blas_threads, optimizer, monkeypatch):
     """While a network splits its work, each optimizer's compiled update runs one pass per thread over
     a run of the buffers (Optimizer._run); element by element, the weights come out bit for bit."""
-    weights = []
+    weights, original = [], threads.run_ranges
     for split in (False, True):
         model = gn.Sequential([layers.Input((300,)), layers.Dense(400)], seed=0)  # 120,400 weights
         model.compile(optimizer=gn.optimizers.SGD(0.01, momentum=0.9) if optimizer == "sgd" else optimizer, loss="mse")
         rng = np.random.default_rng(1)
-        calls, original = [], threads.run_ranges
+        calls = []
         monkeypatch.setattr(threads, "run_ranges", lambda function, n: calls.append(n) or original(function, n))
         with threads.splitting(split):
             for _ in range(3):
