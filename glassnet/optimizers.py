@@ -117,7 +117,7 @@ class Optimizer:
         convolutional network splits its work (``threads.py``), one pass per thread over a run of
         them (the update is element by element: the same numbers either way)."""
         size = len(arguments["w"])
-        if threads.workers() < 2 or size < UPDATE_SPLIT_FROM:
+        if not threads.SPLITTING or size < UPDATE_SPLIT_FROM:
             return kernel(**arguments)
 
         def run(start, stop):  # each buffer's run (an empty one, for an option that is off, whole)

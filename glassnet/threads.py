@@ -30,14 +30,18 @@ from . import allocator
 _lock = threading.Lock()
 _local = threading.local()  # ``worker``: set on glassnet's own threads (a split inside a split runs in place)
 _state = {"blas": None, "pool": None, "active": 0, "threads": 1}
+# True while some network splits its work over more than one thread: a flag a layer reads without a
+# call, so that a network of Dense layers pays nothing for the check (tests/test_step_overhead.py)
+SPLITTING = False
 
 
 def _after_fork_in_child():
     """A forked child has none of its parent's threads: a new lock, no pool, nothing held (the
     child's BLAS keeps the number it had at the fork)."""
-    global _lock
+    global _lock, SPLITTING
     _lock = threading.Lock()
     _state.update(pool=None, active=0)
+    SPLITTING = False
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -61,6 +65,7 @@ def splitting(enabled=True):
         yield
         return
     allocator.keep_freed_memory()  # a step's large arrays reuse the last step's pages (allocator.py)
+    global SPLITTING
     with _lock:
         if not _state["active"]:
             _state["threads"] = _blas_threads()
@@ -68,14 +73,17 @@ def splitting(enabled=True):
                 for c in _blas():
                     c.set_num_threads(1)
         _state["active"] += 1
+        SPLITTING = _state["threads"] > 1
     try:
         yield
     finally:
         with _lock:
             _state["active"] -= 1
-            if not _state["active"] and _state["threads"] > 1:
-                for c in _blas():
-                    c.set_num_threads(_state["threads"])
+            if not _state["active"]:
+                SPLITTING = False
+                if _state["threads"] > 1:
+                    for c in _blas():
+                        c.set_num_threads(_state["threads"])
 
 
 def workers():

@@ -72,15 +72,17 @@ class Dense(Layer):
     def forward_logits(self, x, training=False):
         """``z = x @ W + b`` and its backward (no activation)."""
         weight = self.weight.value
-        z = threads.matmul(x, weight)  # x @ W (on glassnet's threads inside a convolutional network)
+        # NumPy's product; inside a convolutional network, its rows dealt to glassnet's threads
+        matmul = threads.matmul if threads.SPLITTING else np.matmul
+        z = matmul(x, weight)
         if self.bias is not None:
             z += self.bias.value
 
         def backward(dz):
-            threads.matmul(x.T, dz, out=self.weight.grad)  # dW = x.T @ dz
+            matmul(x.T, dz, out=self.weight.grad)
             if self.bias is not None:
                 np.add.reduce(dz, axis=0, out=self.bias.grad)  # the sum over the batch
-            return threads.matmul(dz, weight.T) if self.compute_input_gradient else None  # dx = dz @ W.T
+            return matmul(dz, weight.T) if self.compute_input_gradient else None
 
         return z, backward
 
