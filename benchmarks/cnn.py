@@ -12,15 +12,20 @@ PyTorch (batch, 1, 28, 28), each its native layout, from the same memory.
     python benchmarks/cnn.py                                   # 2 seeds x 5 epochs, then inference and memory
     python benchmarks/cnn.py --seeds 1 --epochs 2 --rows 6000  # a quick check of the script
 
-1. Training. For each seed, ``glassnet``, ``torch`` and ``numpy-floor`` train an epoch each in turn
-   (which one starts rotates with the seed), ``--epochs`` (5) each; epoch 1 is the untimed
-   warm-up. ``numpy-floor`` is an epoch of only the matrix products glassnet's step runs, on the
-   same shapes, in the slices one thread makes (``layers/conv.py``: a batch's im2col matrix whole up
-   to ``WHOLE_BATCH_BYTES``, else in ``CHUNK_BYTES`` slices; glassnet's own threads cut a whole batch
-   in two, the same products in two halves), on NumPy's BLAS threads, into buffers made once: per batch the
-   forward product, ``dW`` and (but for the first layer) ``dX`` of each convolution and dense
-   layer. No im2col copy, col2im, activation, pooling, loss or Adam: what NumPy alone cannot
-   avoid. After the last epoch each model predicts the 10,000 test pictures: the test accuracy.
+1. Training. For each seed, ``glassnet``, ``torch``, ``numpy-floor`` and ``winograd-products``
+   train an epoch each in turn (which one starts rotates with the seed), ``--epochs`` (5) each;
+   epoch 1 is the untimed warm-up. ``numpy-floor`` is an epoch of only the matrix products of
+   the network's matrix form, every convolution as im2col followed by one product (the form the
+   issue's target names; ``layers/conv.py``), on the same shapes, in the slices one thread makes
+   (a batch's im2col matrix whole up to ``WHOLE_BATCH_BYTES``, else in ``CHUNK_BYTES`` slices), on
+   NumPy's BLAS threads, into buffers made once: per batch the forward product, ``dW`` and (but
+   for the first layer) ``dX`` of each convolution and dense layer. No im2col copy, col2im,
+   activation, pooling, loss or Adam: what NumPy alone cannot avoid. glassnet now computes the
+   second convolution by Winograd's F(2x2, 5x5), with 2.8x fewer multiplications than im2col, so
+   its epoch can come under that floor; ``winograd-products`` is the floor of what it runs now:
+   the same but for the second convolution's 36 products a slice (``WinogradProductsRun``),
+   without the transforms. After the last epoch each model predicts the 10,000 test pictures:
+   the test accuracy.
 2. Inference: the last seed's two models predict the test set in batches of ``--infer-batch``
    (1000) and 128, in turn, ``--infer-reps`` (5) times each after one untimed; glassnet's
    ``predict`` against torch in ``eval()`` under ``no_grad``: pictures per second, the median.
@@ -150,19 +155,59 @@ class FloorRun:
         return time.perf_counter() - t0
 
 
+class WinogradProductsRun(FloorRun):
+    """An epoch of only the matrix products glassnet's W4 step now runs: the first convolution's as
+    ``FloorRun`` (im2col: one input channel), the second's by Winograd's F(2x2, 5x5)
+    (``layers/winograd.py``): per slice of ``winograd.CHUNK_BYTES``, the 36 products
+    ``M = V @ U``, ``dU = V^T @ dM`` and ``dV = dM @ U^T``; the dense layers' as ``FloorRun``. No
+    transform, copy, activation or pooling: what is left when those cost nothing."""
+
+    def __init__(self, rows, batch):
+        from glassnet.layers import winograd
+        super().__init__(rows, batch)
+        rng = np.random.default_rng(1)
+        second = self.convs[1]
+        channels, filters = second["weight"].shape[0] // 25, second["weight"].shape[1]
+        tiles = 7 * 7  # 14x14 outputs in tiles of 2x2
+        chunk = max(1, winograd.CHUNK_BYTES // (36 * tiles * filters * 4))
+        shape = (36, chunk * tiles)
+        second.update(winograd_chunk=chunk,
+                      v=rng.standard_normal((*shape, channels), dtype=np.float32),
+                      u=rng.standard_normal((36, channels, filters), dtype=np.float32),
+                      u_transposed=rng.standard_normal((36, filters, channels), dtype=np.float32),
+                      m=np.empty((*shape, filters), np.float32),
+                      dm=rng.standard_normal((*shape, filters), dtype=np.float32),
+                      du=np.empty((36, channels, filters), np.float32),
+                      dv=np.empty((*shape, channels), np.float32))
+
+    def step(self, n):
+        first, second = self.convs
+        saved, self.convs = self.convs, [first]
+        try:
+            super().step(n)  # the first convolution and the dense layers
+        finally:
+            self.convs = saved
+        for start in range(0, n, second["winograd_chunk"]):
+            rows = (min(start + second["winograd_chunk"], n) - start) * 49
+            np.matmul(second["v"][:, :rows], second["u"], out=second["m"][:, :rows])
+            np.matmul(second["v"][:, :rows].transpose(0, 2, 1), second["dm"][:, :rows], out=second["du"])
+            np.matmul(second["dm"][:, :rows], second["u_transposed"], out=second["dv"][:, :rows])
+
+
 # -- the three parts -----------------------------------------------------------------------------
 def training(args, data, out, records, log):
     import torch
     torch.set_num_threads(common.THREADS)
-    names = ["glassnet", "torch", "numpy-floor"]
+    names = ["glassnet", "torch", "numpy-floor", "winograd-products"]
     last = None
     for seed in range(args.seeds):
         waited = interleaved.wait_quiet(args.quiet, give_up=600)
         runs = {"glassnet": interleaved.GlassnetRun(glassnet_model(seed), pictures(data, "nhwc"), BATCH),
                 "torch": interleaved.TorchRun(torch_model(seed), pictures(data, "nchw"), BATCH, common.LR,
                                               (common.BETA1, common.BETA2), common.EPS),
-                "numpy-floor": FloorRun(len(data[0]), BATCH)}
-        order = names[seed % 3:] + names[:seed % 3]
+                "numpy-floor": FloorRun(len(data[0]), BATCH),
+                "winograd-products": WinogradProductsRun(len(data[0]), BATCH)}
+        order = names[seed % len(names):] + names[:seed % len(names)]
         times, loads = interleaved.train_interleaved({name: runs[name] for name in order}, args.epochs,
                                                      log=lambda line: log(f"seed {seed} {line}"))
         for name in names:
@@ -253,7 +298,8 @@ def summary(args, records, started):
              f"started {started}, ended {interleaved.now()}; {common.THREADS} threads each; glassnet commit "
              f"{interleaved.commit()}; {training_records[0]['rows']:,} training pictures, batch {BATCH}", "",
              "Training (epoch times; the ratios are glassnet's time over the peer's: below 1, glassnet is faster):", ""]
-    lines += interleaved.epoch_table(training_records, ["glassnet", "torch", "numpy-floor"], "glassnet")
+    lines += interleaved.epoch_table(training_records, ["glassnet", "torch", "numpy-floor", "winograd-products"],
+                                     "glassnet")
     lines += interleaved.accuracy_table(training_records, ["glassnet", "torch"], args.epochs)
     inference_records = [r for r in records if r["part"] == "inference"]
     if inference_records:
