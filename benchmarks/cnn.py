@@ -11,6 +11,7 @@ PyTorch (batch, 1, 28, 28), each its native layout, from the same memory.
 
     python benchmarks/cnn.py                                   # 2 seeds x 5 epochs, then inference and memory
     python benchmarks/cnn.py --seeds 1 --epochs 2 --rows 6000  # a quick check of the script
+    python benchmarks/cnn.py --seeds 0 --accuracy-seeds 4 --accuracy-from 2 --memory-steps 0  # seeds 2-5, accuracy
 
 1. Training. For each seed, ``glassnet``, ``torch``, ``numpy-floor`` and ``winograd-products``
    train an epoch each in turn (which one starts rotates with the seed), ``--epochs`` (5) each;
@@ -228,6 +229,26 @@ def training(args, data, out, records, log):
     return last
 
 
+def accuracy_only(args, data, out, records, log):
+    """``--accuracy-seeds`` more seeds, after the timed ones: glassnet and torch train ``--epochs``
+    epochs each (one after the other, untimed) for the test accuracy alone, so that the mean
+    accuracy rests on more seeds than the timing needs."""
+    import torch
+    first = args.seeds if args.accuracy_from is None else args.accuracy_from
+    for seed in range(first, first + args.accuracy_seeds):
+        runs = {"glassnet": interleaved.GlassnetRun(glassnet_model(seed), pictures(data, "nhwc"), BATCH),
+                "torch": interleaved.TorchRun(torch_model(seed), pictures(data, "nchw"), BATCH, common.LR,
+                                              (common.BETA1, common.BETA2), common.EPS)}
+        for name, run in runs.items():
+            for _ in range(args.epochs):
+                run.epoch()
+            write(out, records, dict(benchmark="cnn", part="accuracy", peer=name, seed=seed, epochs=args.epochs,
+                                     test_acc=round(run.accuracy(), 4), torch_threads=torch.get_num_threads(),
+                                     glassnet_commit=interleaved.commit()))
+        log(f"seed {seed} (accuracy only): " + ", ".join(
+            f"{r['peer']} {r['test_acc']:.4f}" for r in records if r.get("seed") == seed))
+
+
 def inference(args, runs, data, out, records, log):
     """Pictures per second of each trained model predicting the test set, batch sizes in turn."""
     import torch
@@ -296,11 +317,14 @@ def summary(args, records, started):
     training_records = [r for r in records if r["part"] == "training"]
     lines = [interleaved.command_line("cnn.py"),
              f"started {started}, ended {interleaved.now()}; {common.THREADS} threads each; glassnet commit "
-             f"{interleaved.commit()}; {training_records[0]['rows']:,} training pictures, batch {BATCH}", "",
-             "Training (epoch times; the ratios are glassnet's time over the peer's: below 1, glassnet is faster):", ""]
-    lines += interleaved.epoch_table(training_records, ["glassnet", "torch", "numpy-floor", "winograd-products"],
-                                     "glassnet")
-    lines += interleaved.accuracy_table(training_records, ["glassnet", "torch"], args.epochs)
+             f"{interleaved.commit()}; {args.rows or 60_000:,} training pictures, batch {BATCH}", ""]
+    if training_records:
+        lines += ["Training (epoch times; the ratios are glassnet's time over the peer's: below 1, glassnet is "
+                  "faster):", ""]
+        lines += interleaved.epoch_table(training_records, ["glassnet", "torch", "numpy-floor", "winograd-products"],
+                                         "glassnet")
+    accuracy_records = [r for r in records if r["part"] in ("training", "accuracy")]
+    lines += interleaved.accuracy_table(accuracy_records, ["glassnet", "torch"], args.epochs)
     inference_records = [r for r in records if r["part"] == "inference"]
     if inference_records:
         lines += ["Inference on the 10,000 test pictures (pictures per second, median; torch in eval() under no_grad):",
@@ -332,6 +356,10 @@ def main():
     parser.add_argument("--seeds", type=int, default=2, help="training runs of each peer (default 2)")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per run, the first untimed (default 5)")
     parser.add_argument("--rows", type=int, default=None, help="train on the first ROWS pictures only")
+    parser.add_argument("--accuracy-seeds", type=int, default=0,
+                        help="more seeds, untimed, for the test accuracy alone (default 0)")
+    parser.add_argument("--accuracy-from", type=int, default=None,
+                        help="the first of the --accuracy-seeds (default: the one after the timed seeds)")
     parser.add_argument("--infer-batch", type=int, default=1000, help="inference batch size besides 128 (default 1000)")
     parser.add_argument("--infer-reps", type=int, default=5, help="timed inference repetitions (default 5)")
     parser.add_argument("--memory-steps", type=int, default=100, help="steps each memory child trains (default 100)")
@@ -351,8 +379,11 @@ def main():
 
     data = common.load("W1", args.rows)
     runs = training(args, data, out, records, log)
-    inference(args, runs, data, out, records, log)
-    memory(args, out, records, log)
+    accuracy_only(args, data, out, records, log)
+    if runs is not None:
+        inference(args, runs, data, out, records, log)
+    if args.memory_steps > 0:
+        memory(args, out, records, log)
     text = summary(args, records, started)
     (out / "summary.md").write_text(text)
     print(text)
