@@ -494,8 +494,9 @@ def test_gradcheck_of_winograd(case, convolve_calls):
     (lambda: layers.Conv2D(16, 3), 16, True),
     (lambda: layers.Conv2D(32, 5, padding="same"), 20, True),
     (lambda: layers.Conv2D(16, (5, 3)), 16, True),
-    (lambda: layers.Conv2D(16, 3), 15, False),                     # too few channels
-    (lambda: layers.Conv2D(15, 3), 16, False),                     # too few filters
+    (lambda: layers.Conv2D(8, 3), 8, True),
+    (lambda: layers.Conv2D(16, 3), 7, False),                      # too few channels
+    (lambda: layers.Conv2D(7, 3), 16, False),                      # too few filters
     (lambda: layers.Conv2D(16, 3, strides=2), 16, False),
     (lambda: layers.Conv2D(16, 3, dilation_rate=2), 16, False),
     (lambda: layers.Conv2D(16, 3, groups=2), 16, False),
@@ -504,8 +505,8 @@ def test_gradcheck_of_winograd(case, convolve_calls):
     (lambda: layers.Conv2D(2, 3, algorithm="winograd"), 1, True),  # asked for: whatever the channels
     (lambda: layers.Conv1D(16, 3), 16, False),
 ])
-def test_auto_takes_winograd_where_it_fits_with_16_channels_and_filters(make, channels, winograd_runs):
-    assert conv.WINOGRAD_MIN_CHANNELS == 16
+def test_auto_takes_winograd_where_it_fits_with_8_channels_and_filters(make, channels, winograd_runs):
+    assert conv.WINOGRAD_MIN_CHANNELS == 8
     plan = make()._winograd_plan(channels, np.float64)
     assert (plan is not None) == winograd_runs
     if plan is not None:
@@ -651,7 +652,7 @@ def test_a_model_file_without_the_algorithm_loads_as_auto(tmp_path):
 # -- training ---------------------------------------------------------------------------------------
 def test_a_small_cnn_trains_alike_with_winograd_and_im2col(convolve_calls):
     """Float32, 6 epochs on bars: the loss falls below half its first epoch's with Winograd in the
-    second convolution (auto: 16 channels and filters), and im2col ends within 2% of it."""
+    second convolution (auto: 16 channels and filters, 8 needed), and im2col ends within 2% of it."""
     x, y = bars()
     losses = {}
     for algorithm in ("auto", "im2col"):
