@@ -132,7 +132,7 @@ class Plan:
         u = np.einsum("ak,bl,klcf->abcf", self.g_h, self.g_w, weight, optimize=True)
         return np.ascontiguousarray(u.reshape(-1, *weight.shape[2:]))
 
-    def kernel_gradient(self, du, kernel_size):
+    def kernel_gradient(self, du):
         """``dW = G^T dU G``, the transpose of ``kernel_transform``: (alpha^2, C, F) -> (kh, kw, C, F)."""
         du = du.reshape(*self.alpha, *du.shape[1:])
         return np.einsum("ak,bl,abcf->klcf", self.g_h, self.g_w, du, optimize=True)
@@ -396,7 +396,7 @@ def convolve(layer, x, pads, output_size, plan, relu):
     example)."""
     n, channels, filters, dtype = x.shape[0], x.shape[3], layer.filters, x.dtype
     (tiles_h, tiles_w), (m_h, m_w) = plan.tiles(output_size), plan.m
-    positions, tiles = plan.alpha[0] * plan.alpha[1], plan.tiles(output_size)[0] * plan.tiles(output_size)[1]
+    positions, tiles = plan.alpha[0] * plan.alpha[1], tiles_h * tiles_w
     checks.affordable(f"the Winograd tiles of one example in layer {layer.name!r}",
                       positions * tiles * (channels + filters) * dtype.itemsize)
     chunk = max(1, CHUNK_BYTES // (positions * tiles * filters * dtype.itemsize))
@@ -458,7 +458,7 @@ def convolve(layer, x, pads, output_size, plan, relu):
         for other, _ in sums[1:]:
             du += other  # the threads' sums, in the order of the threads
         OutputGradient.store([bias_sums for _, bias_sums in sums])
-        layer.weight.grad[...] = plan.kernel_gradient(du, layer.kernel_size)
+        layer.weight.grad[...] = plan.kernel_gradient(du)
         return dx
 
     return z, backward
