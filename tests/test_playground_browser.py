@@ -132,7 +132,9 @@ def test_train_on_the_spiral_and_the_test_loss_falls(page):
     before = value(page, "test-loss")
     page.click("[data-testid=play]")
     page.wait_for_function("document.querySelector('[data-testid=play]').textContent === 'Pause'")
-    page.wait_for_function("Number(document.querySelector('[data-testid=epoch]').textContent) >= 300")
+    # 500 epochs: the test loss then about 0.4 from 0.71 (at 300 it was 0.42 to 0.50, and a run paused at
+    # exactly 300 on a slow machine ended at 0.502, just above the 0.7x asked for)
+    page.wait_for_function("Number(document.querySelector('[data-testid=epoch]').textContent) >= 500")
     page.click("[data-testid=play]")
     page.wait_for_function("document.querySelector('[data-testid=play]').textContent === 'Play'")
     after = value(page, "test-loss")
