@@ -23,7 +23,7 @@ each window's first maximum takes three passes over the output per offset in Num
 training step of a 2x2 max pooling of 128 examples of 28x28x32 took 97 ms that way against
 PyTorch's 48; compiled, 17 ms (each a single thread, on a loaded machine).
 
-Padding ``"valid"`` / ``"same"`` follows ``conv.output_length``, Keras's (and TensorFlow's) rule;
+Padding ``"valid"`` / ``"same"`` follows ``windows.output_length``, Keras's (and TensorFlow's) rule;
 the padded cells never count: a max pools over the real cells only (padding is ``-inf``) and a
 mean divides by the number of real cells in its window (``count_include_pad=False`` in PyTorch).
 """
@@ -34,7 +34,7 @@ import numpy as np
 from .. import checks, kernels, threads
 from ..errors import ConfigurationError, ShapeError
 from .base import Layer
-from .conv import output_length, pad, spatial_sizes
+from .windows import output_length, pad, spatial_sizes
 
 # How many examples the max pooling's backward clears and fills at a time (each thread its own).
 BACKWARD_EXAMPLES = 8
@@ -81,7 +81,7 @@ class _Pooling(Layer):
         return (fill,) * (2 - self.rank) + tuple(values)
 
     def geometry(self, input_shape):
-        """``(input_size, output_size, pads, channels)`` in 2-D form (see ``conv.Geometry``); a
+        """``(input_size, output_size, pads, channels)`` in 2-D form (see ``windows.Geometry``); a
         ShapeError when the input does not fit."""
         kind = type(self).__name__
         input_shape = tuple(input_shape)
