@@ -27,21 +27,15 @@ import glassnet as gn
 from glassnet import checks, layers, threads
 from glassnet.errors import ConfigurationError, ShapeError
 from glassnet.layers import conv, winograd
+from tests import test_conv
+from tests.test_conv import built
 from tests.test_model_file import config_with, rewrite
 
 F64 = dict(rtol=1e-10, atol=1e-12)
 
 
-def built(layer, shape, dtype=np.float64, seed=0):
-    """``layer`` built for inputs of ``shape``, with a random bias (not the initial zeros)."""
-    layer.ensure_built(shape, np.random.default_rng(seed), dtype)
-    if getattr(layer, "bias", None) is not None:
-        layer.bias.value[...] = np.random.default_rng(seed + 1).standard_normal(layer.bias.shape)
-    return layer
-
-
 def images(shape, n=3, seed=2, dtype=np.float64):
-    return np.random.default_rng(seed).standard_normal((n, *shape)).astype(dtype)
+    return test_conv.images(shape, n, seed).astype(dtype)
 
 
 def close(got, expected, rtol):
