@@ -36,7 +36,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import glassnet as gn  # noqa: E402
-from glassnet import kernels, training  # noqa: E402
+from glassnet import layer_kernels, training  # noqa: E402
 
 ROWS, WIDTH, BATCH = 100_000, 32, 128
 LR, EPS = 1e-3, 1e-8
@@ -106,7 +106,7 @@ def breakdown(model, data, steps):
     dy = np.ones((BATCH, WIDTH), np.float32)
     ids = data[0][0].reshape(-1)
     adam = per_step(lambda i: model.optimizer.step(), steps, 0)
-    gradient = per_step(lambda i: kernels.embedding_gradient(grad=grad, ids=ids, dy=dy), steps, 0)
+    gradient = per_step(lambda i: layer_kernels.embedding_gradient(grad=grad, ids=ids, dy=dy), steps, 0)
     zeroing = per_step(lambda i: grad.fill(0), steps, 0)
     return adam, gradient, zeroing
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import checks, kernels, layers
+from glassnet import checks, layer_kernels, layers
 from glassnet.errors import ConfigurationError, ShapeError
 from glassnet.layers import conv
 from tests.test_model_file import config_with, rewrite
@@ -101,7 +101,7 @@ def test_im2col_and_col2im_are_the_nested_loops(shape, kernel, strides, dilation
     expected = col2im_loops(dcols, xp.shape, kernel, strides, dilation, geometry.output_size)
     options = dict(kernel_h=kernel[0], kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
                    dilation_h=dilation[0], dilation_w=dilation[1])
-    for col2im in (kernels.col2im, kernels.col2im_reference):
+    for col2im in (layer_kernels.col2im, layer_kernels.col2im_reference):
         dxp = np.zeros(xp.shape)
         col2im(dcols=dcols, dxp=dxp, **options)
         np.testing.assert_allclose(dxp, expected, **F64)

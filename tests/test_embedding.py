@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import checks, kernels, layers
+from glassnet import checks, layer_kernels, layers
 from glassnet.errors import ConfigurationError, DataError
 
 F32 = dict(rtol=1e-5, atol=1e-6)
@@ -72,16 +72,16 @@ def test_the_kernel_matches_its_numpy_reference(dtype):
     ids = rng.integers(0, 50, 300)  # many repeats
     dy = rng.standard_normal((300, 7)).astype(dtype)
     grad, expected = np.full((50, 7), 9, dtype), np.full((50, 7), 9, dtype)
-    assert kernels.embedding_gradient(grad=grad, ids=ids, dy=dy) == -1
-    kernels.embedding_gradient_reference(grad=expected, ids=ids, dy=dy)
+    assert layer_kernels.embedding_gradient(grad=grad, ids=ids, dy=dy) == -1
+    layer_kernels.embedding_gradient_reference(grad=expected, ids=ids, dy=dy)
     np.testing.assert_allclose(grad, expected, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-6)
 
 
 def test_the_kernel_returns_the_first_id_outside_the_matrix():
     grad = np.zeros((5, 2))
-    assert kernels.embedding_gradient(grad=grad, ids=np.array([1, 5, -1]), dy=np.ones((3, 2))) == 1
+    assert layer_kernels.embedding_gradient(grad=grad, ids=np.array([1, 5, -1]), dy=np.ones((3, 2))) == 1
     with pytest.raises(gn.errors.ShapeError):
-        kernels.embedding_gradient(grad=grad, ids=np.array([1, 2]), dy=np.ones((3, 2)))
+        layer_kernels.embedding_gradient(grad=grad, ids=np.array([1, 2]), dy=np.ones((3, 2)))
 
 
 # -- ids -----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ reference runs in float64 on the same coefficients."""
 import numpy as np
 import pytest
 
-from glassnet import kernels
+from glassnet import kernels, layer_kernels
 from glassnet.errors import ShapeError
 
 TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=2e-5, atol=2e-6)}
@@ -194,8 +194,8 @@ def test_col2im_kernel(dtype, shape, kernel, strides, dilation, groups):
     options = dict(kernel_h=kernel[0], kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
                    dilation_h=dilation[0], dilation_w=dilation[1])
     got, expected = start.astype(dtype), start.copy()
-    kernels.col2im(dcols=dcols.astype(dtype), dxp=got, **options)
-    kernels.col2im_reference(dcols=dcols, dxp=expected, **options)
+    layer_kernels.col2im(dcols=dcols.astype(dtype), dxp=got, **options)
+    layer_kernels.col2im_reference(dcols=dcols, dxp=expected, **options)
     np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
 
 
@@ -207,7 +207,7 @@ def test_max_pool_kernels(dtype, shape, pool, strides, _, __):
     xp = rng.integers(-3, 4, shape).astype(dtype)  # small integers: many ties, which go to the first
     options = dict(pool_h=pool[0], pool_w=pool[1], stride_h=strides[0], stride_w=strides[1])
     results = []
-    for pool_kernel in (kernels.max_pool, kernels.max_pool_reference):
+    for pool_kernel in (layer_kernels.max_pool, layer_kernels.max_pool_reference):
         out = (shape[0], out_h, out_w, shape[3])
         y, first = np.empty(out, dtype), np.empty(out, np.uint8)
         pool_kernel(xp=xp, y=y, first=first, **options)
@@ -216,8 +216,8 @@ def test_max_pool_kernels(dtype, shape, pool, strides, _, __):
     np.testing.assert_array_equal(results[0][1], results[1][1])
     dy = rng.standard_normal(results[0][0].shape).astype(dtype)
     got, expected = np.ones(shape, dtype), np.ones(shape, dtype)
-    kernels.max_pool_backward(dy=dy, first=results[0][1], dxp=got, **options)
-    kernels.max_pool_backward_reference(dy=dy, first=results[0][1], dxp=expected, **options)
+    layer_kernels.max_pool_backward(dy=dy, first=results[0][1], dxp=got, **options)
+    layer_kernels.max_pool_backward_reference(dy=dy, first=results[0][1], dxp=expected, **options)
     np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
 
 
@@ -226,19 +226,19 @@ def test_window_kernels_refuse_arrays_that_do_not_fit():
     options = dict(kernel_h=3, kernel_w=3, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1)
     for dcols in (np.zeros((1, 2 * 9 - 1, 36)), np.zeros((1, 18, 35)), np.zeros((3, 18, 12))):
         with pytest.raises(ShapeError, match="col2im: dcols must be"):
-            kernels.col2im(dcols=dcols, dxp=dxp, **options)
+            layer_kernels.col2im(dcols=dcols, dxp=dxp, **options)
     with pytest.raises(ShapeError, match="col2im"):
-        kernels.col2im(dcols=np.zeros((1, 2, 36)), dxp=dxp, **{**options, "kernel_h": 6})
+        layer_kernels.col2im(dcols=np.zeros((1, 2, 36)), dxp=dxp, **{**options, "kernel_h": 6})
     pool = dict(pool_h=2, pool_w=2, stride_h=2, stride_w=2)
     y, first = np.zeros((2, 2, 2, 4)), np.zeros((2, 2, 2, 4), np.uint8)
     with pytest.raises(ShapeError, match="max_pool: y and first"):
-        kernels.max_pool(xp=dxp, y=np.zeros((2, 3, 2, 4)), first=first, **pool)
+        layer_kernels.max_pool(xp=dxp, y=np.zeros((2, 3, 2, 4)), first=first, **pool)
     with pytest.raises(ShapeError, match="max_pool: y and first"):
-        kernels.max_pool(xp=dxp, y=y, first=first[:, :, :, :3], **pool)
+        layer_kernels.max_pool(xp=dxp, y=y, first=first[:, :, :, :3], **pool)
     with pytest.raises(ShapeError, match="max_pool_backward: dy and first"):
-        kernels.max_pool_backward(dy=np.zeros((2, 2, 2, 3)), first=first, dxp=dxp, **pool)
+        layer_kernels.max_pool_backward(dy=np.zeros((2, 2, 2, 3)), first=first, dxp=dxp, **pool)
     with pytest.raises(ShapeError, match="an offset in first is outside the pool"):
-        kernels.max_pool_backward(dy=y, first=np.full((2, 2, 2, 4), 4, np.uint8), dxp=dxp, **pool)
+        layer_kernels.max_pool_backward(dy=y, first=np.full((2, 2, 2, 4), 4, np.uint8), dxp=dxp, **pool)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -248,11 +248,11 @@ def test_relu_backward_kernel(dtype):
     y[::7] = 0  # exact zeros: ReLU's gradient there is 0, as PyTorch's
     dy = rng.standard_normal(1001).astype(dtype)
     got, expected = np.full_like(y, np.nan), np.full_like(y, np.nan)
-    kernels.relu_backward(y=y, dy=dy, dx=got)
-    kernels.relu_backward_reference(y=y, dy=dy, dx=expected)
+    layer_kernels.relu_backward(y=y, dy=dy, dx=got)
+    layer_kernels.relu_backward_reference(y=y, dy=dy, dx=expected)
     np.testing.assert_array_equal(got, expected)
     with pytest.raises(ShapeError, match="relu_backward: y, dy and dx must have the same size"):
-        kernels.relu_backward(y=y, dy=dy[:-1], dx=got)
+        layer_kernels.relu_backward(y=y, dy=dy[:-1], dx=got)
 
 
 def test_relu_layer_gives_the_same_gradient_whatever_the_memory_layout_of_dy():
@@ -275,12 +275,12 @@ def test_batch_norm_kernels(dtype, rows, features, input_gradient):
     gamma, beta = rng.standard_normal(features).astype(dtype), rng.standard_normal(features).astype(dtype)
     dy = rng.standard_normal(x.shape).astype(dtype)
     results = []
-    for kernel, t in ((kernels.batch_norm_forward, dtype), (kernels.batch_norm_forward_reference, np.float64)):
+    for kernel, t in ((layer_kernels.batch_norm_forward, dtype), (layer_kernels.batch_norm_forward_reference, np.float64)):
         out = dict(y=np.empty(x.shape, t), x_hat=np.empty(x.shape, t),
                    **{k: np.empty(features, t) for k in ("mean", "variance", "inv_std")})
         kernel(x=x.astype(t), gamma=gamma.astype(t), beta=beta.astype(t), epsilon=t(1e-3), **out)
-        backward = kernels.batch_norm_backward if t is dtype and kernel is kernels.batch_norm_forward else \
-            kernels.batch_norm_backward_reference
+        backward = layer_kernels.batch_norm_backward if t is dtype and kernel is layer_kernels.batch_norm_forward else \
+            layer_kernels.batch_norm_backward_reference
         grads = dict(dx=np.empty(x.shape, t) if input_gradient else np.empty((0, features), t),
                      d_gamma=np.empty(features, t), d_beta=np.empty(features, t))
         backward(dy=dy.astype(t), x_hat=out["x_hat"], gamma=gamma.astype(t), inv_std=out["inv_std"], **grads)
@@ -292,11 +292,11 @@ def test_batch_norm_kernels(dtype, rows, features, input_gradient):
 def test_batch_norm_kernels_refuse_arrays_that_do_not_fit():
     x, f = np.zeros((4, 3)), np.zeros(3)
     with pytest.raises(ShapeError, match="batch_norm_forward"):
-        kernels.batch_norm_forward(x=x, gamma=f, beta=np.zeros(2), epsilon=1e-3, y=np.zeros((4, 3)),
+        layer_kernels.batch_norm_forward(x=x, gamma=f, beta=np.zeros(2), epsilon=1e-3, y=np.zeros((4, 3)),
                                    x_hat=np.zeros((4, 3)), mean=f.copy(), variance=f.copy(), inv_std=f.copy())
     with pytest.raises(ShapeError, match="batch_norm_forward"):
-        kernels.batch_norm_forward(x=np.zeros((0, 3)), gamma=f, beta=f, epsilon=1e-3, y=np.zeros((0, 3)),
+        layer_kernels.batch_norm_forward(x=np.zeros((0, 3)), gamma=f, beta=f, epsilon=1e-3, y=np.zeros((0, 3)),
                                    x_hat=np.zeros((0, 3)), mean=f.copy(), variance=f.copy(), inv_std=f.copy())
     with pytest.raises(ShapeError, match="batch_norm_backward"):
-        kernels.batch_norm_backward(dy=x, x_hat=x, gamma=f, inv_std=f, dx=np.zeros((3, 3)), d_gamma=f.copy(),
+        layer_kernels.batch_norm_backward(dy=x, x_hat=x, gamma=f, inv_std=f, dx=np.zeros((3, 3)), d_gamma=f.copy(),
                                     d_beta=f.copy())

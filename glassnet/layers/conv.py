@@ -28,8 +28,8 @@ Backward, by the chain rule on that product, given ``dY = dL/dY`` (``dy`` read a
 this is the transposed convolution (the forward's linear map, transposed): the convolution of
 ``dy``, spread out by the strides and padded, with the kernel flipped in space and its in and out
 channels swapped. Its NumPy form is a loop over the ``kh * kw`` kernel offsets, each one slice
-add of a whole tensor (``kernels.col2im_reference``); the layer runs the compiled loop beside it,
-``kernels.col2im``, which adds each window back while that example's gradient is in cache and
+add of a whole tensor (``layer_kernels.col2im_reference``); the layer runs the compiled loop beside it,
+``layer_kernels.col2im``, which adds each window back while that example's gradient is in cache and
 takes about an eighth of the time (4 ms instead of 33 for 5x5 over 128 examples of 14x14x32).
 
 ``groups = g`` splits the channels into ``g`` groups of ``C / g`` and the filters into ``g``
@@ -60,7 +60,7 @@ An example whose own windows would not fit in memory is refused before anything 
 """
 import numpy as np
 
-from .. import checks, initializers, kernels, regularizers, threads
+from .. import checks, initializers, layer_kernels, regularizers, threads
 from ..errors import ConfigurationError, ShapeError
 from . import activations, winograd
 from .base import Layer
@@ -318,7 +318,7 @@ class _Conv(Layer):
                         total += np.matmul(cols.transpose(0, 2, 1), dz_g, out=partial)
                     if dxp is not None:
                         dcols = np.matmul(dz_g, weight.transpose(0, 2, 1), out=dcols_buffer[:, :cols.shape[1]])  # dY @ Wm.T
-                        kernels.col2im(dcols=dcols, dxp=dxp[start:start + chunk], kernel_h=kernel[0],
+                        layer_kernels.col2im(dcols=dcols, dxp=dxp[start:start + chunk], kernel_h=kernel[0],
                                        kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
                                        dilation_h=dilation[0], dilation_w=dilation[1])  # dx = col2im(dcols)
                 return total, bias_sums

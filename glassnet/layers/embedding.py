@@ -1,5 +1,5 @@
 """Embedding: integer ids (a word, a city, a user) to learned vectors, one row of a matrix each."""
-from .. import checks, graph, initializers, kernels, regularizers
+from .. import checks, graph, initializers, layer_kernels, regularizers
 from ..errors import ConfigurationError, DataError
 from .base import Layer
 
@@ -17,7 +17,7 @@ class Embedding(Layer):
         dE[i] = sum of dy[b, k] over every (b, k) with ids[b, k] == i
 
     so a row that no id of the batch picks gets 0 and an id repeated in the batch gets the sum of
-    its ``dy`` (``kernels.embedding_gradient``, one pass). Ids are not numbers to differentiate:
+    its ``dy`` (``layer_kernels.embedding_gradient``, one pass). Ids are not numbers to differentiate:
     the backward returns no ``dx``. ``dE`` is the whole (input_dim, output_dim) matrix, zeros
     included, so an optimizer with momentum still moves the rows absent from a batch, as
     PyTorch's ``nn.Embedding`` does with a dense optimizer (``docs/layers.md``).
@@ -87,7 +87,7 @@ class Embedding(Layer):
         y = self.weight.value[ids]
 
         def backward(dy):
-            bad = kernels.embedding_gradient(grad=self.weight.grad, ids=ids.reshape(-1),
+            bad = layer_kernels.embedding_gradient(grad=self.weight.grad, ids=ids.reshape(-1),
                                              dy=dy.reshape(-1, self.output_dim))
             if bad >= 0:  # the ids changed since the forward checked them
                 raise DataError(f"layer {self.name!r} (Embedding): id {ids.flat[bad]} is not in [0, {self.input_dim})")

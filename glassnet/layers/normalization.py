@@ -22,7 +22,7 @@ takes its statistics over the whole global batch, whose rows are spread over the
 """
 import numpy as np
 
-from .. import checks, initializers, kernels, regularizers
+from .. import checks, initializers, layer_kernels, regularizers
 from ..errors import ConfigurationError
 from .base import Layer
 
@@ -249,7 +249,7 @@ class BatchNormalization(_Normalization):
         return y, backward
 
     def _forward_batch_statistics_compiled(self, x):
-        """On one process: ``kernels.batch_norm_forward`` and ``batch_norm_backward``, the same
+        """On one process: ``layer_kernels.batch_norm_forward`` and ``batch_norm_backward``, the same
         math as ``normalize``, ``scale_and_shift`` and ``normalize_backward`` (what the tests
         compare them with) in three passes forward and two back, over ``x`` read as (rows, F)."""
         features, dtype = x.shape[-1], x.dtype
@@ -258,7 +258,7 @@ class BatchNormalization(_Normalization):
         mean, variance, inv_std = (np.empty(features, dtype) for _ in range(3))
         gamma = np.ones(features, dtype) if self.gamma is None else self.gamma.value
         beta = np.zeros(features, dtype) if self.beta is None else self.beta.value
-        kernels.batch_norm_forward(x=x2, gamma=gamma, beta=beta, epsilon=dtype.type(self.epsilon), y=y, x_hat=x_hat,
+        layer_kernels.batch_norm_forward(x=x2, gamma=gamma, beta=beta, epsilon=dtype.type(self.epsilon), y=y, x_hat=x_hat,
                                    mean=mean, variance=variance, inv_std=inv_std)
         self._follow(self.moving_mean.value, mean)
         self._follow(self.moving_variance.value, variance)
@@ -268,7 +268,7 @@ class BatchNormalization(_Normalization):
             dx = np.empty_like(dy2) if self.compute_input_gradient else np.empty((0, features), dtype)
             d_gamma = np.empty(features, dtype) if self.gamma is None else self.gamma.grad
             d_beta = np.empty(features, dtype) if self.beta is None else self.beta.grad
-            kernels.batch_norm_backward(dy=dy2, x_hat=x_hat, gamma=gamma, inv_std=inv_std, dx=dx, d_gamma=d_gamma,
+            layer_kernels.batch_norm_backward(dy=dy2, x_hat=x_hat, gamma=gamma, inv_std=inv_std, dx=dx, d_gamma=d_gamma,
                                         d_beta=d_beta)
             return dx.reshape(x.shape) if self.compute_input_gradient else None
 

@@ -17,8 +17,8 @@ through the slices:
   also gives it to one entry, and the tests compare with it on inputs without ties.
 - mean: ``dx`` gets ``dy / count`` at every position of the window (``count`` its number of cells).
 
-The average runs that NumPy loop. The max runs compiled loops (``kernels.max_pool``,
-``kernels.max_pool_backward``) whose NumPy references are exactly that loop: keeping the offset of
+The average runs that NumPy loop. The max runs compiled loops (``layer_kernels.max_pool``,
+``layer_kernels.max_pool_backward``) whose NumPy references are exactly that loop: keeping the offset of
 each window's first maximum takes three passes over the output per offset in NumPy, and the
 training step of a 2x2 max pooling of 128 examples of 28x28x32 took 97 ms that way against
 PyTorch's 48; compiled, 17 ms (each a single thread, on a loaded machine).
@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .. import checks, kernels, threads
+from .. import checks, layer_kernels, threads
 from ..errors import ConfigurationError, ShapeError
 from .base import Layer
 from .windows import output_length, pad, spatial_sizes
@@ -125,14 +125,14 @@ class _Pooling(Layer):
 class _MaxPooling(_Pooling):
     def _pool(self, x, output_size, pads, pool, strides, training):
         """``y`` = the maximum of each window and ``first``, the offset of its first maximum
-        (``kernels.max_pool``; its NumPy reference is the loop over offsets of the module
-        docstring); the backward adds ``dy`` at those offsets (``kernels.max_pool_backward``)."""
+        (``layer_kernels.max_pool``; its NumPy reference is the loop over offsets of the module
+        docstring); the backward adds ``dy`` at those offsets (``layer_kernels.max_pool_backward``)."""
         xp = pad(x, pads, -np.inf)
         y = np.empty((x.shape[0], *output_size, x.shape[3]), x.dtype)
         first = np.empty(y.shape, np.uint8 if pool[0] * pool[1] <= 256 else np.intp)
         options = dict(pool_h=pool[0], pool_w=pool[1], stride_h=strides[0], stride_w=strides[1])
         # the examples in runs, one per thread while the network splits its work (threads.py)
-        threads.run_ranges(lambda a, b: kernels.max_pool(xp=xp[a:b], y=y[a:b], first=first[a:b], **options), len(x))
+        threads.run_ranges(lambda a, b: layer_kernels.max_pool(xp=xp[a:b], y=y[a:b], first=first[a:b], **options), len(x))
 
         def backward(dy):
             dxp = np.empty(xp.shape, dy.dtype)
@@ -144,7 +144,7 @@ class _MaxPooling(_Pooling):
                 for start in range(a, b, BACKWARD_EXAMPLES):
                     part = slice(start, min(start + BACKWARD_EXAMPLES, b))
                     dxp[part] = 0
-                    kernels.max_pool_backward(dy=dy[part], first=first[part], dxp=dxp[part], **options)
+                    layer_kernels.max_pool_backward(dy=dy[part], first=first[part], dxp=dxp[part], **options)
 
             threads.run_ranges(examples, len(dy))
             return dxp

@@ -2,7 +2,7 @@
 their backward over slices of the batch, each thread with its own slices."""
 import numpy as np
 
-from .. import kernels
+from .. import layer_kernels
 
 
 class OutputGradient:
@@ -22,7 +22,7 @@ class OutputGradient:
         returned, as the rest of the backward uses it."""
         if self.relu:
             masked = self.masked[:len(dz_rows)]
-            kernels.relu_backward(y=y_rows.reshape(-1), dy=dz_rows.reshape(-1), dx=masked.reshape(-1))
+            layer_kernels.relu_backward(y=y_rows.reshape(-1), dy=dz_rows.reshape(-1), dx=masked.reshape(-1))
             dz_rows = masked
         if self.bias is not None:
             self.sum += self.ones[:len(dz_rows)] @ dz_rows

@@ -349,7 +349,7 @@ def output_transform_reference(mm, at_h, at_w, tiles_h, tiles_w, bias, relu, z):
 
 
 def output_transform_transpose_reference(dz, at_h, at_w, tiles_h, tiles_w, dm):
-    (mh, ah), (mw, aw) = at_h.shape, at_w.shape
+    mh, mw = at_h.shape[0], at_w.shape[0]
     out_h, out_w, length = dz.shape
     full = np.zeros((tiles_h * mh, tiles_w * mw, length), dz.dtype)
     full[:out_h, :out_w] = dz
