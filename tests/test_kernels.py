@@ -1,6 +1,7 @@
-"""Every compiled kernel (optimizer updates, softmax cross-entropy) against its NumPy reference in
-``glassnet.kernels`` (the same math as whole-array expressions), called with the same keyword
-arguments, in float64 and float32, for every option. The kernel runs on the buffers' dtype; the
+"""Every compiled kernel (``glassnet.kernels``: optimizer updates, softmax cross-entropy;
+``glassnet.layer_kernels``: the layers' loops) against its NumPy reference (the same math as
+whole-array expressions), called with the same keyword arguments, in float64 and float32, for
+every option. The kernel runs on the buffers' dtype; the
 reference runs in float64 on the same coefficients."""
 import numpy as np
 import pytest
