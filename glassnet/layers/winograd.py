@@ -2,7 +2,12 @@
 
 The idea, in one dimension. Two outputs of a 3-tap correlation, ``y_i = sum_k d_{i+k} g_k`` for
 ``i = 0, 1``, take 6 multiplications done directly. Evaluate instead at the points 0, 1, -1 and
-infinity: with ``AT``, ``G``, ``BT`` the matrices below,
+infinity: with
+
+    AT = [[1, 1, 1, 0],       G = [[1,    0,   0  ],      BT = [[1,  0, -1, 0],
+          [0, 1, -1, 1]]           [1/2,  1/2, 1/2],            [0,  1,  1, 0],
+                                   [1/2, -1/2, 1/2],            [0, -1,  1, 0],
+                                   [0,    0,   1  ]]            [0, -1,  0, 1]]
 
     y = AT @ ((G @ g) * (BT @ d))          (d: 4 inputs, g: 3 taps, y: 2 outputs)
 
