@@ -226,7 +226,7 @@ class SGD(Optimizer):
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
         self._run(kernels.sgd, w=w, g=g, momentum_buffer=self._slot("momentum"), learning_rate=c(learning_rate),
-                    momentum=c(self.momentum), nesterov=self.nesterov, weight_decay=c(self.weight_decay))
+                  momentum=c(self.momentum), nesterov=self.nesterov, weight_decay=c(self.weight_decay))
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -255,10 +255,10 @@ class Adam(Optimizer):
         c = w.dtype.type
         coupled, shrink = (0.0, 1 - learning_rate * self.weight_decay) if self.decoupled else (self.weight_decay, 1.0)
         self._run(kernels.adam, w=w, g=g, m=self.state["m"], v=self.state["v"], one_minus_beta_1=c(1 - self.beta_1),
-                     beta_2=c(self.beta_2), one_minus_beta_2=c(1 - self.beta_2),
-                     step_size=c(learning_rate / (1 - self.beta_1 ** t)),
-                     root_correction=c(math.sqrt(1 - self.beta_2 ** t)), epsilon=c(self.epsilon),
-                     weight_decay=c(coupled), shrink=c(shrink))
+                  beta_2=c(self.beta_2), one_minus_beta_2=c(1 - self.beta_2),
+                  step_size=c(learning_rate / (1 - self.beta_1 ** t)),
+                  root_correction=c(math.sqrt(1 - self.beta_2 ** t)), epsilon=c(self.epsilon),
+                  weight_decay=c(coupled), shrink=c(shrink))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -292,8 +292,8 @@ class Adamax(Adam):
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
         self._run(kernels.adamax, w=w, g=g, m=self.state["m"], u=self.state["u"], one_minus_beta_1=c(1 - self.beta_1),
-                       beta_2=c(self.beta_2), step_size=c(learning_rate / (1 - self.beta_1 ** t)),
-                       epsilon=c(self.epsilon), weight_decay=c(self.weight_decay))
+                  beta_2=c(self.beta_2), step_size=c(learning_rate / (1 - self.beta_1 ** t)),
+                  epsilon=c(self.epsilon), weight_decay=c(self.weight_decay))
 
 
 class Nadam(Adam):
@@ -335,11 +335,11 @@ class Nadam(Adam):
         c = w.dtype.type
         mu, mu_next, product = self._mu(t), self._mu(t + 1), self._product_until(t)
         self._run(kernels.nadam, w=w, g=g, m=self.state["m"], v=self.state["v"], one_minus_beta_1=c(1 - self.beta_1),
-                      beta_2=c(self.beta_2), one_minus_beta_2=c(1 - self.beta_2),
-                      gradient_step=c(learning_rate * (1 - mu) / (1 - product)),
-                      momentum_step=c(learning_rate * mu_next / (1 - product * mu_next)),
-                      root_correction=c(math.sqrt(1 - self.beta_2 ** t)), epsilon=c(self.epsilon),
-                      weight_decay=c(self.weight_decay))
+                  beta_2=c(self.beta_2), one_minus_beta_2=c(1 - self.beta_2),
+                  gradient_step=c(learning_rate * (1 - mu) / (1 - product)),
+                  momentum_step=c(learning_rate * mu_next / (1 - product * mu_next)),
+                  root_correction=c(math.sqrt(1 - self.beta_2 ** t)), epsilon=c(self.epsilon),
+                  weight_decay=c(self.weight_decay))
 
     def get_config(self):
         return {**super().get_config(), "momentum_decay": self.momentum_decay}
@@ -367,9 +367,9 @@ class RMSprop(Optimizer):
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
         self._run(kernels.rmsprop, w=w, g=g, v=self.state["v"], mean=self._slot("mean"),
-                        momentum_buffer=self._slot("momentum"), learning_rate=c(learning_rate),
-                        rho=c(self.rho), one_minus_rho=c(1 - self.rho), momentum=c(self.momentum),
-                        epsilon=c(self.epsilon), centered=self.centered, weight_decay=c(self.weight_decay))
+                  momentum_buffer=self._slot("momentum"), learning_rate=c(learning_rate),
+                  rho=c(self.rho), one_minus_rho=c(1 - self.rho), momentum=c(self.momentum),
+                  epsilon=c(self.epsilon), centered=self.centered, weight_decay=c(self.weight_decay))
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -401,7 +401,7 @@ class Adagrad(Optimizer):
     def update(self, w, g, learning_rate, t):
         c = w.dtype.type
         self._run(kernels.adagrad, w=w, g=g, accumulator=self.state["accumulator"], learning_rate=c(learning_rate),
-                        epsilon=c(self.epsilon), weight_decay=c(self.weight_decay))
+                  epsilon=c(self.epsilon), weight_decay=c(self.weight_decay))
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

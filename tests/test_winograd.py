@@ -21,7 +21,6 @@ gradient checks at gradcheck's 1e-5; the trained losses of the two algorithms wi
 """
 import numpy as np
 import pytest
-import threadpoolctl
 
 import glassnet as gn
 from glassnet import checks, layers, threads
@@ -30,6 +29,7 @@ from glassnet.layers import conv, winograd
 from tests import test_conv
 from tests.test_conv import built
 from tests.test_model_file import config_with, rewrite
+from tests.test_threads import blas_threads, two_blas_threads  # noqa: F401  (a fixture)
 
 F64 = dict(rtol=1e-10, atol=1e-12)
 
@@ -98,19 +98,6 @@ def convolve_calls(monkeypatch):
     spy = Spy()
     monkeypatch.setattr(winograd, "convolve", spy)
     return spy
-
-
-def blas_threads():
-    return max(info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas")
-
-
-@pytest.fixture
-def two_blas_threads():
-    """BLAS set to two threads for the test (as in tests/test_threads.py), then as it was."""
-    with threadpoolctl.threadpool_limits(2, user_api="blas"):
-        if blas_threads() < 2:
-            pytest.skip("BLAS cannot be set to two threads here")
-        yield
 
 
 # -- the transform matrices -----------------------------------------------------------------------

@@ -115,8 +115,9 @@ class ReLU(Activation):
                 return dy * (y > 0)
             dx = np.empty_like(y)
             flat_y, flat_dy, flat_dx = y.reshape(-1), dy.reshape(-1), dx.reshape(-1)
-            threads.run_ranges(lambda a, b: layer_kernels.relu_backward(y=flat_y[a:b], dy=flat_dy[a:b], dx=flat_dx[a:b]),
-                               flat_y.size)  # in runs, one per thread while the network splits its work
+            # in runs, one per thread while the network splits its work
+            threads.run_ranges(
+                lambda a, b: layer_kernels.relu_backward(y=flat_y[a:b], dy=flat_dy[a:b], dx=flat_dx[a:b]), flat_y.size)
             return dx
 
         return y, backward

@@ -89,6 +89,7 @@ ALGORITHMS = ("auto", "im2col", "winograd")
 # threads), about the same with 4 (its products too thin, its transforms as costly)
 WINOGRAD_MIN_CHANNELS = 8
 
+
 def _grouped(matrix, groups):
     """(M, G * k) -> (G, M, k): the columns of each group side by side, as a view."""
     return matrix.reshape(matrix.shape[0], groups, -1).transpose(1, 0, 2)
@@ -244,7 +245,7 @@ class _Conv(Layer):
         x4 = x.reshape(x.shape[0], *geometry.input_size, geometry.channels)  # Conv1D: height 1
         plan = self._winograd_plan(geometry.channels, x.dtype)
         if plan is not None:
-            return self._winograd_forward(x, x4, geometry, plan, training, relu)
+            return self._winograd_forward(x, x4, geometry, plan, relu)
         xp = pad(x4, geometry.pads)
         kernel, strides = self._plane(self.kernel_size, 1), self._plane(self.strides, 1)
         dilation, output_size = self._plane(self.dilation_rate, 1), geometry.output_size
@@ -306,7 +307,8 @@ class _Conv(Layer):
                 partial = np.empty(grad.shape, grad.dtype) if len(own_starts) > 1 else None
                 dcols_buffer = np.empty(buffer_shape, buffer.dtype) if dxp is not None else None
                 bias_sums = OutputGradient(self.bias, dz_matrix, chunk * pixels, relu)
-                total[...] = 0  # the sum over no slice: an empty batch's
+                if not own_starts:
+                    total[...] = 0  # the sum over no slice: an empty batch's
                 for i, start in enumerate(own_starts):
                     rows = slice(start * pixels, min(start + chunk, n) * pixels)
                     # the forward's windows: still in the buffer if it held one slice, else copied again
@@ -317,10 +319,11 @@ class _Conv(Layer):
                     else:
                         total += np.matmul(cols.transpose(0, 2, 1), dz_g, out=partial)
                     if dxp is not None:
-                        dcols = np.matmul(dz_g, weight.transpose(0, 2, 1), out=dcols_buffer[:, :cols.shape[1]])  # dY @ Wm.T
+                        dcols = np.matmul(dz_g, weight.transpose(0, 2, 1),  # dY @ Wm.T
+                                          out=dcols_buffer[:, :cols.shape[1]])
                         layer_kernels.col2im(dcols=dcols, dxp=dxp[start:start + chunk], kernel_h=kernel[0],
-                                       kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
-                                       dilation_h=dilation[0], dilation_w=dilation[1])  # dx = col2im(dcols)
+                                             kernel_w=kernel[1], stride_h=strides[0], stride_w=strides[1],
+                                             dilation_h=dilation[0], dilation_w=dilation[1])  # dx = col2im(dcols)
                 return total, bias_sums
 
             sums = threads.run_split(backward_slices, starts, workers)
@@ -335,7 +338,7 @@ class _Conv(Layer):
 
         return z.reshape(n, *output_size[2 - self.rank:], self.filters), backward
 
-    def _winograd_forward(self, x, x4, geometry, plan, training, relu):
+    def _winograd_forward(self, x, x4, geometry, plan, relu):
         """``forward_logits`` by ``winograd.convolve``: the input padded as the tiles read it (the
         layer's padding, then zeros at the bottom and right up to ``plan.padded_size``)."""
         (top, _), (left, _) = geometry.pads

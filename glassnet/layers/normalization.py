@@ -258,8 +258,8 @@ class BatchNormalization(_Normalization):
         mean, variance, inv_std = (np.empty(features, dtype) for _ in range(3))
         gamma = np.ones(features, dtype) if self.gamma is None else self.gamma.value
         beta = np.zeros(features, dtype) if self.beta is None else self.beta.value
-        layer_kernels.batch_norm_forward(x=x2, gamma=gamma, beta=beta, epsilon=dtype.type(self.epsilon), y=y, x_hat=x_hat,
-                                   mean=mean, variance=variance, inv_std=inv_std)
+        layer_kernels.batch_norm_forward(x=x2, gamma=gamma, beta=beta, epsilon=dtype.type(self.epsilon), y=y,
+                                         x_hat=x_hat, mean=mean, variance=variance, inv_std=inv_std)
         self._follow(self.moving_mean.value, mean)
         self._follow(self.moving_variance.value, variance)
 
@@ -268,8 +268,8 @@ class BatchNormalization(_Normalization):
             dx = np.empty_like(dy2) if self.compute_input_gradient else np.empty((0, features), dtype)
             d_gamma = np.empty(features, dtype) if self.gamma is None else self.gamma.grad
             d_beta = np.empty(features, dtype) if self.beta is None else self.beta.grad
-            layer_kernels.batch_norm_backward(dy=dy2, x_hat=x_hat, gamma=gamma, inv_std=inv_std, dx=dx, d_gamma=d_gamma,
-                                        d_beta=d_beta)
+            layer_kernels.batch_norm_backward(dy=dy2, x_hat=x_hat, gamma=gamma, inv_std=inv_std, dx=dx,
+                                              d_gamma=d_gamma, d_beta=d_beta)
             return dx.reshape(x.shape) if self.compute_input_gradient else None
 
         return y.reshape(x.shape), backward

@@ -132,7 +132,8 @@ class _MaxPooling(_Pooling):
         first = np.empty(y.shape, np.uint8 if pool[0] * pool[1] <= 256 else np.intp)
         options = dict(pool_h=pool[0], pool_w=pool[1], stride_h=strides[0], stride_w=strides[1])
         # the examples in runs, one per thread while the network splits its work (threads.py)
-        threads.run_ranges(lambda a, b: layer_kernels.max_pool(xp=xp[a:b], y=y[a:b], first=first[a:b], **options), len(x))
+        threads.run_ranges(
+            lambda a, b: layer_kernels.max_pool(xp=xp[a:b], y=y[a:b], first=first[a:b], **options), len(x))
 
         def backward(dy):
             dxp = np.empty(xp.shape, dy.dtype)

@@ -174,17 +174,26 @@ def row_terms(matrix, terms):
 
 
 @_compile
+def _tiles_fit(plane, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, tiles):
+    """Whether ``tiles_h x tiles_w`` tiles of BT's size, ``m`` apart, lie inside ``plane`` (H, W, L)
+    and ``tiles`` is (alpha_h * alpha_w, tiles_h * tiles_w, L): the input transforms' check."""
+    height, width, length = plane.shape
+    ah, aw = bt_h.shape[0], bt_w.shape[0]
+    return (m_h >= 1 and m_w >= 1 and bt_h.shape[1] == ah and bt_w.shape[1] == aw and tiles_h >= 0 and tiles_w >= 0
+            and (tiles_h - 1) * m_h + ah <= height and (tiles_w - 1) * m_w + aw <= width
+            and tiles.shape[0] == ah * aw and tiles.shape[1] == tiles_h * tiles_w and tiles.shape[2] == length)
+
+
+@_compile
 def input_transform(xp, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, v):
     """``v[(a, b), t, :] = (BT d BT^T)[a, b]`` for each tile ``t`` of the padded input plane ``xp``
     (Hp, Wp, L), ``d`` the tile's (alpha_h, alpha_w, L) block; ``v``: (alpha_h * alpha_w,
     tiles_h * tiles_w, L). ``BT d`` (down the columns) is done once for a whole row of tiles, a
     strip of ``alpha_h`` rows of the plane: the tiles of a row overlap, and share it. Each number
     is a sum of 4 products (``row_terms``: a row of BT has at most 4 nonzero entries for r <= 5)."""
-    height, width, length = xp.shape
+    length = xp.shape[2]
     ah, aw = bt_h.shape[0], bt_w.shape[0]
-    if not (m_h >= 1 and m_w >= 1 and bt_h.shape[1] == ah and bt_w.shape[1] == aw and tiles_h >= 0 and tiles_w >= 0
-            and (tiles_h - 1) * m_h + ah <= height and (tiles_w - 1) * m_w + aw <= width
-            and v.shape[0] == ah * aw and v.shape[1] == tiles_h * tiles_w and v.shape[2] == length):
+    if not _tiles_fit(xp, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, v):
         raise ShapeError("input_transform: the arrays do not fit the tiles (see its docstring)")
     (i_h, w_h), (i_w, w_w) = row_terms(bt_h, 4), row_terms(bt_w, 4)
     strip = (tiles_w - 1) * m_w + aw
@@ -215,11 +224,9 @@ def input_transform_transpose(dv, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, dxp):
     alpha_w, L) block of ``dxp`` (Hp, Wp, L) it was read from (tiles overlap; start from zeros).
     A row of tiles is gathered in a strip first (``dV BT`` of each tile added at its columns),
     which then goes down into ``dxp``'s rows once."""
-    height, width, length = dxp.shape
+    length = dxp.shape[2]
     ah, aw = bt_h.shape[0], bt_w.shape[0]
-    if not (m_h >= 1 and m_w >= 1 and bt_h.shape[1] == ah and bt_w.shape[1] == aw and tiles_h >= 0 and tiles_w >= 0
-            and (tiles_h - 1) * m_h + ah <= height and (tiles_w - 1) * m_w + aw <= width
-            and dv.shape[0] == ah * aw and dv.shape[1] == tiles_h * tiles_w and dv.shape[2] == length):
+    if not _tiles_fit(dxp, bt_h, bt_w, m_h, m_w, tiles_h, tiles_w, dv):
         raise ShapeError("input_transform_transpose: the arrays do not fit the tiles (see its docstring)")
     strip = (tiles_w - 1) * m_w + aw
     rows = np.empty((ah, strip, length), dxp.dtype)  # dV BT of the row's tiles, added at their columns
@@ -410,6 +417,7 @@ def convolve(layer, x, pads, output_size, plan, relu):
     # U[xi]^T for dV, made contiguous once: a product reads it about 1.5x faster than the transposed view
     u_transposed = np.ascontiguousarray(u.transpose(0, 2, 1)) if layer.compute_input_gradient else None
     bias = layer.bias.value if layer.bias is not None else np.zeros(filters, dtype)
+    plane_bias = np.tile(bias, chunk)  # a plane's pixel holds its examples' filters side by side
     z = np.empty((n, *output_size, filters), dtype)
     transform_in = dict(bt_h=plan.bt_h, bt_w=plan.bt_w, m_h=m_h, m_w=m_w, tiles_h=tiles_h, tiles_w=tiles_w)
     transform_out = dict(at_h=plan.at_h, at_w=plan.at_w, tiles_h=tiles_h, tiles_w=tiles_w)
@@ -427,7 +435,7 @@ def convolve(layer, x, pads, output_size, plan, relu):
             mm = np.matmul(v, u)  # M[xi] = V[xi] @ U[xi]
             examples = min(chunk, n - start)
             plane = np.empty((*output_size, examples * filters), dtype)
-            output_transform(mm=mm.reshape(positions, tiles, -1), z=plane, bias=np.tile(bias, examples),
+            output_transform(mm=mm.reshape(positions, tiles, -1), z=plane, bias=plane_bias[:examples * filters],
                              relu=relu, **transform_out)
             from_plane(plane, z[start:start + chunk])
 
